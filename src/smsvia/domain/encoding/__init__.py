@@ -1,0 +1,28 @@
+"""SMS text encoding: GSM-7 or UCS-2, segments, and the SMPP parts they become."""
+
+from smsvia.domain.encoding.parts import Part, parse_part, text_from_parts, to_parts
+from smsvia.domain.encoding.segments import (
+    LIMITS,
+    MAX_BODY_CHARACTERS,
+    Encoding,
+    Segmentation,
+    Ucs2Character,
+    check_body,
+    segment,
+)
+from smsvia.domain.encoding.smart import Replacement
+
+__all__ = [
+    "LIMITS",
+    "MAX_BODY_CHARACTERS",
+    "Encoding",
+    "Part",
+    "Replacement",
+    "Segmentation",
+    "Ucs2Character",
+    "check_body",
+    "parse_part",
+    "segment",
+    "text_from_parts",
+    "to_parts",
+]
