@@ -1,0 +1,80 @@
+"""Phone numbers parsed to E.164 (phonenumbers), with their country, type and time zones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import phonenumbers
+from phonenumbers import PhoneNumberType, timezone
+
+from smsvia.domain.errors import InvalidPhoneNumber
+
+
+class NumberType(StrEnum):
+    MOBILE = "mobile"
+    FIXED_LINE = "fixed_line"
+    FIXED_LINE_OR_MOBILE = "fixed_line_or_mobile"
+    TOLL_FREE = "toll_free"
+    PREMIUM_RATE = "premium_rate"
+    SHARED_COST = "shared_cost"
+    VOIP = "voip"
+    PERSONAL_NUMBER = "personal_number"
+    PAGER = "pager"
+    UAN = "uan"
+    VOICEMAIL = "voicemail"
+    UNKNOWN = "unknown"
+
+
+_NUMBER_TYPES = {getattr(PhoneNumberType, kind.name): kind for kind in NumberType}
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    e164: str
+    country_code: int  # the calling code, 1 for the whole of NANP
+    region: str  # ISO 3166-1 alpha-2, e.g. "US", "GB", "GG"
+    number_type: NumberType
+    time_zones: tuple[str, ...]  # IANA names; several where a number does not pin one down
+
+    def __str__(self) -> str:
+        return self.e164
+
+
+def parse_phone(raw: str, default_region: str = "US") -> PhoneNumber:
+    """Parse a number as a person would type it; national forms use `default_region`."""
+    text = raw.strip()
+    if not text:
+        raise InvalidPhoneNumber("The phone number is empty", field="To")
+    try:
+        number = phonenumbers.parse(text, default_region.upper())
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber(
+            f"'{raw}' is not a phone number: {_REASONS.get(exc.error_type, str(exc))}", field="To"
+        ) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber(
+            f"'{raw}' is not a valid phone number in any country (with default region "
+            f"{default_region.upper()})",
+            field="To",
+        )
+    zones = tuple(
+        zone for zone in timezone.time_zones_for_number(number) if zone != timezone.UNKNOWN_TIMEZONE
+    )
+    return PhoneNumber(
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        country_code=number.country_code,
+        region=phonenumbers.region_code_for_number(number),
+        number_type=_NUMBER_TYPES.get(phonenumbers.number_type(number), NumberType.UNKNOWN),
+        time_zones=zones,
+    )
+
+
+_REASONS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "unknown country calling code "
+    "(write it as +<country code><number>)",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "it does not look like a number",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short after the exit code",
+    phonenumbers.NumberParseException.TOO_LONG: "too long",
+}
