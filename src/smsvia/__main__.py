@@ -1,0 +1,3 @@
+from smsvia.cli import main
+
+main()
