@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +18,8 @@ from smsvia.config import Settings
 from smsvia.domain.errors import DomainError
 from smsvia.services.quote import MessageQuote, load_price_book, quote_message
 
+T = TypeVar("T")
+
 app = typer.Typer(
     name="smsvia",
     help="Self-hosted business messaging: SMS, MMS and RCS with automatic SMS fallback.",
@@ -25,6 +29,19 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
+
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Accounts: who sends, with what credentials.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys of an account.", no_args_is_help=True)
+connectors_app = typer.Typer(help="Connections to SMSCs and RBM platforms.", no_args_is_help=True)
+connectors_add_app = typer.Typer(help="Add a connector.", no_args_is_help=True)
+numbers_app = typer.Typer(help="Senders an account may use as From.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+app.add_typer(connectors_app, name="connectors")
+connectors_app.add_typer(connectors_add_app, name="add")
+app.add_typer(numbers_app, name="numbers")
 
 
 class CliError(Exception):
@@ -131,3 +148,144 @@ def _print_quote(quote: MessageQuote) -> None:
                 highlight=False,
             )
     console.print(quote.explain(), highlight=False)
+
+
+def _with_runtime(work: Callable[..., Awaitable[T]]) -> T:
+    """Open the runtime (database at the newest schema), run `work(runtime)`, close."""
+    from smsvia.runtime import open_runtime
+
+    async def run() -> T:
+        runtime = await open_runtime(Settings())
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(run())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database to the newest schema."""
+    from smsvia.runtime import open_store
+    from smsvia.store.schema import upgrade
+
+    async def run() -> str:
+        store = open_store(Settings())
+        try:
+            return await upgrade(store.db)
+        finally:
+            await store.db.close()
+
+    console.print(f"database at revision {asyncio.run(run())}")
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: Annotated[str, typer.Argument(help="A name for the account.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print {sid, auth_token}.")] = False,
+) -> None:
+    """Create an account and print its Account SID and Auth Token (shown once)."""
+    from smsvia.services.accounts import create_account
+
+    created = _with_runtime(lambda runtime: create_account(runtime.store, name))
+    if as_json:
+        print(json.dumps({"sid": created.sid, "auth_token": created.secret}))
+    else:
+        console.print(f"Account SID  {created.sid}\nAuth Token   {created.secret}", highlight=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    account_sid: Annotated[str, typer.Argument(help="The account the key acts for.")],
+    name: Annotated[str, typer.Option("--name", help="A name for the key.")] = "API key",
+    as_json: Annotated[bool, typer.Option("--json", help="Print {sid, secret}.")] = False,
+) -> None:
+    """Create an API key (SK…) and print its secret (shown once, stored hashed)."""
+    from smsvia.services.accounts import create_api_key
+
+    created = _with_runtime(lambda runtime: create_api_key(runtime.store, account_sid, name))
+    if as_json:
+        print(json.dumps({"sid": created.sid, "secret": created.secret}))
+    else:
+        console.print(f"API key SID  {created.sid}\nSecret       {created.secret}", highlight=False)
+
+
+@connectors_add_app.command("smpp")
+def connectors_add_smpp(
+    name: Annotated[str, typer.Argument(help="The connector's name.")],
+    host: Annotated[str, typer.Option("--host", help="SMSC host.")],
+    port: Annotated[int, typer.Option("--port", help="SMSC port.")],
+    system_id: Annotated[str, typer.Option("--system-id", help="SMPP system_id.")],
+    password: Annotated[str, typer.Option("--password", help="SMPP password.")],
+    tps: Annotated[int, typer.Option("--tps", help="Submits per second at most.")] = 50,
+    window: Annotated[int, typer.Option("--window", help="Unanswered submits at most.")] = 10,
+    tls: Annotated[bool, typer.Option("--tls", help="Connect with TLS.")] = False,
+) -> None:
+    """Add an SMPP 3.4 connection to an SMSC (bound as transceiver)."""
+    from smsvia.services.senders import SmppSettings, add_smpp_connector
+
+    settings = SmppSettings(host, port, system_id, tps=tps, window=window, tls=tls)
+    info = _with_runtime(
+        lambda runtime: add_smpp_connector(runtime.store, name, settings, password)
+    )
+    console.print(f"connector {info.name} (smpp {host}:{port}) added", highlight=False)
+
+
+@connectors_app.command("list")
+def connectors_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List the connectors (secrets are never shown)."""
+    from smsvia.services.senders import list_connectors
+
+    connectors = _with_runtime(lambda runtime: list_connectors(runtime.store))
+    if as_json:
+        print(json.dumps([{"name": c.name, "kind": c.kind, **c.settings} for c in connectors]))
+        return
+    table = Table("name", "kind", "settings")
+    for c in connectors:
+        table.add_row(c.name, c.kind, ", ".join(f"{k}={v}" for k, v in c.settings.items()))
+    console.print(table)
+
+
+@numbers_app.command("add")
+def numbers_add(
+    account_sid: Annotated[str, typer.Argument(help="The account that may send from it.")],
+    number: Annotated[str, typer.Argument(help="E.164 number or alphanumeric sender ID.")],
+    connector: Annotated[str, typer.Option("--connector", help="SMS connector to send by.")],
+    rcs_connector: Annotated[
+        str | None, typer.Option("--rcs-connector", help="RCS connector, tried first.")
+    ] = None,
+    sms_url: Annotated[
+        str | None, typer.Option("--sms-url", help="Where inbound messages are forwarded.")
+    ] = None,
+) -> None:
+    """Let an account send from NUMBER through CONNECTOR."""
+    from smsvia.services.senders import add_number
+
+    sender = _with_runtime(
+        lambda runtime: add_number(
+            runtime.store,
+            account_sid,
+            number,
+            connector=connector,
+            rcs_connector=rcs_connector,
+            sms_url=sms_url,
+            default_region=runtime.settings.default_region,
+        )
+    )
+    console.print(f"{sender} added to {account_sid} via {connector}", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+) -> None:
+    """Run the HTTP API (the database is upgraded at start)."""
+    import uvicorn
+
+    from smsvia.api.app import create_app
+
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")

@@ -23,9 +23,9 @@ class DomainError(Exception):
 class InvalidBody(DomainError):
     """The body holds something no SMS can carry (NUL, a lone surrogate)."""
 
-    # No Twilio code names this; 21602 ("body is required") is the nearest
-    # neighbour, so we keep our own code in the range Twilio leaves unused.
-    code = 90001
+    # No Twilio code names this. smsvia's own codes have six digits, so they never collide
+    # with Twilio's five-digit ones.
+    code = 100001
 
 
 class BodyTooLong(DomainError):
@@ -51,11 +51,36 @@ class UnpricedDestination(DomainError):
 class PriceBookError(DomainError):
     """The price book file itself is malformed."""
 
-    code = 90002
+    code = 100002
     http_status = 500
 
 
 class UndecodableText(DomainError):
     """Bytes that are not valid in the data coding they claim."""
 
-    code = 90003
+    code = 100003
+
+
+class InvalidParameter(DomainError):
+    """A request parameter is missing or malformed; `code` is Twilio's for that parameter."""
+
+    def __init__(self, message: str, *, code: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.code = code
+
+
+class NotFound(DomainError):
+    code = 20404
+    http_status = 404
+
+
+class AuthenticationFailed(DomainError):
+    code = 20003
+    http_status = 401
+
+
+class Conflict(DomainError):
+    """The resource is in a state that does not allow the request."""
+
+    code = 20009
+    http_status = 409

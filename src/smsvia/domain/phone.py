@@ -41,8 +41,12 @@ class PhoneNumber:
         return self.e164
 
 
-def parse_phone(raw: str, default_region: str = "US") -> PhoneNumber:
-    """Parse a number as a person would type it; national forms use `default_region`."""
+def parse_phone(raw: str, default_region: str = "US", *, strict: bool = True) -> PhoneNumber:
+    """Parse a number as a person would type it; national forms use `default_region`.
+
+    `strict` asks for a number valid in its country's numbering plan; without it a number of
+    a possible length is enough (a sender on a test network, +1 555 ... numbers).
+    """
     text = raw.strip()
     if not text:
         raise InvalidPhoneNumber("The phone number is empty", field="To")
@@ -52,7 +56,8 @@ def parse_phone(raw: str, default_region: str = "US") -> PhoneNumber:
         raise InvalidPhoneNumber(
             f"'{raw}' is not a phone number: {_REASONS.get(exc.error_type, str(exc))}", field="To"
         ) from exc
-    if not phonenumbers.is_valid_number(number):
+    usable = phonenumbers.is_valid_number if strict else phonenumbers.is_possible_number
+    if not usable(number):
         raise InvalidPhoneNumber(
             f"'{raw}' is not a valid phone number in any country (with default region "
             f"{default_region.upper()})",
@@ -64,7 +69,8 @@ def parse_phone(raw: str, default_region: str = "US") -> PhoneNumber:
     return PhoneNumber(
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
         country_code=number.country_code,
-        region=phonenumbers.region_code_for_number(number),
+        region=phonenumbers.region_code_for_number(number)
+        or phonenumbers.region_code_for_country_code(number.country_code),
         number_type=_NUMBER_TYPES.get(phonenumbers.number_type(number), NumberType.UNKNOWN),
         time_zones=zones,
     )

@@ -1,0 +1,1 @@
+"""HTTP: FastAPI routers. Thin: parse, authorize, call a service, map errors."""

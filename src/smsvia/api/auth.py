@@ -1,0 +1,34 @@
+"""HTTP Basic authentication with an Account SID + Auth Token or an API key SID + secret."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from smsvia.domain.errors import AuthenticationFailed, NotFound
+from smsvia.services.accounts import Principal
+
+
+async def principal(request: Request) -> Principal:
+    """The caller, or 401 with code 20003."""
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise AuthenticationFailed("Authenticate with HTTP Basic: Account SID and Auth Token")
+    try:
+        username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise AuthenticationFailed("Malformed Basic credentials") from exc
+    return await request.app.state.runtime.authenticator.authenticate(username, password)
+
+
+def same_account(caller: Principal, account_sid: str) -> None:
+    """Another account's URL answers as if it did not exist."""
+    if caller.account_sid != account_sid:
+        raise NotFound(f"The requested resource /Accounts/{account_sid} was not found")
+
+
+Caller = Annotated[Principal, Depends(principal)]

@@ -1,0 +1,38 @@
+"""Twilio's wire formats: RFC 2822 dates and prices as negative decimal strings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import format_datetime, parsedate_to_datetime
+
+from smsvia.domain.errors import InvalidParameter
+
+
+def rfc2822(moment: datetime | None) -> str | None:
+    """'Thu, 30 Jul 2015 20:12:31 +0000', as Twilio writes dates."""
+    if moment is None:
+        return None
+    return format_datetime(moment.astimezone(UTC))
+
+
+def price(amount: Decimal | None) -> str | None:
+    """What a message cost, as Twilio writes it: negative, five places ('-0.01500')."""
+    if amount is None:
+        return None
+    return str(-amount.quantize(Decimal("0.00001")))
+
+
+def parse_datetime(value: str, field: str, code: int) -> datetime:
+    """An ISO 8601 or RFC 2822 moment; naive values are taken as UTC."""
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError) as exc:
+            raise InvalidParameter(
+                f"{field} '{value}' is not an ISO 8601 or RFC 2822 date", code=code, field=field
+            ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,130 @@
+"""Accounts, API keys and who is calling (HTTP Basic with SID + token, or key SID + secret)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from smsvia.domain import ids
+from smsvia.domain.errors import AuthenticationFailed, NotFound
+from smsvia.services.clock import Clock, utcnow
+from smsvia.store import accounts as queries
+from smsvia.store.context import Store
+from smsvia.store.models import Account, ApiKey
+
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    sid: str
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller, acting for one account."""
+
+    account_id: int
+    account_sid: str
+    auth_token: str  # the account's, used to sign its callbacks
+    via: str  # the SID that authenticated: the account's or an API key's
+
+
+async def create_account(store: Store, friendly_name: str, *, clock: Clock = utcnow) -> Credentials:
+    """A new account; its auth token is returned once and stored sealed."""
+    now = clock()
+    sid, token = ids.new_sid(ids.ACCOUNT), ids.new_secret()
+    async with store.db.transaction() as session:
+        session.add(
+            Account(
+                sid=sid,
+                friendly_name=friendly_name,
+                auth_token=store.cipher.seal(token, f"account:{sid}"),
+                status="active",
+                date_created=now,
+                date_updated=now,
+            )
+        )
+    return Credentials(sid, token)
+
+
+async def create_api_key(
+    store: Store, account_sid: str, friendly_name: str, *, clock: Clock = utcnow
+) -> Credentials:
+    """A new API key (SK…) for the account; the secret is returned once and stored hashed."""
+    sid, secret = ids.new_sid(ids.API_KEY), ids.new_secret()
+    async with store.db.transaction() as session:
+        account = await queries.account_by_sid(session, account_sid)
+        if account is None:
+            raise NotFound(f"Account {account_sid} not found")
+        session.add(
+            ApiKey(
+                sid=sid,
+                account_id=account.id,
+                friendly_name=friendly_name,
+                secret_hash=_hasher.hash(secret),
+                date_created=clock(),
+            )
+        )
+    return Credentials(sid, secret)
+
+
+class Authenticator:
+    """Checks Basic credentials; remembers recent successes so argon2 runs once per key.
+
+    A revoked key or rotated token stops working within `ttl` seconds.
+    """
+
+    def __init__(self, store: Store, ttl: float = 60.0, size: int = 10_000) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._size = size
+        self._recent: dict[tuple[str, bytes], tuple[float, Principal]] = {}
+
+    async def authenticate(self, username: str, password: str) -> Principal:
+        key = (username, hashlib.sha256(password.encode()).digest())
+        cached = self._recent.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        principal = await self._check(username, password)
+        if len(self._recent) >= self._size:
+            self._recent.clear()
+        self._recent[key] = (time.monotonic() + self._ttl, principal)
+        return principal
+
+    async def _check(self, username: str, password: str) -> Principal:
+        failed = AuthenticationFailed("Authentication Error - invalid username")
+        async with self._store.db.sessions() as session:
+            if ids.is_sid(username, ids.ACCOUNT):
+                account = await queries.account_by_sid(session, username)
+                if account is None or account.status != "active":
+                    raise failed
+                token = self._token(account)
+                if not hmac.compare_digest(token.encode(), password.encode()):
+                    raise failed
+                return Principal(account.id, account.sid, token, account.sid)
+            if ids.is_sid(username, ids.API_KEY):
+                key = await queries.api_key_by_sid(session, username)
+                if key is None or not _verify(key.secret_hash, password):
+                    raise failed
+                account = await queries.account_by_id(session, key.account_id)
+                if account is None or account.status != "active":
+                    raise failed
+                return Principal(account.id, account.sid, self._token(account), key.sid)
+        raise failed
+
+    def _token(self, account: Account) -> str:
+        return self._store.cipher.open(account.auth_token, f"account:{account.sid}")
+
+
+def _verify(secret_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(secret_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

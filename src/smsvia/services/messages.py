@@ -1,0 +1,388 @@
+"""Send, read, list, cancel and delete messages (the Messages resource's use cases)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from smsvia.domain import ids
+from smsvia.domain.encoding import segment
+from smsvia.domain.errors import Conflict, InvalidParameter, NotFound
+from smsvia.domain.phone import parse_phone
+from smsvia.domain.pricing import PriceBook
+from smsvia.domain.rendering import sms_text
+from smsvia.domain.status import FINAL, Status
+from smsvia.services.accounts import Principal
+from smsvia.services.clock import Clock, utcnow
+from smsvia.services.senders import normalize_sender
+from smsvia.store import messages as queries
+from smsvia.store import senders as sender_queries
+from smsvia.store.context import Store
+from smsvia.store.models import Message, MessageEvent
+
+DEFAULT_VALIDITY = 36_000  # seconds, Twilio's default and maximum
+MAX_MEDIA = 10
+MAX_SCHEDULE_AHEAD = timedelta(days=35)
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    to: str | None
+    sender: str | None
+    body: str | None = None
+    media_urls: Sequence[str] = ()
+    messaging_service_sid: str | None = None
+    status_callback: str | None = None
+    validity_period: int | None = None
+    send_at: datetime | None = None
+    schedule_type: str | None = None
+    smart_encoded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: datetime
+    event: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """A message as callers see it, numbers and body opened."""
+
+    sid: str
+    account_sid: str
+    direction: str
+    sender: str
+    to: str
+    body: str
+    media_urls: tuple[str, ...]
+    status: str
+    channel: str
+    encoding: str
+    num_segments: int
+    num_media: int
+    price: Decimal | None
+    price_unit: str
+    error_code: int | None
+    error_message: str | None
+    date_created: datetime
+    date_updated: datetime
+    date_sent: datetime | None
+    status_label: str
+    fallback_reason: str | None = None
+    timeline: tuple[TimelineEntry, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    messages: list[MessageView]
+    next_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    to: str | None = None
+    sender: str | None = None
+    sent_on_or_after: datetime | None = None
+    sent_before: datetime | None = None
+    page_size: int = 50
+    page: int = 0  # used only without a page_token, as an offset
+    page_token: str | None = None
+
+
+async def send_message(
+    store: Store,
+    principal: Principal,
+    request: SendRequest,
+    *,
+    price_book: PriceBook,
+    default_region: str = "US",
+    clock: Clock = utcnow,
+) -> MessageView:
+    """Validate, price and queue one outbound message; the worker sends it."""
+    now = clock()
+    to = _recipient(request.to, default_region)
+    body = request.body or ""
+    media = _media(request.media_urls)
+    if not body and not media:
+        raise InvalidParameter("Message body is required.", code=21602, field="Body")
+    _check_callback(request.status_callback)
+    validity = _validity(request.validity_period)
+    send_at = _schedule(request, now)
+    if request.messaging_service_sid is not None:
+        raise InvalidParameter(
+            f"Messaging Service {request.messaging_service_sid} does not exist",
+            code=21701,
+            field="MessagingServiceSid",
+        )
+    if not request.sender:
+        raise InvalidParameter("A 'From' phone number is required.", code=21603, field="From")
+    sender = normalize_sender(request.sender, default_region)
+    segmentation = segment(sms_text(body, media), smart_encoding=request.smart_encoded)
+    quote = price_book.sms(to.region, segmentation.segments)
+    status = Status.SCHEDULED if send_at else Status.QUEUED
+    start = send_at or now
+    async with store.db.transaction() as session:
+        number = await sender_queries.sender_of_account(session, principal.account_id, sender)
+        if number is None:
+            raise InvalidParameter(
+                f"The 'From' number {sender} is not a sender of this account",
+                code=21606,
+                field="From",
+            )
+        message = Message(
+            sid=ids.new_sid(ids.MESSAGE),
+            account_id=principal.account_id,
+            direction="outbound-api",
+            sender=sender,
+            recipient=store.cipher.seal(to.e164, "message.to"),
+            recipient_index=store.cipher.blind_index(to.e164, "phone"),
+            body=store.cipher.seal(body, "message.body"),
+            media_urls=list(media),
+            status=status,
+            channel="sms",
+            encoding=str(segmentation.encoding),
+            num_segments=segmentation.segments,
+            num_media=len(media),
+            smart_encoded=request.smart_encoded,
+            price=quote.price,
+            price_unit=quote.currency,
+            status_callback=request.status_callback,
+            validity_period=request.validity_period,
+            send_at=send_at,
+            expires_at=start + timedelta(seconds=validity),
+            connector_id=number.connector_id,
+            date_created=now,
+            date_updated=now,
+            due_at=start,
+            attempts=0,
+        )
+        session.add(message)
+        await session.flush()
+        detail = (
+            f"{segmentation.encoding}, {segmentation.segments} segment(s), "
+            f"{quote.price} {quote.currency}"
+            + (f", {len(media)} media sent as links" if media else "")
+            + (f", send at {send_at.isoformat()}" if send_at else "")
+        )
+        queries.record_event(session, message.id, now, str(status), detail)
+        await store.signal.notify(session)
+        events = await queries.timeline(session, message.id)
+    return _view(store, message, principal.account_sid, events)
+
+
+async def get_message(
+    store: Store, principal: Principal, sid: str, *, with_timeline: bool = False
+) -> MessageView:
+    async with store.db.sessions() as session:
+        message = await _owned(session, principal, sid)
+        events = await queries.timeline(session, message.id) if with_timeline else ()
+        return _view(store, message, principal.account_sid, events)
+
+
+async def list_messages(store: Store, principal: Principal, query: ListQuery) -> MessagePage:
+    """Newest first, one page; `next_token` continues after its last message."""
+    if not 1 <= query.page_size <= MAX_PAGE_SIZE:
+        raise InvalidParameter(
+            f"PageSize must be between 1 and {MAX_PAGE_SIZE}", code=20001, field="PageSize"
+        )
+    where = queries.MessageFilter(
+        recipient_index=(
+            store.cipher.blind_index(parse_phone(query.to).e164, "phone") if query.to else None
+        ),
+        sender=normalize_sender(query.sender) if query.sender else None,
+        sent_on_or_after=query.sent_on_or_after,
+        sent_before=query.sent_before,
+    )
+    before_id = _decode_token(query.page_token) if query.page_token else None
+    offset = 0 if before_id is not None else query.page * query.page_size
+    async with store.db.sessions() as session:
+        rows = await queries.page_of_messages(
+            session,
+            principal.account_id,
+            where,
+            before_id=before_id,
+            limit=query.page_size + 1,
+            offset=offset,
+        )
+    more = len(rows) > query.page_size
+    rows = rows[: query.page_size]
+    views = [_view(store, row, principal.account_sid, ()) for row in rows]
+    return MessagePage(views, _encode_token(rows[-1].id) if more else None)
+
+
+async def cancel_message(
+    store: Store, principal: Principal, sid: str, *, clock: Clock = utcnow
+) -> MessageView:
+    """Cancel a scheduled message before it goes out."""
+    now = clock()
+    async with store.db.transaction() as session:
+        message = await _owned(session, principal, sid, for_update=True)
+        if message.status != Status.SCHEDULED:
+            raise Conflict(f"Only a scheduled message can be canceled, not a {message.status} one")
+        message.status = Status.CANCELED
+        message.due_at = None
+        message.date_updated = now
+        queries.record_event(session, message.id, now, "canceled", "canceled through the API")
+        events = await queries.timeline(session, message.id)
+    return _view(store, message, principal.account_sid, events)
+
+
+async def redact_message(
+    store: Store, principal: Principal, sid: str, *, clock: Clock = utcnow
+) -> MessageView:
+    """Blank the body of a message that is done (Twilio's POST Body='')."""
+    now = clock()
+    async with store.db.transaction() as session:
+        message = await _owned(session, principal, sid, for_update=True)
+        if message.status not in FINAL:
+            raise Conflict(f"A {message.status} message cannot be redacted until it is done")
+        message.body = store.cipher.seal("", "message.body")
+        message.date_updated = now
+        queries.record_event(session, message.id, now, "redacted", "body removed")
+    return _view(store, message, principal.account_sid, ())
+
+
+async def delete_message(store: Store, principal: Principal, sid: str) -> None:
+    async with store.db.transaction() as session:
+        message = await _owned(session, principal, sid, for_update=True)
+        if message.status in (Status.QUEUED, Status.SENDING, Status.ACCEPTED):
+            raise Conflict(f"A {message.status} message is being sent and cannot be deleted")
+        if message.status == Status.SCHEDULED:
+            raise Conflict("Cancel a scheduled message before deleting it")
+        await queries.delete_message(session, message.id)
+
+
+async def _owned(session, principal: Principal, sid: str, *, for_update: bool = False) -> Message:
+    # A SID of another account answers exactly like one that does not exist.
+    message = await queries.message_by_sid(session, principal.account_id, sid)
+    if message is None:
+        raise NotFound(f"The requested resource Message {sid} was not found")
+    if for_update:
+        await session.refresh(message, with_for_update=True)
+    return message
+
+
+def _view(
+    store: Store, message: Message, account_sid: str, events: Sequence[MessageEvent]
+) -> MessageView:
+    return MessageView(
+        sid=message.sid,
+        account_sid=account_sid,
+        direction=message.direction,
+        sender=message.sender,
+        to=store.cipher.open(message.recipient, "message.to"),
+        body=store.cipher.open(message.body, "message.body"),
+        media_urls=tuple(message.media_urls or ()),
+        status=message.status,
+        channel=message.channel,
+        encoding=message.encoding,
+        num_segments=message.num_segments,
+        num_media=message.num_media,
+        price=message.price,
+        price_unit=message.price_unit,
+        error_code=message.error_code,
+        error_message=message.error_message,
+        date_created=message.date_created,
+        date_updated=message.date_updated,
+        date_sent=message.date_sent,
+        status_label=_label(message),
+        timeline=tuple(TimelineEntry(e.at, e.event, e.detail) for e in events),
+    )
+
+
+def _label(message: Message) -> str:
+    via = {"sms": "SMS", "mms": "MMS", "rcs": "RCS"}.get(message.channel, message.channel)
+    labels = {
+        Status.QUEUED: "Queued",
+        Status.SCHEDULED: "Scheduled",
+        Status.SENDING: f"Sending as {via}",
+        Status.SENT: f"Sent as {via}",
+        Status.DELIVERED: f"Delivered as {via}",
+        Status.READ: f"Read ({via})",
+        Status.UNDELIVERED: "Not delivered",
+        Status.FAILED: "Failed",
+        Status.CANCELED: "Canceled",
+        Status.RECEIVED: "Received",
+    }
+    return labels.get(Status(message.status), message.status)
+
+
+def _recipient(to: str | None, default_region: str):
+    if not to:
+        raise InvalidParameter("A 'To' phone number is required.", code=21604, field="To")
+    return parse_phone(to, default_region)
+
+
+def _media(urls: Sequence[str]) -> tuple[str, ...]:
+    if len(urls) > MAX_MEDIA:
+        raise InvalidParameter(
+            f"At most {MAX_MEDIA} MediaUrl values are allowed", code=21623, field="MediaUrl"
+        )
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InvalidParameter(f"MediaUrl '{url}' is not an http(s) URL", code=21620)
+    return tuple(urls)
+
+
+def _check_callback(url: str | None) -> None:
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidParameter(
+            f"StatusCallback '{url}' is not an http(s) URL", code=21609, field="StatusCallback"
+        )
+
+
+def _validity(seconds: int | None) -> int:
+    if seconds is None:
+        return DEFAULT_VALIDITY
+    if not 1 <= seconds <= DEFAULT_VALIDITY:
+        raise InvalidParameter(
+            f"ValidityPeriod must be between 1 and {DEFAULT_VALIDITY} seconds",
+            code=90007,
+            field="ValidityPeriod",
+        )
+    return seconds
+
+
+def _schedule(request: SendRequest, now: datetime) -> datetime | None:
+    if request.schedule_type is None and request.send_at is None:
+        return None
+    if request.schedule_type != "fixed":
+        raise InvalidParameter(
+            "ScheduleType must be 'fixed' (with SendAt) to schedule a message",
+            code=35126,
+            field="ScheduleType",
+        )
+    if request.send_at is None:
+        raise InvalidParameter(
+            "SendAt is required when ScheduleType is fixed", code=35111, field="SendAt"
+        )
+    if not now < request.send_at <= now + MAX_SCHEDULE_AHEAD:
+        raise InvalidParameter(
+            "SendAt must be in the future and at most 35 days ahead", code=35115, field="SendAt"
+        )
+    return request.send_at
+
+
+def _encode_token(last_id: int) -> str:
+    return "PA" + base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> int:
+    try:
+        raw = token.removeprefix("PA")
+        return int(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidParameter(
+            f"PageToken '{token}' is not valid", code=20001, field="PageToken"
+        ) from exc

@@ -1,0 +1,158 @@
+"""Connectors (SMSC and RBM endpoints) and the numbers accounts send from."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from smsvia.domain.errors import Conflict, InvalidParameter, NotFound
+from smsvia.domain.phone import parse_phone
+from smsvia.services.clock import Clock, utcnow
+from smsvia.store import accounts as account_queries
+from smsvia.store import senders as queries
+from smsvia.store.context import Store
+from smsvia.store.models import Connector, Number
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# GSM 03.40 alphanumeric sender: up to 11 characters, at least one letter.
+_ALPHANUMERIC = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ._&-]{1,11}$")
+
+
+@dataclass(frozen=True, slots=True)
+class SmppSettings:
+    host: str
+    port: int
+    system_id: str
+    tps: int = 50
+    window: int = 10
+    tls: bool = False
+    system_type: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "system_id": self.system_id,
+            "tps": self.tps,
+            "window": self.window,
+            "tls": self.tls,
+            "system_type": self.system_type,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorInfo:
+    name: str
+    kind: str
+    settings: dict[str, Any]
+
+
+async def add_smpp_connector(
+    store: Store, name: str, settings: SmppSettings, password: str, *, clock: Clock = utcnow
+) -> ConnectorInfo:
+    _check_name(name)
+    if not 1 <= settings.port <= 65535:
+        raise InvalidParameter(f"port {settings.port} is not a TCP port", code=21100, field="port")
+    if settings.tps < 1 or settings.window < 1:
+        raise InvalidParameter("tps and window must be at least 1", code=21100, field="tps")
+    if len(settings.system_id) > 15 or len(password) > 8:
+        # SMPP 3.4 §4.1.1: system_id C-octet string of 16, password of 9 (terminator included).
+        raise InvalidParameter(
+            "SMPP 3.4 allows a system_id of at most 15 characters and a password of at most 8",
+            code=21100,
+            field="system_id",
+        )
+    return await _insert(store, name, "smpp", settings.as_json(), password, clock())
+
+
+async def list_connectors(store: Store) -> list[ConnectorInfo]:
+    async with store.db.sessions() as session:
+        return [_info(c) for c in await queries.all_connectors(session)]
+
+
+async def connector_password(store: Store, connector: Connector) -> str:
+    if connector.secret is None:
+        return ""
+    return store.cipher.open(connector.secret, f"connector:{connector.name}")
+
+
+async def add_number(
+    store: Store,
+    account_sid: str,
+    phone_number: str,
+    *,
+    connector: str,
+    rcs_connector: str | None = None,
+    sms_url: str | None = None,
+    default_region: str = "US",
+    clock: Clock = utcnow,
+) -> str:
+    """Let the account send from `phone_number` (E.164 or alphanumeric) through `connector`."""
+    sender = normalize_sender(phone_number, default_region)
+    async with store.db.transaction() as session:
+        account = await account_queries.account_by_sid(session, account_sid)
+        if account is None:
+            raise NotFound(f"Account {account_sid} not found")
+        sms = await queries.connector_by_name(session, connector)
+        if sms is None:
+            raise NotFound(f"Connector '{connector}' not found")
+        rcs = None
+        if rcs_connector is not None:
+            rcs = await queries.connector_by_name(session, rcs_connector)
+            if rcs is None or rcs.kind != "rcs":
+                raise NotFound(f"RCS connector '{rcs_connector}' not found")
+        if await queries.number_by_phone(session, sender) is not None:
+            raise Conflict(f"{sender} is already a sender")
+        session.add(
+            Number(
+                account_id=account.id,
+                phone_number=sender,
+                connector_id=sms.id,
+                rcs_connector_id=rcs.id if rcs else None,
+                sms_url=sms_url,
+                date_created=clock(),
+            )
+        )
+    return sender
+
+
+def normalize_sender(value: str, default_region: str = "US") -> str:
+    """E.164 for a number; alphanumeric sender IDs as they are."""
+    text = value.strip()
+    if _ALPHANUMERIC.match(text):
+        return text
+    return parse_phone(text, default_region, strict=False).e164
+
+
+async def _insert(
+    store: Store, name: str, kind: str, settings: dict[str, Any], secret: str | None, now: Any
+) -> ConnectorInfo:
+    connector = Connector(
+        name=name,
+        kind=kind,
+        settings=settings,
+        secret=store.cipher.seal(secret, f"connector:{name}") if secret else None,
+        date_created=now,
+    )
+    try:
+        async with store.db.transaction() as session:
+            session.add(connector)
+    except IntegrityError as exc:
+        raise Conflict(f"a connector named '{name}' already exists") from exc
+    return _info(connector)
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise InvalidParameter(
+            f"connector name '{name}': letters, digits, '.', '_' and '-', at most 64",
+            code=21100,
+            field="name",
+        )
+
+
+def _info(connector: Connector) -> ConnectorInfo:
+    return ConnectorInfo(connector.name, connector.kind, dict(connector.settings))

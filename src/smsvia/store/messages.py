@@ -1,0 +1,72 @@
+"""Queries about messages and their timelines. Every one is scoped by account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smsvia.store.models import Message, MessageEvent
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    recipient_index: str | None = None
+    sender: str | None = None
+    sent_on_or_after: datetime | None = None
+    sent_before: datetime | None = None
+
+
+async def message_by_sid(session: AsyncSession, account_id: int, sid: str) -> Message | None:
+    return await session.scalar(
+        select(Message).where(Message.account_id == account_id, Message.sid == sid)
+    )
+
+
+async def page_of_messages(
+    session: AsyncSession,
+    account_id: int,
+    where: MessageFilter,
+    *,
+    before_id: int | None,
+    limit: int,
+    offset: int = 0,
+) -> Sequence[Message]:
+    """Newest first, `limit` of them, older than `before_id` when paging on by token."""
+    query = select(Message).where(Message.account_id == account_id)
+    if where.recipient_index is not None:
+        query = query.where(Message.recipient_index == where.recipient_index)
+    if where.sender is not None:
+        query = query.where(Message.sender == where.sender)
+    if where.sent_on_or_after is not None:
+        query = query.where(Message.date_sent >= where.sent_on_or_after)
+    if where.sent_before is not None:
+        query = query.where(Message.date_sent < where.sent_before)
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    query = query.order_by(Message.id.desc()).limit(limit).offset(offset)
+    return (await session.scalars(query)).all()
+
+
+async def timeline(session: AsyncSession, message_id: int) -> Sequence[MessageEvent]:
+    return (
+        await session.scalars(
+            select(MessageEvent)
+            .where(MessageEvent.message_id == message_id)
+            .order_by(MessageEvent.id)
+        )
+    ).all()
+
+
+def record_event(
+    session: AsyncSession, message_id: int, at: datetime, event: str, detail: str = ""
+) -> None:
+    session.add(MessageEvent(message_id=message_id, at=at, event=event, detail=detail))
+
+
+async def delete_message(session: AsyncSession, message_id: int) -> None:
+    # Children go with it (ON DELETE CASCADE; SQLite enforces it with foreign_keys=ON).
+    await session.execute(delete(Message).where(Message.id == message_id))

@@ -1,0 +1,197 @@
+"""Tables. Contacts' numbers and message bodies are stored sealed (see crypto.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from smsvia.store.types import BigId, Money, UTCDateTime
+
+# Stable constraint names, so Alembic migrations can refer to them on both databases.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), Decimal: Money}
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    friendly_name: Mapped[str] = mapped_column(String(255))
+    auth_token: Mapped[bytes] = mapped_column(LargeBinary)  # sealed
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    date_created: Mapped[datetime]
+    date_updated: Mapped[datetime]
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    friendly_name: Mapped[str] = mapped_column(String(255))
+    secret_hash: Mapped[str] = mapped_column(String(255))  # argon2
+    date_created: Mapped[datetime]
+
+
+class Connector(Base):
+    __tablename__ = "connectors"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # smpp | rcs | http
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed password / token
+    date_created: Mapped[datetime]
+
+
+class Number(Base):
+    """A sender an account may use as `From`: E.164 or an alphanumeric sender ID."""
+
+    __tablename__ = "numbers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    phone_number: Mapped[str] = mapped_column(String(32), unique=True)
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
+    rcs_connector_id: Mapped[int | None] = mapped_column(ForeignKey("connectors.id"))
+    sms_url: Mapped[str | None] = mapped_column(Text)
+    date_created: Mapped[datetime]
+
+
+class Message(Base):
+    """One message, and its place in the outbox (`due_at`, the lease)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_account_id_id", "account_id", "id"),
+        Index("ix_messages_due_at", "due_at"),
+        Index("ix_messages_account_id_recipient_index", "account_id", "recipient_index"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    direction: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[bytes] = mapped_column(LargeBinary)  # sealed E.164
+    recipient_index: Mapped[str] = mapped_column(String(40))  # blind index of the E.164
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # sealed
+    media_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(8))
+    encoding: Mapped[str] = mapped_column(String(8))
+    num_segments: Mapped[int] = mapped_column(Integer)
+    num_media: Mapped[int] = mapped_column(Integer, default=0)
+    smart_encoded: Mapped[bool] = mapped_column(Boolean, default=False)
+    price: Mapped[Decimal | None]
+    price_unit: Mapped[str] = mapped_column(String(3))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    status_callback: Mapped[str | None] = mapped_column(Text)
+    validity_period: Mapped[int | None] = mapped_column(Integer)
+    send_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    connector_id: Mapped[int | None] = mapped_column(ForeignKey("connectors.id"))
+    date_created: Mapped[datetime]
+    date_updated: Mapped[datetime]
+    date_sent: Mapped[datetime | None]
+    # Outbox: a worker takes the message when due_at has passed and no live lease holds it.
+    due_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MessagePart(Base):
+    """One submit_sm of a message, matched to its delivery receipt by the SMSC's id."""
+
+    __tablename__ = "message_parts"
+    __table_args__ = (
+        UniqueConstraint("message_id", "sequence"),
+        Index("ix_message_parts_connector_id_smsc_message_id", "connector_id", "smsc_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
+    # pending | submitted | ambiguous | delivered | undelivered | failed
+    status: Mapped[str] = mapped_column(String(16))
+    smsc_message_id: Mapped[str | None] = mapped_column(String(65))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    submitted_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+
+
+class MessageEvent(Base):
+    """The timeline: every status change and decision about a message."""
+
+    __tablename__ = "message_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    event: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class WebhookDelivery(Base):
+    """A status callback to make; retried with backoff until it succeeds or gives up."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # sealed form parameters (JSON)
+    status: Mapped[str] = mapped_column(String(16))  # pending | succeeded | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    date_created: Mapped[datetime]
+
+
+class WebhookAttempt(Base):
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)

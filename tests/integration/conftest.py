@@ -1,0 +1,163 @@
+"""Real databases (SQLite and the machine's PostgreSQL) and a real HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from smsvia.api.app import create_app
+from smsvia.config import Settings
+from smsvia.runtime import open_store
+from smsvia.services import accounts, senders
+from smsvia.store import accounts as account_queries
+from smsvia.store.schema import upgrade
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SMSVIA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reachable() -> str | None:
+    host_port = POSTGRES_ADMIN_URL.split("@", 1)[-1].split("/", 1)[0]
+    host, _, port = host_port.partition(":")
+    try:
+        socket.create_connection((host, int(port or 5432)), timeout=2).close()
+    except OSError as exc:
+        return f"no PostgreSQL at {host_port} ({exc}); set SMSVIA_TEST_POSTGRES"
+    return None
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh, empty database of each kind, dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'smsvia.db'}"
+        return
+    reason = _postgres_reachable()
+    if reason:
+        pytest.skip(reason)
+    name = f"smsvia_test_{os.getpid()}_{secrets.token_hex(4)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+    )
+
+
+@dataclass
+class Tenant:
+    """An account with a sender, as the API sees it."""
+
+    sid: str
+    token: str
+    sender: str
+    account_id: int
+
+    @property
+    def principal(self) -> accounts.Principal:
+        return accounts.Principal(self.account_id, self.sid, self.token, self.sid)
+
+
+class Backend:
+    """Direct access to the services, in its own event loop (the server runs in another)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = open_store(settings)
+        self._loop = asyncio.new_event_loop()
+        self.run(upgrade(self.store.db))
+        self._connectors = 0
+
+    def run(self, awaitable):
+        return self._loop.run_until_complete(awaitable)
+
+    def tenant(self, sender: str = "+15005550006") -> Tenant:
+        created = self.run(accounts.create_account(self.store, "shop"))
+        self._connectors += 1
+        name = f"smsc{self._connectors}"
+        self.run(
+            senders.add_smpp_connector(
+                self.store, name, senders.SmppSettings("127.0.0.1", 2775, "smsvia"), "secret"
+            )
+        )
+        self.run(senders.add_number(self.store, created.sid, sender, connector=name))
+        account = self.run(self._account(created.sid))
+        return Tenant(created.sid, created.secret, senders.normalize_sender(sender), account.id)
+
+    async def _account(self, sid: str):
+        async with self.store.db.sessions() as session:
+            return await account_queries.account_by_sid(session, sid)
+
+    def close(self) -> None:
+        self.run(self.store.db.close())
+        self._loop.close()
+
+
+@pytest.fixture
+def backend(settings) -> Iterator[Backend]:
+    backend = Backend(settings)
+    yield backend
+    backend.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(settings, backend) -> Iterator[str]:
+    """The real app under uvicorn on a loopback port; yields its base URL."""
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    yield url
+    running.should_exit = True
+    thread.join(timeout=10)
