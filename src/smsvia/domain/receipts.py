@@ -1,0 +1,129 @@
+"""SMPP delivery receipts: which submit they answer and what they mean for the message.
+
+The id and state come from the `receipted_message_id` and `message_state` TLVs when the SMSC
+sends them, else from the de-facto standard text (SMPP 3.4 Appendix B):
+`id:IIII sub:SSS dlvrd:DDD submit date:YYMMDDhhmm done date:YYMMDDhhmm stat:DDDDDDD err:E text:`
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+ESM_CLASS_TYPE_MASK = 0x3C
+ESM_CLASS_SMSC_RECEIPT = 0x04
+ESM_CLASS_INTERMEDIATE = 0x20
+
+# SMPP 3.4 §5.2.28 message_state values.
+_STATE_NAMES = {
+    1: "ENROUTE",
+    2: "DELIVRD",
+    3: "EXPIRED",
+    4: "DELETED",
+    5: "UNDELIV",
+    6: "ACCEPTD",
+    7: "UNKNOWN",
+    8: "REJECTD",
+}
+
+_FIELD = re.compile(
+    r"(?P<key>id|sub|dlvrd|submit date|done date|stat|err|text)\s*:\s*(?P<value>\S*)",
+    re.IGNORECASE,
+)
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    PENDING = "pending"  # an intermediate state: still on its way
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    outcome: Outcome
+    error_code: int | None
+    description: str
+
+
+# What each final state means for the shop, with Twilio's 300xx codes.
+VERDICTS = {
+    "DELIVRD": Verdict(Outcome.DELIVERED, None, "delivered to the handset"),
+    "UNDELIV": Verdict(Outcome.UNDELIVERED, 30003, "Unreachable destination handset"),
+    "EXPIRED": Verdict(
+        Outcome.UNDELIVERED, 30003, "Unreachable destination handset (expired at the SMSC)"
+    ),
+    "REJECTD": Verdict(Outcome.UNDELIVERED, 30007, "Message filtered or rejected by the carrier"),
+    "DELETED": Verdict(Outcome.UNDELIVERED, 30008, "Unknown error (deleted at the SMSC)"),
+    "UNKNOWN": Verdict(Outcome.UNDELIVERED, 30008, "Unknown error"),
+    "ENROUTE": Verdict(Outcome.PENDING, None, "on its way"),
+    "ACCEPTD": Verdict(Outcome.PENDING, None, "accepted by the network"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    message_id: str  # the id the SMSC gave in submit_sm_resp
+    state: str  # DELIVRD, UNDELIV, ...
+    error: str  # the network's own error code, as text
+    text: str  # the first characters of the message, when the SMSC echoes them
+
+    @property
+    def verdict(self) -> Verdict:
+        return VERDICTS.get(self.state, VERDICTS["UNKNOWN"])
+
+
+class NotAReceipt(ValueError):
+    """A deliver_sm that is a receipt by its esm_class but says nothing usable."""
+
+
+def is_receipt(esm_class: int) -> bool:
+    kind = esm_class & ESM_CLASS_TYPE_MASK
+    return kind in (ESM_CLASS_SMSC_RECEIPT, ESM_CLASS_INTERMEDIATE)
+
+
+def parse_receipt(
+    short_message: bytes,
+    receipted_message_id: bytes | None = None,
+    message_state: int | None = None,
+) -> Receipt:
+    """Read a receipt; the TLVs, when given, win over the text."""
+    text = short_message.decode("latin-1")
+    fields: dict[str, str] = {}
+    for match in _FIELD.finditer(text):
+        key = match.group("key").lower()
+        if key == "text":
+            fields[key] = text[match.start("value") :]
+            break
+        fields.setdefault(key, match.group("value"))
+    message_id = (
+        receipted_message_id.rstrip(b"\0").decode("latin-1") if receipted_message_id else ""
+    ) or fields.get("id", "")
+    state = _STATE_NAMES.get(message_state or 0) or fields.get("stat", "").upper()
+    if not message_id:
+        raise NotAReceipt(f"receipt names no message id: {text[:80]!r}")
+    if not state:
+        raise NotAReceipt(f"receipt gives no state: {text[:80]!r}")
+    return Receipt(message_id, state, fields.get("err", ""), fields.get("text", ""))
+
+
+def message_id_variants(message_id: str) -> list[str]:
+    """The id as given and read the other way (hex <-> decimal): SMSCs disagree on which
+    form the receipt carries."""
+    variants = {message_id}
+    with contextlib.suppress(ValueError):
+        variants.add(str(int(message_id, 16)))
+    with contextlib.suppress(ValueError):
+        number = int(message_id)
+        variants.update((format(number, "x"), format(number, "08x")))
+    return sorted(variants)
+
+
+def error_description(code: int | None) -> str:
+    return _DESCRIPTIONS.get(code, "Unknown error")
+
+
+_DESCRIPTIONS = {
+    v.error_code: v.description.split(" (")[0] for v in VERDICTS.values() if v.error_code
+}

@@ -1,0 +1,68 @@
+import pytest
+
+from smsvia.domain.receipts import (
+    NotAReceipt,
+    Outcome,
+    is_receipt,
+    message_id_variants,
+    parse_receipt,
+)
+
+TEXT = (
+    b"id:0123abc sub:001 dlvrd:001 submit date:2611250930 done date:2611250931 "
+    b"stat:DELIVRD err:000 text:Your order has"
+)
+
+
+def test_text_receipt_is_parsed():
+    receipt = parse_receipt(TEXT)
+    assert (receipt.message_id, receipt.state, receipt.error) == ("0123abc", "DELIVRD", "000")
+    assert receipt.text == "Your order has"
+    assert receipt.verdict.outcome == Outcome.DELIVERED
+
+
+def test_tlvs_win_over_the_text():
+    receipt = parse_receipt(TEXT, receipted_message_id=b"other\0", message_state=5)
+    assert (receipt.message_id, receipt.state) == ("other", "UNDELIV")
+    assert receipt.verdict.error_code == 30003
+
+
+@pytest.mark.parametrize(
+    ("state", "outcome", "code"),
+    [
+        ("UNDELIV", Outcome.UNDELIVERED, 30003),
+        ("EXPIRED", Outcome.UNDELIVERED, 30003),
+        ("REJECTD", Outcome.UNDELIVERED, 30007),
+        ("DELETED", Outcome.UNDELIVERED, 30008),
+        ("UNKNOWN", Outcome.UNDELIVERED, 30008),
+        ("ENROUTE", Outcome.PENDING, None),
+        ("ACCEPTD", Outcome.PENDING, None),
+        ("GIBBERISH", Outcome.UNDELIVERED, 30008),
+    ],
+)
+def test_states_map_to_outcomes_and_twilio_codes(state, outcome, code):
+    verdict = parse_receipt(f"id:1 stat:{state} err:001".encode()).verdict
+    assert (verdict.outcome, verdict.error_code) == (outcome, code)
+
+
+def test_lower_case_and_extra_spaces_are_tolerated():
+    assert parse_receipt(b"ID: 42 Stat: delivrd").state == "DELIVRD"
+
+
+@pytest.mark.parametrize("garbage", [b"", b"hello there", b"stat:DELIVRD", b"id:5"])
+def test_receipts_without_id_or_state_are_refused(garbage):
+    with pytest.raises(NotAReceipt):
+        parse_receipt(garbage)
+
+
+def test_esm_class_tells_receipts_from_messages():
+    assert is_receipt(0x04)
+    assert is_receipt(0x20)
+    assert not is_receipt(0x00)
+    assert not is_receipt(0x40)
+
+
+def test_ids_are_looked_up_as_hex_and_as_decimal():
+    assert "255" in message_id_variants("ff")
+    assert "000000ff" in message_id_variants("255")
+    assert message_id_variants("abc-1") == ["abc-1"]
