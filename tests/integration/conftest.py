@@ -102,22 +102,28 @@ class Backend:
     def run(self, awaitable):
         return self._loop.run_until_complete(awaitable)
 
-    def tenant(self, sender: str = "+15005550006") -> Tenant:
-        created = self.run(accounts.create_account(self.store, "shop"))
+    def tenant(self, sender: str = "+15005550006", **options) -> Tenant:
+        return self.run(self.create_tenant(sender, **options))
+
+    async def create_tenant(
+        self,
+        sender: str = "+15005550006",
+        *,
+        smsc_port: int = 2775,
+        password: str = "secret",
+        window: int = 10,
+        tps: int = 1000,
+    ) -> Tenant:
+        """An account, an SMPP connector for it and a sender on that connector."""
+        created = await accounts.create_account(self.store, "shop")
         self._connectors += 1
         name = f"smsc{self._connectors}"
-        self.run(
-            senders.add_smpp_connector(
-                self.store, name, senders.SmppSettings("127.0.0.1", 2775, "smsvia"), "secret"
-            )
-        )
-        self.run(senders.add_number(self.store, created.sid, sender, connector=name))
-        account = self.run(self._account(created.sid))
-        return Tenant(created.sid, created.secret, senders.normalize_sender(sender), account.id)
-
-    async def _account(self, sid: str):
+        settings = senders.SmppSettings("127.0.0.1", smsc_port, "smsvia", tps=tps, window=window)
+        await senders.add_smpp_connector(self.store, name, settings, password)
+        await senders.add_number(self.store, created.sid, sender, connector=name)
         async with self.store.db.sessions() as session:
-            return await account_queries.account_by_sid(session, sid)
+            account = await account_queries.account_by_sid(session, created.sid)
+        return Tenant(created.sid, created.secret, senders.normalize_sender(sender), account.id)
 
     def close(self) -> None:
         self.run(self.store.db.close())

@@ -195,3 +195,23 @@ class WebhookAttempt(Base):
     response_status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+class ReceiptInbox(Base):
+    """Every delivery receipt as it arrived, kept until it is matched to its message part.
+
+    A receipt can overtake the commit of its own submit_sm_resp; it waits here, never lost.
+    """
+
+    __tablename__ = "receipt_inbox"
+    __table_args__ = (Index("ix_receipt_inbox_applied_at", "applied_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
+    smsc_message_id: Mapped[str] = mapped_column(String(65))
+    state: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str] = mapped_column(String(16), default="")
+    recipient_index: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime]
+    applied_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

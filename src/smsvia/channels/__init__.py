@@ -1,0 +1,1 @@
+"""One adapter per protocol behind one small interface (see base.py)."""

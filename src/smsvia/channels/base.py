@@ -1,0 +1,73 @@
+"""What every SMS channel offers the worker, and what it reports back."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from smsvia.domain.encoding import Part
+from smsvia.domain.receipts import Receipt
+
+
+class PartOutcome(StrEnum):
+    ACCEPTED = "accepted"  # the SMSC took it and gave an id
+    REJECTED = "rejected"  # refused for good: do not retry
+    RETRY = "retry"  # refused for now (throttled, queue full, SMSC error): send again later
+    NOT_SENT = "not_sent"  # never left us (no connection): send again later
+    AMBIGUOUS = "ambiguous"  # written, but the answer never came: never resend blindly
+
+
+@dataclass(frozen=True, slots=True)
+class SmsSubmission:
+    reference: str  # the message SID, for logs
+    source: str
+    destination: str
+    parts: tuple[Part, ...]
+    want_receipt: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PartResult:
+    sequence: int
+    outcome: PartOutcome
+    smsc_message_id: str | None = None
+    error_code: int | None = None  # Twilio-style, for REJECTED
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptHeard:
+    """A delivery receipt that arrived on a connector."""
+
+    connector: str
+    receipt: Receipt
+    recipient: str  # the handset the receipt is about
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHeard:
+    """An inbound (mobile-originated) message that arrived on a connector."""
+
+    connector: str
+    source: str
+    destination: str
+    text: str
+
+
+Inbound = ReceiptHeard | MessageHeard
+InboundHandler = Callable[[Inbound], Awaitable[None]]
+
+
+class SmsChannel(Protocol):
+    name: str
+
+    async def start(self, on_inbound: InboundHandler) -> None: ...
+
+    async def submit(self, submission: SmsSubmission) -> list[PartResult]: ...
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def close(self) -> None: ...

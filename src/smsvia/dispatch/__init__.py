@@ -1,0 +1,1 @@
+"""The worker: claims due messages from the outbox, hands them to channels, applies results."""

@@ -1,0 +1,104 @@
+"""Everything a worker process runs: the channels, the outbox worker, receipts and callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from smsvia.channels.base import SmsChannel
+from smsvia.channels.smpp import SmppChannel, SmppConfig
+from smsvia.dispatch.receipts import ReceiptProcessor
+from smsvia.dispatch.worker import Worker, WorkerConfig, worker_name
+from smsvia.metrics import QUEUE_DEPTH
+from smsvia.services.clock import utcnow
+from smsvia.services.delivery import Tracker
+from smsvia.store import outbox
+from smsvia.store import senders as sender_queries
+from smsvia.store.context import Store
+from smsvia.webhooks.dispatcher import WebhookConfig, WebhookDispatcher
+
+log = logging.getLogger(__name__)
+
+ChannelFactory = Callable[[str, SmppConfig], SmsChannel]
+
+
+@dataclass
+class Dispatch:
+    """Starts the SMS channels and the loops that feed and follow them; stops them cleanly."""
+
+    store: Store
+    worker_config: WorkerConfig = field(default_factory=WorkerConfig)
+    webhook_config: WebhookConfig = field(default_factory=WebhookConfig)
+    channel_factory: ChannelFactory = SmppChannel
+    owner: str = field(default_factory=worker_name)
+
+    def __post_init__(self) -> None:
+        self.tracker = Tracker(self.store)
+        self.channels: dict[int, SmsChannel] = {}
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.worker: Worker | None = None
+        self.receipts: ReceiptProcessor | None = None
+        self.webhooks: WebhookDispatcher | None = None
+
+    async def start(self) -> None:
+        connector_ids = await self._start_channels()
+        self.receipts = ReceiptProcessor(self.store, self.tracker, connector_ids)
+        for channel in self.channels.values():
+            await channel.start(self.receipts.heard)
+        self.worker = Worker(
+            self.store, self.channels, self.tracker, owner=self.owner, config=self.worker_config
+        )
+        self.webhooks = WebhookDispatcher(self.store, owner=self.owner, config=self.webhook_config)
+        self._tasks = [
+            asyncio.create_task(self.worker.run(self._stop), name="worker"),
+            asyncio.create_task(self.receipts.run(self._stop), name="receipts"),
+            asyncio.create_task(self.webhooks.run(self._stop), name="webhooks"),
+            asyncio.create_task(self._gauge_queue(), name="queue-depth"),
+        ]
+        log.info("dispatch started with %d connector(s)", len(self.channels))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 10)
+        for channel in self.channels.values():
+            await channel.close()
+        if self.webhooks is not None:
+            await self.webhooks.close()
+
+    async def _start_channels(self) -> dict[str, int]:
+        from smsvia.services.senders import connector_password
+
+        async with self.store.db.sessions() as session:
+            connectors = await sender_queries.all_connectors(session)
+        ids = {}
+        for connector in connectors:
+            if connector.kind != "smpp":
+                continue
+            settings = connector.settings
+            config = SmppConfig(
+                host=settings["host"],
+                port=int(settings["port"]),
+                system_id=settings["system_id"],
+                password=await connector_password(self.store, connector),
+                tps=int(settings.get("tps", 50)),
+                window=int(settings.get("window", 10)),
+                tls=bool(settings.get("tls", False)),
+                system_type=settings.get("system_type", ""),
+            )
+            self.channels[connector.id] = self.channel_factory(connector.name, config)
+            ids[connector.name] = connector.id
+        return ids
+
+    async def _gauge_queue(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(Exception):
+                async with self.store.db.sessions() as session:
+                    QUEUE_DEPTH.set(await outbox.queue_depth(session, utcnow()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 5)

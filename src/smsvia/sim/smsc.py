@@ -1,0 +1,326 @@
+"""An SMSC simulator speaking SMPP 3.4 over TCP: binds, submits, receipts and failure modes.
+
+Behaviour by destination number: ending 9999 → receipt UNDELIV, 9998 → submit refused with
+ESME_RINVDSTADR, 9997 → no receipt at all; anything else → DELIVRD after `dlr_delay`.
+It records every submit it accepted, so tests can count what reached the "network".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import smpp34
+
+from smsvia.sim import smpp_wire as wire
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SmscBehaviour:
+    system_id: str | None = "smsvia"  # None accepts any credentials
+    password: str | None = "secret"
+    dlr_delay: float = 0.05
+    throttle_tps: int | None = None  # answer ESME_RTHROTTLED above this many submits a second
+    drop_after: int | None = None  # cut the connection, unanswered, at every Nth submit
+    respond_after: float = 0.0  # hold each submit_sm_resp this long (to observe windows)
+
+
+@dataclass(slots=True)
+class AcceptedSubmit:
+    message_id: str
+    source: str
+    destination: str
+    short_message: bytes
+    data_coding: int
+    esm_class: int
+    registered_delivery: int
+    answered: bool = False  # True once submit_sm_resp went out on a live connection
+
+
+@dataclass(eq=False)
+class _Session:
+    writer: asyncio.StreamWriter
+    bound: str | None = None  # "TX", "RX" or "TRX"
+    outstanding: int = 0
+    sequence: int = 0
+    # deliver_sm sent and not yet acknowledged, by sequence: resent elsewhere if we lose them
+    unacknowledged: dict[int, bytes] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def receives(self) -> bool:
+        return self.bound in ("RX", "TRX")
+
+    def next_sequence(self) -> int:
+        self.sequence = self.sequence % 0x7FFFFFFF + 1
+        return self.sequence
+
+    async def send(self, data: bytes) -> None:
+        async with self.lock:
+            self.writer.write(data)
+            await self.writer.drain()
+
+
+class SmscSimulator:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, behaviour: SmscBehaviour | None = None
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.behaviour = behaviour or SmscBehaviour()
+        self.accepted: list[AcceptedSubmit] = []
+        self.binds = 0
+        self.bind_failures = 0
+        self.generic_nacks_received = 0
+        self.max_outstanding = 0
+        self.receipts_sent = 0
+        self.receipts_acknowledged = 0
+        self._sessions: set[_Session] = set()
+        self._server: asyncio.Server | None = None
+        # Ids start anywhere, as a real SMSC's do; a restart does not count from 1 again.
+        self._ids = secrets.randbelow(1 << 28)
+        self._submits = 0
+        self._undelivered_receipts: list[bytes] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._window_start = time.monotonic()
+        self._window_count = 0
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("SMSC simulator listening on %s:%s", self.host, self.port)
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop listening and cut every connection, as a crashing SMSC would."""
+        if self._server is not None:
+            self._server.close()
+        for session in list(self._sessions):
+            session.writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+        self._server = None
+
+    def destinations(self) -> list[str]:
+        return [submit.destination for submit in self.accepted]
+
+    async def send_raw(self, data: bytes) -> None:
+        """Write arbitrary bytes to every bound session (for garbage-PDU tests)."""
+        for session in list(self._sessions):
+            if session.bound:
+                await session.send(data)
+
+    async def deliver_mo(self, source: str, destination: str, text: str) -> None:
+        """A customer texts `destination` (GSM-7 text, one part)."""
+        from smsvia.domain.encoding import gsm7
+
+        pdu = smpp34.DeliverSm(source, destination, gsm7.encode(text), sequence_number=1)
+        await self._push(pdu.encode())
+
+    # -- connection handling -------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = _Session(writer)
+        self._sessions.add(session)
+        try:
+            while True:
+                header = await reader.readexactly(wire.HEADER.size)
+                length, command_id, _status, sequence = wire.HEADER.unpack(header)
+                if not wire.HEADER.size <= length <= wire.MAX_PDU:
+                    await session.send(wire.pdu(wire.GENERIC_NACK, wire.ESME_RINVCMDLEN, sequence))
+                    break
+                body = await reader.readexactly(length - wire.HEADER.size)
+                if not await self._handle(session, command_id, sequence, header + body, body):
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._sessions.discard(session)
+            writer.close()
+            if session.unacknowledged:
+                # Like a real SMSC: an unacknowledged receipt is delivered again later.
+                self._undelivered_receipts[:0] = list(session.unacknowledged.values())
+                session.unacknowledged.clear()
+                with contextlib.suppress(ConnectionError):
+                    await self._flush_receipts()
+
+    async def _handle(
+        self, session: _Session, command_id: int, sequence: int, pdu: bytes, body: bytes
+    ) -> bool:
+        """Answer one PDU; False ends the connection."""
+        if command_id in (wire.BIND_RECEIVER, wire.BIND_TRANSMITTER, wire.BIND_TRANSCEIVER):
+            return await self._bind(session, command_id, sequence, body)
+        if command_id == wire.ENQUIRE_LINK:
+            await session.send(wire.pdu(wire.ENQUIRE_LINK | wire.RESPONSE, 0, sequence))
+            return True
+        if command_id == wire.UNBIND:
+            await session.send(wire.pdu(wire.UNBIND | wire.RESPONSE, 0, sequence))
+            return False
+        if command_id == wire.DELIVER_SM | wire.RESPONSE:
+            if session.unacknowledged.pop(sequence, None) is not None:
+                self.receipts_acknowledged += 1
+            return True
+        if command_id == wire.GENERIC_NACK:
+            self.generic_nacks_received += 1
+            return True
+        if command_id == wire.ENQUIRE_LINK | wire.RESPONSE:
+            return True
+        if command_id == wire.SUBMIT_SM:
+            if not session.bound:
+                await session.send(
+                    wire.pdu(wire.SUBMIT_SM | wire.RESPONSE, wire.ESME_RINVBNDSTS, sequence)
+                )
+                return True
+            return await self._submit(session, sequence, pdu)
+        await session.send(wire.pdu(wire.GENERIC_NACK, wire.ESME_RINVCMDID, sequence))
+        return True
+
+    async def _bind(self, session: _Session, command_id: int, sequence: int, body: bytes) -> bool:
+        try:
+            system_id, password = wire.read_c_strings(body, 2)
+        except ValueError:
+            system_id = password = None
+        expected = self.behaviour
+        ok = (
+            system_id is not None
+            and not session.bound
+            and (expected.system_id is None or system_id == expected.system_id)
+            and (expected.password is None or password == expected.password)
+        )
+        status = wire.ESME_ROK if ok else wire.ESME_RBINDFAIL
+        await session.send(
+            wire.pdu(command_id | wire.RESPONSE, status, sequence, wire.c_string("smsvia-sim"))
+        )
+        if not ok:
+            self.bind_failures += 1
+            return False
+        self.binds += 1
+        session.bound = {
+            wire.BIND_RECEIVER: "RX",
+            wire.BIND_TRANSMITTER: "TX",
+            wire.BIND_TRANSCEIVER: "TRX",
+        }[command_id]
+        await self._flush_receipts()
+        return True
+
+    async def _submit(self, session: _Session, sequence: int, pdu: bytes) -> bool:
+        respond = wire.SUBMIT_SM | wire.RESPONSE
+        try:
+            submit = smpp34.decode(pdu)
+        except smpp34.SmppError:
+            await session.send(wire.pdu(respond, wire.ESME_RSYSERR, sequence))
+            return True
+        if not isinstance(submit, smpp34.SubmitSm):
+            await session.send(wire.pdu(respond, wire.ESME_RSYSERR, sequence))
+            return True
+        if submit.destination_addr.endswith("9998"):
+            await session.send(wire.pdu(respond, wire.ESME_RINVDSTADR, sequence))
+            return True
+        if self._throttled():
+            await session.send(wire.pdu(respond, wire.ESME_RTHROTTLED, sequence))
+            return True
+        self._ids += 1
+        self._submits += 1
+        message_id = f"{self._ids:08x}"
+        drop = bool(self.behaviour.drop_after) and self._submits % self.behaviour.drop_after == 0
+        accepted = AcceptedSubmit(
+            message_id,
+            submit.source_addr,
+            submit.destination_addr,
+            submit.short_message,
+            submit.data_coding,
+            submit.esm_class,
+            submit.registered_delivery,
+        )
+        self.accepted.append(accepted)
+        if submit.registered_delivery & 0x01 and not submit.destination_addr.endswith("9997"):
+            self._later(self._receipt(message_id, submit))
+        if drop:
+            log.info("dropping the connection after submit %s (unanswered)", message_id)
+            return False
+        session.outstanding += 1
+        self.max_outstanding = max(self.max_outstanding, session.outstanding)
+        self._later(self._respond(session, sequence, accepted))
+        return True
+
+    async def _respond(self, session: _Session, sequence: int, accepted: AcceptedSubmit) -> None:
+        if self.behaviour.respond_after:
+            await asyncio.sleep(self.behaviour.respond_after)
+        session.outstanding -= 1
+        if session.writer.is_closing():
+            return  # the connection was cut under this submit: its answer is lost
+        body = wire.c_string(accepted.message_id)
+        with contextlib.suppress(ConnectionError):
+            await session.send(
+                wire.pdu(wire.SUBMIT_SM | wire.RESPONSE, wire.ESME_ROK, sequence, body)
+            )
+            accepted.answered = True
+
+    def _throttled(self) -> bool:
+        limit = self.behaviour.throttle_tps
+        if not limit:
+            return False
+        now = time.monotonic()
+        if now - self._window_start >= 1.0:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
+        return self._window_count > limit
+
+    async def _receipt(self, message_id: str, submit: smpp34.SubmitSm) -> None:
+        await asyncio.sleep(self.behaviour.dlr_delay)
+        undelivered = submit.destination_addr.endswith("9999")
+        stat, state, err = ("UNDELIV", 5, "001") if undelivered else ("DELIVRD", 2, "000")
+        stamp = datetime.now(UTC).strftime("%y%m%d%H%M")
+        text = (
+            f"id:{message_id} sub:001 dlvrd:{'000' if undelivered else '001'} "
+            f"submit date:{stamp} done date:{stamp} stat:{stat} err:{err} text:"
+        )
+        receipt = smpp34.DeliverSm(
+            submit.destination_addr,
+            submit.source_addr,
+            text.encode("ascii"),
+            esm_class=0x04,
+            tlvs=[
+                smpp34.Tlv(smpp34.TLV_RECEIPTED_MESSAGE_ID, message_id.encode() + b"\0"),
+                smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, bytes([state])),
+            ],
+            sequence_number=1,
+        )
+        await self._push(receipt.encode())
+        self.receipts_sent += 1
+
+    async def _push(self, encoded: bytes) -> None:
+        """Send a deliver_sm to a receiving session now, or keep it until one binds."""
+        self._undelivered_receipts.append(encoded)
+        await self._flush_receipts()
+
+    async def _flush_receipts(self) -> None:
+        receivers = [s for s in self._sessions if s.receives]
+        while self._undelivered_receipts and receivers:
+            encoded = self._undelivered_receipts.pop(0)
+            session = receivers[0]
+            sequence = session.next_sequence()
+            # Re-number: the stored PDU carries a placeholder sequence.
+            renumbered = encoded[:12] + sequence.to_bytes(4, "big") + encoded[16:]
+            session.unacknowledged[sequence] = encoded
+            try:
+                await session.send(renumbered)
+            except ConnectionError:
+                session.unacknowledged.pop(sequence, None)
+                self._undelivered_receipts.insert(0, encoded)
+                return
+
+    def _later(self, work) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

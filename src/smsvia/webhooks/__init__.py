@@ -1,0 +1,1 @@
+"""Signed status callbacks, retried with backoff, every attempt recorded."""

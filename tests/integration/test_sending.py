@@ -1,0 +1,303 @@
+"""The whole sending path against the SMSC simulator over a real socket, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from datetime import timedelta
+
+from smsvia.channels.smpp import SmppChannel
+from smsvia.dispatch.runner import Dispatch
+from smsvia.dispatch.worker import WorkerConfig
+from smsvia.services.clock import utcnow
+from smsvia.services.messages import SendRequest, get_message, send_message
+from smsvia.services.quote import load_price_book
+from smsvia.sim import smpp_wire as wire
+from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
+
+BOOK = load_price_book()
+FAST = WorkerConfig(poll_interval=0.05, retry_initial=0.1, retry_max=0.5, lease_seconds=30)
+
+
+class Scenario:
+    """A simulator, a tenant whose connector points at it, and a running dispatch."""
+
+    def __init__(
+        self,
+        backend,
+        behaviour: SmscBehaviour | None = None,
+        connect_timeout: float = 10.0,
+        **tenant_options,
+    ):
+        self.backend = backend
+        self.connect_timeout = connect_timeout
+        self.sim = SmscSimulator(behaviour=behaviour or SmscBehaviour(dlr_delay=0.02))
+        self.tenant_options = tenant_options
+        self.dispatch: Dispatch | None = None
+
+    async def __aenter__(self):
+        port = await self.sim.start()
+        self.shop = await self.backend.create_tenant(smsc_port=port, **self.tenant_options)
+        self.dispatch = Dispatch(
+            self.backend.store,
+            worker_config=FAST,
+            channel_factory=lambda name, config: SmppChannel(
+                name, replace(config, connect_timeout=self.connect_timeout)
+            ),
+        )
+        await self.dispatch.start()
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.dispatch.stop()
+        await self.sim.stop()
+
+    async def send(self, to: str, body: str = "Your order has shipped", **options):
+        return await send_message(
+            self.backend.store,
+            self.shop.principal,
+            SendRequest(to=to, sender=self.shop.sender, body=body, **options),
+            price_book=BOOK,
+        )
+
+    async def wait_for(self, sid: str, *statuses: str, timeout: float = 15.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            view = await get_message(
+                self.backend.store, self.shop.principal, sid, with_timeline=True
+            )
+            if view.status in statuses:
+                return view
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{sid} is {view.status}, not {statuses}: {view.timeline}")
+            await asyncio.sleep(0.05)
+
+
+def test_message_is_submitted_over_smpp_and_delivered(backend):
+    async def scenario():
+        async with Scenario(backend) as run:
+            created = await run.send("+14155550100")
+            view = await run.wait_for(created.sid, "delivered")
+            assert [s.destination for s in run.sim.accepted] == ["14155550100"]
+            assert run.sim.accepted[0].short_message == b"Your order has shipped"
+            assert run.sim.accepted[0].registered_delivery == 1
+            events = [entry.event for entry in view.timeline]
+            assert events == ["queued", "sending", "sent", "delivered"]
+            assert view.date_sent is not None
+
+    backend.run(scenario())
+
+
+def test_multipart_message_is_delivered_when_every_part_is(backend):
+    async def scenario():
+        async with Scenario(backend) as run:
+            created = await run.send("+14155550101", body="a" * 320)
+            view = await run.wait_for(created.sid, "delivered")
+            parts = run.sim.accepted
+            assert [len(p.short_message) for p in parts] == [159, 159, 20]
+            assert {p.short_message[:5] for p in parts} == {
+                b"\x05\x00\x03" + parts[0].short_message[3:5]
+            }
+            assert all(p.esm_class == 0x40 for p in parts)
+            assert view.num_segments == 3
+
+    backend.run(scenario())
+
+
+def test_undeliverable_number_ends_undelivered_with_30003(backend):
+    async def scenario():
+        async with Scenario(backend) as run:
+            created = await run.send("+14155559999")
+            view = await run.wait_for(created.sid, "undelivered")
+            assert view.error_code == 30003
+
+    backend.run(scenario())
+
+
+def test_invalid_destination_fails_without_retry(backend):
+    async def scenario():
+        async with Scenario(backend) as run:
+            created = await run.send("+14155559998")
+            view = await run.wait_for(created.sid, "failed")
+            assert view.error_code == 21211
+            await asyncio.sleep(0.3)
+            assert run.sim.accepted == []
+
+    backend.run(scenario())
+
+
+def test_message_without_receipt_stays_sent(backend):
+    async def scenario():
+        async with Scenario(backend) as run:
+            created = await run.send("+14155559997")
+            await run.wait_for(created.sid, "sent")
+            await asyncio.sleep(0.3)
+            assert (await run.wait_for(created.sid, "sent")).status == "sent"
+
+    backend.run(scenario())
+
+
+def test_throttled_submits_slow_down_and_all_arrive_once(backend):
+    async def scenario():
+        behaviour = SmscBehaviour(dlr_delay=0.01, throttle_tps=5)
+        async with Scenario(backend, behaviour) as run:
+            sids = [(await run.send(f"+1415200{i:04d}")).sid for i in range(12)]
+            for sid in sids:
+                await run.wait_for(sid, "delivered", timeout=30)
+            destinations = run.sim.destinations()
+            assert sorted(destinations) == sorted(f"1415200{i:04d}" for i in range(12))
+
+    backend.run(scenario())
+
+
+def test_window_bounds_unanswered_submits(backend):
+    async def scenario():
+        behaviour = SmscBehaviour(dlr_delay=0.01, respond_after=0.1)
+        async with Scenario(backend, behaviour, window=3) as run:
+            sids = [(await run.send(f"+1415200{i:04d}")).sid for i in range(15)]
+            for sid in sids:
+                await run.wait_for(sid, "delivered", timeout=30)
+            assert 1 <= run.sim.max_outstanding <= 3
+
+    backend.run(scenario())
+
+
+def test_smsc_restart_mid_run_reconnects_and_finishes(backend):
+    async def scenario():
+        async with Scenario(backend) as run:
+            first = await run.send("+14152000001")
+            await run.wait_for(first.sid, "delivered")
+            port = run.sim.port
+            await run.sim.stop()
+            queued = [(await run.send(f"+1415201{i:04d}")).sid for i in range(5)]
+            await asyncio.sleep(0.5)
+            restarted = SmscSimulator(port=port, behaviour=SmscBehaviour(dlr_delay=0.01))
+            await restarted.start()
+            try:
+                for sid in queued:
+                    await run.wait_for(sid, "delivered", timeout=30)
+                assert sorted(restarted.destinations()) == [f"1415201{i:04d}" for i in range(5)]
+            finally:
+                await restarted.stop()
+
+    backend.run(scenario())
+
+
+def test_lost_answer_is_ambiguous_never_resent_and_reconciled_by_receipt(backend):
+    async def scenario():
+        behaviour = SmscBehaviour(dlr_delay=0.2, drop_after=2)
+        async with Scenario(backend, behaviour) as run:
+            views = []
+            for i in range(4):  # one at a time: every second submit loses its answer
+                created = await run.send(f"+1415202{i:04d}")
+                views.append(await run.wait_for(created.sid, "delivered", timeout=30))
+            destinations = run.sim.destinations()
+            assert len(destinations) == len(set(destinations)) == 4
+            events = [[e.event for e in view.timeline] for view in views]
+            for lost in (events[1], events[3]):
+                assert "ambiguous" in lost and "reconciled" in lost
+            assert "ambiguous" not in events[0] and "ambiguous" not in events[2]
+
+    backend.run(scenario())
+
+
+def test_connection_cut_under_a_full_window_never_duplicates(backend):
+    async def scenario():
+        behaviour = SmscBehaviour(dlr_delay=0.05, drop_after=5, respond_after=0.05)
+        async with Scenario(backend, behaviour, window=4) as run:
+            sids = [(await run.send(f"+1415203{i:04d}")).sid for i in range(20)]
+            settled = [await run.wait_for(sid, "delivered", "sent", timeout=30) for sid in sids]
+            destinations = run.sim.destinations()
+            assert len(destinations) == len(set(destinations)), "a submit was sent twice"
+            taken = {s.destination: s for s in run.sim.accepted}
+            assert any(not s.answered for s in taken.values()), "no answer was ever lost"
+            for sid, first in zip(sids, settled, strict=True):
+                submit = taken.get(first.to[1:])
+                if submit is None:
+                    # Written into a connection the SMSC had already cut: it never arrived,
+                    # and no receipt will come. It stays flagged, never resent.
+                    view = await run.wait_for(sid, "sent")
+                else:
+                    # The simulator sends a receipt for every submit it took and repeats
+                    # receipts a cut connection lost, so these all end delivered.
+                    view = await run.wait_for(sid, "delivered", timeout=30)
+                events = [e.event for e in view.timeline]
+                unconfirmed = submit is None or not submit.answered
+                assert ("ambiguous" in events) == unconfirmed, view.timeline
+                if submit is not None:
+                    assert ("reconciled" in events) == unconfirmed, view.timeline
+
+    backend.run(scenario())
+
+
+def test_refused_bind_keeps_messages_queued_and_says_why(backend):
+    async def scenario():
+        async with Scenario(backend, password="wrong", connect_timeout=0.5) as run:
+            created = await run.send("+14155550100")
+            await asyncio.sleep(1.5)
+            view = await get_message(backend.store, run.shop.principal, created.sid)
+            assert view.status in ("queued", "sending")
+            assert run.sim.accepted == []
+            assert run.sim.bind_failures >= 1
+            channel = next(iter(run.dispatch.channels.values()))
+            assert "credentials refused" in (channel.last_error or "")
+
+    backend.run(scenario())
+
+
+def test_garbage_pdu_gets_generic_nack_and_sending_goes_on(backend):
+    async def scenario():
+        async with Scenario(backend) as run:
+            first = await run.send("+14155550100")
+            await run.wait_for(first.sid, "delivered")
+            await run.sim.send_raw(wire.pdu(0x00000777, 0, 4242, b"garbage"))
+            second = await run.send("+14155550101")
+            await run.wait_for(second.sid, "delivered")
+            assert run.sim.generic_nacks_received == 1
+
+    backend.run(scenario())
+
+
+def test_scheduled_message_goes_out_when_due(backend):
+    async def scenario():
+        async with Scenario(backend) as run:
+            past = utcnow() - timedelta(minutes=10)
+            created = await send_message(
+                backend.store,
+                run.shop.principal,
+                SendRequest(
+                    to="+14155550100",
+                    sender=run.shop.sender,
+                    body="reminder",
+                    send_at=past + timedelta(minutes=5),
+                    schedule_type="fixed",
+                ),
+                price_book=BOOK,
+                clock=lambda: past,
+            )
+            assert created.status == "scheduled"
+            view = await run.wait_for(created.sid, "delivered")
+            assert [e.event for e in view.timeline][:2] == ["scheduled", "queued"]
+
+    backend.run(scenario())
+
+
+def test_message_past_its_validity_period_fails_with_30036(backend):
+    async def scenario():
+        async with Scenario(backend) as run:
+            past = utcnow() - timedelta(minutes=10)
+            created = await send_message(
+                backend.store,
+                run.shop.principal,
+                SendRequest(
+                    to="+14155550100", sender=run.shop.sender, body="x", validity_period=60
+                ),
+                price_book=BOOK,
+                clock=lambda: past,
+            )
+            view = await run.wait_for(created.sid, "failed")
+            assert view.error_code == 30036
+            assert run.sim.accepted == []
+
+    backend.run(scenario())
