@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.server
 import os
 import secrets
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -167,3 +169,66 @@ def server(settings, backend) -> Iterator[str]:
     yield url
     running.should_exit = True
     thread.join(timeout=10)
+
+
+@dataclass
+class ReceivedCallback:
+    url: str
+    params: dict[str, str]
+    signature: str
+
+
+class CallbackReceiver:
+    """A real HTTP server standing in for a shop's webhook endpoint.
+
+    It answers `failures` requests with 500 before it answers 200, and while `hold` is
+    clear it keeps every request waiting (a receiver that is slow, or down but still
+    accepting connections).
+    """
+
+    def __init__(self) -> None:
+        self.received: list[ReceivedCallback] = []
+        self.failures = 0
+        self.hold = threading.Event()
+        self.hold.set()
+        self.waiting = 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                receiver.waiting += 1
+                receiver.hold.wait(timeout=60)
+                receiver.waiting -= 1
+                length = int(self.headers.get("Content-Length", 0))
+                params = dict(
+                    urllib.parse.parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True)
+                )
+                url = f"{receiver.url}{self.path}"
+                signature = self.headers.get("X-Twilio-Signature", "")
+                receiver.received.append(ReceivedCallback(url, params, signature))
+                failing = receiver.failures > 0
+                receiver.failures -= failing
+                self.send_response(500 if failing else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.hold.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def callback_receiver() -> Iterator[CallbackReceiver]:
+    receiver = CallbackReceiver()
+    yield receiver
+    receiver.close()

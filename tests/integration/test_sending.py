@@ -3,75 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import replace
 from datetime import timedelta
 
-from smsvia.channels.smpp import SmppChannel
-from smsvia.dispatch.runner import Dispatch
-from smsvia.dispatch.worker import WorkerConfig
 from smsvia.services.clock import utcnow
 from smsvia.services.messages import SendRequest, get_message, send_message
-from smsvia.services.quote import load_price_book
 from smsvia.sim import smpp_wire as wire
 from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
-
-BOOK = load_price_book()
-FAST = WorkerConfig(poll_interval=0.05, retry_initial=0.1, retry_max=0.5, lease_seconds=30)
-
-
-class Scenario:
-    """A simulator, a tenant whose connector points at it, and a running dispatch."""
-
-    def __init__(
-        self,
-        backend,
-        behaviour: SmscBehaviour | None = None,
-        connect_timeout: float = 10.0,
-        **tenant_options,
-    ):
-        self.backend = backend
-        self.connect_timeout = connect_timeout
-        self.sim = SmscSimulator(behaviour=behaviour or SmscBehaviour(dlr_delay=0.02))
-        self.tenant_options = tenant_options
-        self.dispatch: Dispatch | None = None
-
-    async def __aenter__(self):
-        port = await self.sim.start()
-        self.shop = await self.backend.create_tenant(smsc_port=port, **self.tenant_options)
-        self.dispatch = Dispatch(
-            self.backend.store,
-            worker_config=FAST,
-            channel_factory=lambda name, config: SmppChannel(
-                name, replace(config, connect_timeout=self.connect_timeout)
-            ),
-        )
-        await self.dispatch.start()
-        return self
-
-    async def __aexit__(self, *exc):
-        await self.dispatch.stop()
-        await self.sim.stop()
-
-    async def send(self, to: str, body: str = "Your order has shipped", **options):
-        return await send_message(
-            self.backend.store,
-            self.shop.principal,
-            SendRequest(to=to, sender=self.shop.sender, body=body, **options),
-            price_book=BOOK,
-        )
-
-    async def wait_for(self, sid: str, *statuses: str, timeout: float = 15.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            view = await get_message(
-                self.backend.store, self.shop.principal, sid, with_timeline=True
-            )
-            if view.status in statuses:
-                return view
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{sid} is {view.status}, not {statuses}: {view.timeline}")
-            await asyncio.sleep(0.05)
+from tests.integration.scenario import BOOK, Scenario
 
 
 def test_message_is_submitted_over_smpp_and_delivered(backend):

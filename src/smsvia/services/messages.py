@@ -18,6 +18,7 @@ from smsvia.domain.rendering import sms_text
 from smsvia.domain.status import FINAL, Status
 from smsvia.services.accounts import Principal
 from smsvia.services.clock import Clock, utcnow
+from smsvia.services.delivery import Tracker
 from smsvia.services.senders import normalize_sender
 from smsvia.store import messages as queries
 from smsvia.store import senders as sender_queries
@@ -112,7 +113,7 @@ async def send_message(
     media = _media(request.media_urls)
     if not body and not media:
         raise InvalidParameter("Message body is required.", code=21602, field="Body")
-    _check_callback(request.status_callback)
+    status_callback = _callback_url(request.status_callback)
     validity = _validity(request.validity_period)
     send_at = _schedule(request, now)
     if request.messaging_service_sid is not None:
@@ -153,7 +154,7 @@ async def send_message(
             smart_encoded=request.smart_encoded,
             price=quote.price,
             price_unit=quote.currency,
-            status_callback=request.status_callback,
+            status_callback=status_callback,
             validity_period=request.validity_period,
             send_at=send_at,
             expires_at=start + timedelta(seconds=validity),
@@ -226,10 +227,10 @@ async def cancel_message(
         message = await _owned(session, principal, sid, for_update=True)
         if message.status != Status.SCHEDULED:
             raise Conflict(f"Only a scheduled message can be canceled, not a {message.status} one")
-        message.status = Status.CANCELED
         message.due_at = None
-        message.date_updated = now
-        queries.record_event(session, message.id, now, "canceled", "canceled through the API")
+        await Tracker(store).move(
+            session, message, Status.CANCELED, now, "canceled through the API"
+        )
         events = await queries.timeline(session, message.id)
     return _view(store, message, principal.account_sid, events)
 
@@ -332,14 +333,16 @@ def _media(urls: Sequence[str]) -> tuple[str, ...]:
     return tuple(urls)
 
 
-def _check_callback(url: str | None) -> None:
+def _callback_url(url: str | None) -> str | None:
+    """The URL as it will be requested: the signature covers it, so `host` becomes `host/`."""
     if url is None:
-        return
+        return None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidParameter(
             f"StatusCallback '{url}' is not an http(s) URL", code=21609, field="StatusCallback"
         )
+    return parts._replace(path=parts.path or "/").geturl()
 
 
 def _validity(seconds: int | None) -> int:

@@ -1,0 +1,76 @@
+"""A running dispatch against the SMSC simulator, for the tests that send for real."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+
+from smsvia.channels.smpp import SmppChannel
+from smsvia.dispatch.runner import Dispatch
+from smsvia.dispatch.worker import WorkerConfig
+from smsvia.services.messages import SendRequest, get_message, send_message
+from smsvia.services.quote import load_price_book
+from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
+from smsvia.webhooks.dispatcher import WebhookConfig
+
+BOOK = load_price_book()
+FAST = WorkerConfig(poll_interval=0.05, retry_initial=0.1, retry_max=0.5, lease_seconds=30)
+QUICK_RETRIES = WebhookConfig(backoff_initial=0.1, backoff_max=0.5, poll_interval=0.05, timeout=5)
+
+
+class Scenario:
+    """A simulator, a tenant whose connector points at it, and a running dispatch."""
+
+    def __init__(
+        self,
+        backend,
+        behaviour: SmscBehaviour | None = None,
+        connect_timeout: float = 10.0,
+        webhook_config: WebhookConfig = QUICK_RETRIES,
+        **tenant_options,
+    ):
+        self.backend = backend
+        self.connect_timeout = connect_timeout
+        self.webhook_config = webhook_config
+        self.sim = SmscSimulator(behaviour=behaviour or SmscBehaviour(dlr_delay=0.02))
+        self.tenant_options = tenant_options
+        self.dispatch: Dispatch | None = None
+
+    async def __aenter__(self):
+        port = await self.sim.start()
+        self.shop = await self.backend.create_tenant(smsc_port=port, **self.tenant_options)
+        self.dispatch = Dispatch(
+            self.backend.store,
+            worker_config=FAST,
+            webhook_config=self.webhook_config,
+            channel_factory=lambda name, config: SmppChannel(
+                name, replace(config, connect_timeout=self.connect_timeout)
+            ),
+        )
+        await self.dispatch.start()
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.dispatch.stop()
+        await self.sim.stop()
+
+    async def send(self, to: str, body: str = "Your order has shipped", **options):
+        return await send_message(
+            self.backend.store,
+            self.shop.principal,
+            SendRequest(to=to, sender=self.shop.sender, body=body, **options),
+            price_book=BOOK,
+        )
+
+    async def wait_for(self, sid: str, *statuses: str, timeout: float = 15.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            view = await get_message(
+                self.backend.store, self.shop.principal, sid, with_timeline=True
+            )
+            if view.status in statuses:
+                return view
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{sid} is {view.status}, not {statuses}: {view.timeline}")
+            await asyncio.sleep(0.05)

@@ -1,0 +1,159 @@
+"""Status callbacks reach a real HTTP receiver, signed so Twilio's own validator accepts them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from smsvia.services.clock import utcnow
+from smsvia.services.messages import cancel_message
+from smsvia.store.models import WebhookAttempt, WebhookDelivery
+from tests.integration.scenario import Scenario
+
+
+async def _until(condition, timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def test_callbacks_are_signed_as_twilio_signs_them(backend, callback_receiver):
+    async def scenario():
+        async with Scenario(backend) as run:
+            url = f"{callback_receiver.url}/twilio/status?shop=7&lang=en"
+            delivered = await run.send("+14155550100", status_callback=url)
+            undelivered = await run.send("+14155559999", status_callback=url)
+            await run.wait_for(delivered.sid, "delivered")
+            await run.wait_for(undelivered.sid, "undelivered")
+            await _until(lambda: len(callback_receiver.received) == 4, what="4 callbacks")
+
+            validator = RequestValidator(run.shop.token)
+            impostor = RequestValidator("0" * 32)
+            for callback in callback_receiver.received:
+                assert callback.url == url
+                assert validator.validate(callback.url, callback.params, callback.signature)
+                assert not impostor.validate(callback.url, callback.params, callback.signature)
+
+            by_sid = {}
+            for callback in callback_receiver.received:
+                by_sid.setdefault(callback.params["MessageSid"], []).append(callback.params)
+            statuses = {sid: {p["MessageStatus"] for p in got} for sid, got in by_sid.items()}
+            assert statuses == {
+                delivered.sid: {"sent", "delivered"},
+                undelivered.sid: {"sent", "undelivered"},
+            }
+            final = next(p for p in by_sid[undelivered.sid] if p["MessageStatus"] == "undelivered")
+            assert final["ErrorCode"] == "30003"
+            assert final["SmsSid"] == undelivered.sid
+            assert final["SmsStatus"] == "undelivered"
+            assert final["AccountSid"] == run.shop.sid
+            assert final["From"] == run.shop.sender
+            assert final["To"] == "+14155559999"
+            assert final["ApiVersion"] == "2010-04-01"
+            assert final["Channel"] == "sms"
+            assert final["FallbackReason"] == ""
+
+    backend.run(scenario())
+
+
+def test_failing_receiver_is_retried_with_every_attempt_recorded(backend, callback_receiver):
+    async def scenario():
+        callback_receiver.failures = 3
+        async with Scenario(backend) as run:
+            created = await run.send("+14155550100", status_callback=callback_receiver.url)
+            await run.wait_for(created.sid, "delivered")
+            await _until(lambda: len(callback_receiver.received) == 5, what="5 requests")
+            async with backend.store.db.sessions() as session:
+                deliveries = (await session.scalars(select(WebhookDelivery))).all()
+                attempts = (
+                    await session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.id))
+                ).all()
+            # Both callbacks (sent, delivered) got through in the end, after 3 refusals.
+            assert sorted(d.status for d in deliveries) == ["succeeded", "succeeded"]
+            assert sum(d.attempts for d in deliveries) == 5
+            assert sorted(a.response_status for a in attempts) == [200, 200, 500, 500, 500]
+            assert all(a.error == "HTTP 500" for a in attempts if a.response_status == 500)
+            assert all(a.duration_ms >= 0 for a in attempts)
+
+    backend.run(scenario())
+
+
+def test_unreachable_receiver_is_retried_then_abandoned(backend):
+    async def scenario():
+        from dataclasses import replace
+
+        from tests.integration.scenario import QUICK_RETRIES
+
+        config = replace(QUICK_RETRIES, max_attempts=3)
+        async with Scenario(backend, webhook_config=config) as run:
+            closed_port = "http://127.0.0.1:9/status"  # discard port: nothing listens
+            created = await run.send("+14155559997", status_callback=closed_port)
+            await run.wait_for(created.sid, "sent")
+
+            async def abandoned():
+                async with backend.store.db.sessions() as session:
+                    return (await session.scalars(select(WebhookDelivery))).all()
+
+            deadline = time.monotonic() + 15
+            while (d := await abandoned()) == [] or d[0].status != "failed":
+                assert time.monotonic() < deadline, d
+                await asyncio.sleep(0.1)
+            async with backend.store.db.sessions() as session:
+                attempts = (await session.scalars(select(WebhookAttempt))).all()
+            assert len(attempts) == 3
+            assert all(a.response_status is None and "ConnectError" in a.error for a in attempts)
+
+    backend.run(scenario())
+
+
+def test_slow_receiver_never_slows_sending(backend, callback_receiver):
+    async def scenario():
+        callback_receiver.hold.clear()  # the receiver accepts connections but never answers
+        async with Scenario(backend) as run:
+            sids = [
+                (await run.send(f"+1415555{i:04d}", status_callback=callback_receiver.url)).sid
+                for i in range(10)
+            ]
+            for sid in sids:
+                await run.wait_for(sid, "delivered")
+            # Every message was delivered while its callbacks were still stuck at the receiver.
+            assert callback_receiver.waiting >= 1
+            assert callback_receiver.received == []
+            callback_receiver.hold.set()
+            await _until(lambda: len(callback_receiver.received) >= 20, what="20 callbacks")
+            delivered = {
+                c.params["MessageSid"]
+                for c in callback_receiver.received
+                if c.params["MessageStatus"] == "delivered"
+            }
+            assert delivered == set(sids)
+
+    backend.run(scenario())
+
+
+def test_canceling_a_scheduled_message_calls_back_canceled(backend, callback_receiver):
+    async def scenario():
+        async with Scenario(backend) as run:
+            created = await run.send(
+                "+14155550100",
+                status_callback=callback_receiver.url,
+                send_at=utcnow() + timedelta(hours=1),
+                schedule_type="fixed",
+            )
+            view = await cancel_message(backend.store, run.shop.principal, created.sid)
+            assert view.status == "canceled"
+            await _until(lambda: len(callback_receiver.received) == 1, what="a callback")
+            (callback,) = callback_receiver.received
+            assert callback.params["MessageStatus"] == "canceled"
+            assert RequestValidator(run.shop.token).validate(
+                callback.url, callback.params, callback.signature
+            )
+            assert run.sim.accepted == []
+
+    backend.run(scenario())
