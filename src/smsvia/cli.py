@@ -282,10 +282,174 @@ def numbers_add(
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="API only; run `smsvia worker` elsewhere.")
+    ] = False,
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Start the SMSC simulator and a demo account wired to it."),
+    ] = False,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
 ) -> None:
-    """Run the HTTP API (the database is upgraded at start)."""
+    """Run the API and, unless --no-worker, the worker (the database is upgraded at start)."""
     import uvicorn
 
     from smsvia.api.app import create_app
 
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+    settings = Settings()
+    _configure_logging(settings)
+    base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    application = create_app(
+        settings,
+        run_worker=not no_worker,
+        demo=demo,
+        on_ready=(lambda app: _print_demo(app.state.demo, base_url)) if demo else None,
+    )
+    uvicorn.run(
+        application, host=host, port=port, log_config=None, access_log=access_log, workers=1
+    )
+
+
+@app.command()
+def worker(
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve /metrics on this port.")
+    ] = None,
+) -> None:
+    """Run the worker alone: claim due messages, send them, follow receipts and callbacks.
+
+    Several workers may run against one PostgreSQL database; each claims its own batches.
+    """
+    import signal
+
+    from smsvia.dispatch.runner import Dispatch
+    from smsvia.runtime import open_runtime
+
+    settings = Settings()
+    _configure_logging(settings)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")
+
+    async def run() -> None:
+        runtime = await open_runtime(settings)
+        dispatch = Dispatch(runtime.store, worker_config=settings.worker_config())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await dispatch.start()
+            await stop.wait()
+        finally:
+            await dispatch.stop()
+            await runtime.close()
+
+    asyncio.run(run())
+
+
+sim_app = typer.Typer(help="Simulators for tests, demos and benchmarks.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
+
+
+@sim_app.command("smsc")
+def sim_smsc(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 2775,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    system_id: Annotated[str, typer.Option("--system-id", help="system_id to accept.")] = "smsvia",
+    password: Annotated[str, typer.Option("--password", help="Password to accept.")] = "secret",
+    any_credentials: Annotated[
+        bool, typer.Option("--any-credentials", help="Accept every bind.")
+    ] = False,
+    dlr_delay: Annotated[
+        float, typer.Option("--dlr-delay", help="Seconds from submit to receipt.")
+    ] = 0.5,
+    throttle_tps: Annotated[
+        int | None,
+        typer.Option("--throttle-tps", help="Answer ESME_RTHROTTLED above N submits/s."),
+    ] = None,
+    drop_after: Annotated[
+        int | None,
+        typer.Option("--drop-after", help="Cut the connection, unanswered, every N submits."),
+    ] = None,
+) -> None:
+    """An SMPP 3.4 SMSC: To ending 9999 → UNDELIV, 9998 → ESME_RINVDSTADR, 9997 → no receipt."""
+    import signal
+
+    from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
+
+    settings = Settings()
+    _configure_logging(settings)
+    behaviour = SmscBehaviour(
+        system_id=None if any_credentials else system_id,
+        password=None if any_credentials else password,
+        dlr_delay=dlr_delay,
+        throttle_tps=throttle_tps,
+        drop_after=drop_after,
+    )
+
+    async def run() -> SmscSimulator:
+        simulator = SmscSimulator(host, port, behaviour)
+        try:
+            await simulator.start()
+        except OSError as exc:
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        credentials = "any credentials" if any_credentials else f"{system_id} / {password}"
+        console.print(
+            f"SMSC simulator on {host}:{simulator.port} ({credentials}); Ctrl-C stops it",
+            highlight=False,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        await simulator.stop()
+        return simulator
+
+    simulator = asyncio.run(run())
+    console.print(
+        f"accepted {len(simulator.accepted)} submits, sent {simulator.receipts_sent} receipts",
+        highlight=False,
+    )
+
+
+def _configure_logging(settings: Settings) -> None:
+    from smsvia.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+
+
+def _print_demo(demo, base_url: str) -> None:
+    """The banner: credentials and a first message to send, ready to paste."""
+    sid, token = demo.credentials.sid, demo.credentials.secret
+    messages = f"{base_url}/2010-04-01/Accounts/{sid}/Messages.json"
+    console.print(
+        f"""
+[bold]smsvia demo[/] — API, worker and an SMSC simulator ({demo.smsc_address}) in one process
+
+  Account SID   {sid}
+  Auth Token    {token}
+  Sender        {demo.sender}
+  Dashboard     {base_url}/docs  (interactive API; the web dashboard comes later)
+  Metrics       {base_url}/metrics
+
+Send a message (numbers ending 9999 are undelivered, 9998 refused, 9997 get no receipt):
+
+  curl -s -u {sid}:{token} {messages} \\
+    --data-urlencode To=+14155550100 --data-urlencode From={demo.sender} \\
+    --data-urlencode "Body=Your order #1042 has shipped"
+
+Then fetch it with GET {base_url}/2010-04-01/Accounts/{sid}/Messages/SM….json: queued, sent,
+then delivered a second later. With twilio-python:
+
+  from twilio.rest import Client
+  client = Client("{sid}", "{token}")
+  client.api.base_url = "{base_url}"
+  message = client.messages.create(to="+14155550100", from_="{demo.sender}", body="Hi!")
+  print(client.messages(message.sid).fetch().status)
+""",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from smsvia.dispatch.worker import WorkerConfig
 
 
 class Settings(BaseSettings):
@@ -23,6 +27,23 @@ class Settings(BaseSettings):
     default_region: str = "US"
     # A TOML price book replacing the built-in one (src/smsvia/data/price_book.toml).
     price_book: Path | None = None
+    # Logs on stderr: "text" for people, "json" (one object a line) for collectors.
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "info"
+    # The worker: messages claimed per batch, how long a claim holds before another worker
+    # may take the batch over (after a crash), and how often it looks when nothing wakes it.
+    worker_batch_size: int = 200
+    worker_lease_seconds: float = 120.0
+    worker_poll_interval: float = 1.0
+
+    def worker_config(self) -> WorkerConfig:
+        from smsvia.dispatch.worker import WorkerConfig
+
+        return WorkerConfig(
+            batch_size=self.worker_batch_size,
+            lease_seconds=self.worker_lease_seconds,
+            poll_interval=self.worker_poll_interval,
+        )
 
     @property
     def resolved_database_url(self) -> str:

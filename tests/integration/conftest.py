@@ -189,6 +189,7 @@ class CallbackReceiver:
     def __init__(self) -> None:
         self.received: list[ReceivedCallback] = []
         self.failures = 0
+        self.lock = threading.Lock()
         self.hold = threading.Event()
         self.hold.set()
         self.waiting = 0
@@ -206,8 +207,9 @@ class CallbackReceiver:
                 url = f"{receiver.url}{self.path}"
                 signature = self.headers.get("X-Twilio-Signature", "")
                 receiver.received.append(ReceivedCallback(url, params, signature))
-                failing = receiver.failures > 0
-                receiver.failures -= failing
+                with receiver.lock:  # requests arrive on several threads at once
+                    failing = receiver.failures > 0
+                    receiver.failures -= failing
                 self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import replace
 
@@ -74,3 +75,21 @@ class Scenario:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{sid} is {view.status}, not {statuses}: {view.timeline}")
             await asyncio.sleep(0.05)
+
+
+class ThreadedSmsc:
+    """The SMSC simulator on its own event loop in a thread, for tests whose worker is
+    another process. Read its records once the run is over (or for rough progress)."""
+
+    def __init__(self, behaviour: SmscBehaviour | None = None) -> None:
+        self._loop = asyncio.new_event_loop()
+        self.sim = SmscSimulator(behaviour=behaviour or SmscBehaviour(dlr_delay=0.05))
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.port = asyncio.run_coroutine_threadsafe(self.sim.start(), self._loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.sim.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()

@@ -1,31 +1,69 @@
-"""The FastAPI application: Twilio-compatible API and health."""
+"""The FastAPI application: Twilio-compatible API, health, metrics, and (optionally) the
+worker and the demo simulators in the same process."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from smsvia import __version__
 from smsvia.api import errors, twilio_messages
 from smsvia.config import Settings
 from smsvia.runtime import Runtime, open_runtime
+from smsvia.services.accounts import Credentials
+
+log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
-    """The app; it opens (and closes) its own runtime unless one is given."""
+@dataclass(frozen=True)
+class Demo:
+    """What `serve --demo` set up, for the banner."""
+
+    credentials: Credentials
+    sender: str
+    smsc_address: str
+
+
+def create_app(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    run_worker: bool = False,
+    demo: bool = False,
+    on_ready: Callable[[FastAPI], None] | None = None,
+) -> FastAPI:
+    """The app; it opens (and closes) its own runtime unless one is given.
+
+    `run_worker` runs the dispatch (worker, SMPP channels, receipts, callbacks) in this
+    process; `demo` starts the SMSC simulator and wires a demo account to it.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = runtime is None
-        app.state.runtime = runtime or await open_runtime(settings)
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            if runtime is None:
+                app.state.runtime = await open_runtime(settings)
+                stack.push_async_callback(app.state.runtime.close)
+            else:
+                app.state.runtime = runtime
+            if demo:
+                app.state.demo = await _start_demo(app.state.runtime, stack)
+            if run_worker:
+                from smsvia.dispatch.runner import Dispatch
+
+                dispatch = Dispatch(app.state.runtime.store, worker_config=settings.worker_config())
+                await dispatch.start()
+                stack.push_async_callback(dispatch.stop)
+            if on_ready is not None:
+                on_ready(app)
             yield
-        finally:
-            if owned:
-                await app.state.runtime.close()
 
     app = FastAPI(title="smsvia", version=__version__, lifespan=lifespan)
     errors.install(app)
@@ -37,4 +75,22 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             await session.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     return app
+
+
+async def _start_demo(runtime: Runtime, stack: contextlib.AsyncExitStack) -> Demo:
+    from smsvia.services import demo
+    from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
+
+    behaviour = SmscBehaviour(
+        system_id=demo.SMSC_SYSTEM_ID, password=demo.SMSC_PASSWORD, dlr_delay=1.0
+    )
+    simulator = SmscSimulator(behaviour=behaviour)
+    port = await simulator.start()
+    stack.push_async_callback(simulator.stop)
+    credentials = await demo.prepare_demo(runtime.store, "127.0.0.1", port)
+    return Demo(credentials, demo.SENDER, f"127.0.0.1:{port}")

@@ -52,6 +52,7 @@ class ReceiptProcessor:
         self.batch_size = batch_size
         self.sweep_interval = sweep_interval
         self._queue: asyncio.Queue[ReceiptHeard] = asyncio.Queue()
+        self._stored: asyncio.Queue[list[ReceiptInbox]] = asyncio.Queue()
 
     async def heard(self, inbound: Inbound) -> None:
         """The channels' inbound handler."""
@@ -64,22 +65,32 @@ class ReceiptProcessor:
         await self._queue.put(inbound)
 
     async def run(self, stop: asyncio.Event) -> None:
-        sweeper = asyncio.create_task(self._sweep_forever(stop))
+        """Store receipts as they come; match them in a loop of their own.
+
+        The SMSC has had its deliver_sm_resp before we see a receipt (smpp34 answers it
+        itself), so until the inbox commit a crash loses the receipt. Storing therefore
+        never waits behind matching: the window is one multi-row INSERT.
+        """
+        helpers = [
+            asyncio.create_task(self._apply_forever(), name="receipts-apply"),
+            asyncio.create_task(self._sweep_forever(stop), name="receipts-sweep"),
+        ]
         try:
             while not stop.is_set():
                 batch = await self._next_batch()
                 if batch:
-                    await self._store_and_apply(batch)
+                    await self._store(batch)
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for helper in helpers:
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await helper
             # Keep what is still queued: it is written to the inbox before we stop.
             rest = []
             while not self._queue.empty():
                 rest.append(self._queue.get_nowait())
             if rest:
-                await self._store_and_apply(rest)
+                await self._store(rest)
 
     async def sweep(self) -> int:
         """Match inbox receipts that found no part before; returns how many were applied."""
@@ -108,20 +119,33 @@ class ReceiptProcessor:
             batch.append(self._queue.get_nowait())
         return batch
 
-    async def _store_and_apply(self, batch: list[ReceiptHeard]) -> None:
+    async def _store(self, batch: list[ReceiptHeard]) -> None:
         now = self.clock()
+        rows = [self._row(heard, now) for heard in batch]
         try:
             async with self.store.db.transaction() as session:
-                rows = [self._row(heard, now) for heard in batch]
                 session.add_all(rows)
-                await session.flush()
-                for row in rows:
-                    await self._apply(session, row, now)
         except Exception:
             log.exception("could not record %d receipts; they will be retried", len(batch))
             for heard in batch:
                 self._queue.put_nowait(heard)
             await asyncio.sleep(1)
+            return
+        log.debug("stored %d receipts", len(rows))
+        self._stored.put_nowait(rows)
+
+    async def _apply_forever(self) -> None:
+        while True:
+            rows = await self._stored.get()
+            while len(rows) < self.batch_size and not self._stored.empty():
+                rows.extend(self._stored.get_nowait())
+            now = self.clock()
+            try:
+                async with self.store.db.transaction() as session:
+                    for row in rows:
+                        await self._apply(session, await session.merge(row, load=False), now)
+            except Exception:
+                log.exception("could not match %d stored receipts; the sweep will", len(rows))
 
     def _row(self, heard: ReceiptHeard, now: datetime) -> ReceiptInbox:
         return ReceiptInbox(

@@ -34,10 +34,13 @@ class Dispatch:
     webhook_config: WebhookConfig = field(default_factory=WebhookConfig)
     channel_factory: ChannelFactory = SmppChannel
     owner: str = field(default_factory=worker_name)
+    # How often the connectors table is read again, so connectors added later start too.
+    connector_refresh: float = 5.0
 
     def __post_init__(self) -> None:
         self.tracker = Tracker(self.store)
         self.channels: dict[int, SmsChannel] = {}
+        self._connector_ids: dict[str, int] = {}
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.worker: Worker | None = None
@@ -45,10 +48,8 @@ class Dispatch:
         self.webhooks: WebhookDispatcher | None = None
 
     async def start(self) -> None:
-        connector_ids = await self._start_channels()
-        self.receipts = ReceiptProcessor(self.store, self.tracker, connector_ids)
-        for channel in self.channels.values():
-            await channel.start(self.receipts.heard)
+        self.receipts = ReceiptProcessor(self.store, self.tracker, self._connector_ids)
+        await self._start_new_channels()
         self.worker = Worker(
             self.store, self.channels, self.tracker, owner=self.owner, config=self.worker_config
         )
@@ -58,6 +59,7 @@ class Dispatch:
             asyncio.create_task(self.receipts.run(self._stop), name="receipts"),
             asyncio.create_task(self.webhooks.run(self._stop), name="webhooks"),
             asyncio.create_task(self._gauge_queue(), name="queue-depth"),
+            asyncio.create_task(self._watch_connectors(), name="connectors"),
         ]
         log.info("dispatch started with %d connector(s)", len(self.channels))
 
@@ -71,14 +73,15 @@ class Dispatch:
         if self.webhooks is not None:
             await self.webhooks.close()
 
-    async def _start_channels(self) -> dict[str, int]:
+    async def _start_new_channels(self) -> None:
+        """Start a channel for every SMPP connector that has none yet."""
         from smsvia.services.senders import connector_password
 
+        assert self.receipts is not None
         async with self.store.db.sessions() as session:
             connectors = await sender_queries.all_connectors(session)
-        ids = {}
         for connector in connectors:
-            if connector.kind != "smpp":
+            if connector.kind != "smpp" or connector.id in self.channels:
                 continue
             settings = connector.settings
             config = SmppConfig(
@@ -91,9 +94,22 @@ class Dispatch:
                 tls=bool(settings.get("tls", False)),
                 system_type=settings.get("system_type", ""),
             )
-            self.channels[connector.id] = self.channel_factory(connector.name, config)
-            ids[connector.name] = connector.id
-        return ids
+            channel = self.channel_factory(connector.name, config)
+            self._connector_ids[connector.name] = connector.id
+            await channel.start(self.receipts.heard)
+            self.channels[connector.id] = channel
+            log.info("connector %s started", connector.name)
+
+    async def _watch_connectors(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.connector_refresh)
+            if self._stop.is_set():
+                return
+            try:
+                await self._start_new_channels()
+            except Exception:
+                log.exception("could not read the connectors; trying again later")
 
     async def _gauge_queue(self) -> None:
         while not self._stop.is_set():

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+from smsvia import metrics
 from smsvia.domain import ids
 from smsvia.domain.encoding import segment
 from smsvia.domain.errors import Conflict, InvalidParameter, NotFound
@@ -175,6 +176,7 @@ async def send_message(
         queries.record_event(session, message.id, now, str(status), detail)
         await store.signal.notify(session)
         events = await queries.timeline(session, message.id)
+    metrics.MESSAGE_STATUS.labels(str(status), message.channel).inc()
     return _view(store, message, principal.account_sid, events)
 
 

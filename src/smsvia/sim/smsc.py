@@ -44,14 +44,23 @@ class AcceptedSubmit:
     answered: bool = False  # True once submit_sm_resp went out on a live connection
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A deliver_sm waiting for a receiving session (its sequence number is set on sending)."""
+
+    encoded: bytes
+    receipt_for: str | None  # the SMSC message id a receipt is about; None for MO messages
+
+
 @dataclass(eq=False)
 class _Session:
     writer: asyncio.StreamWriter
+    serial: int  # 1 for the first connection, 2 for the next, ...
     bound: str | None = None  # "TX", "RX" or "TRX"
     outstanding: int = 0
     sequence: int = 0
     # deliver_sm sent and not yet acknowledged, by sequence: resent elsewhere if we lose them
-    unacknowledged: dict[int, bytes] = field(default_factory=dict)
+    unacknowledged: dict[int, _Pending] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -82,12 +91,15 @@ class SmscSimulator:
         self.max_outstanding = 0
         self.receipts_sent = 0
         self.receipts_acknowledged = 0
+        # (SMSC message id, connection serial) of every receipt the ESME acknowledged.
+        self.receipt_acks: list[tuple[str, int]] = []
+        self.connections = 0
         self._sessions: set[_Session] = set()
         self._server: asyncio.Server | None = None
         # Ids start anywhere, as a real SMSC's do; a restart does not count from 1 again.
         self._ids = secrets.randbelow(1 << 28)
         self._submits = 0
-        self._undelivered_receipts: list[bytes] = []
+        self._undelivered_receipts: list[_Pending] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._window_start = time.monotonic()
         self._window_count = 0
@@ -125,12 +137,13 @@ class SmscSimulator:
         from smsvia.domain.encoding import gsm7
 
         pdu = smpp34.DeliverSm(source, destination, gsm7.encode(text), sequence_number=1)
-        await self._push(pdu.encode())
+        await self._push(_Pending(pdu.encode(), None))
 
     # -- connection handling -------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = _Session(writer)
+        self.connections += 1
+        session = _Session(writer, self.connections)
         self._sessions.add(session)
         try:
             while True:
@@ -167,8 +180,10 @@ class SmscSimulator:
             await session.send(wire.pdu(wire.UNBIND | wire.RESPONSE, 0, sequence))
             return False
         if command_id == wire.DELIVER_SM | wire.RESPONSE:
-            if session.unacknowledged.pop(sequence, None) is not None:
+            pending = session.unacknowledged.pop(sequence, None)
+            if pending is not None and pending.receipt_for is not None:
                 self.receipts_acknowledged += 1
+                self.receipt_acks.append((pending.receipt_for, session.serial))
             return True
         if command_id == wire.GENERIC_NACK:
             self.generic_nacks_received += 1
@@ -296,28 +311,29 @@ class SmscSimulator:
             ],
             sequence_number=1,
         )
-        await self._push(receipt.encode())
+        await self._push(_Pending(receipt.encode(), message_id))
         self.receipts_sent += 1
 
-    async def _push(self, encoded: bytes) -> None:
+    async def _push(self, pending: _Pending) -> None:
         """Send a deliver_sm to a receiving session now, or keep it until one binds."""
-        self._undelivered_receipts.append(encoded)
+        self._undelivered_receipts.append(pending)
         await self._flush_receipts()
 
     async def _flush_receipts(self) -> None:
         receivers = [s for s in self._sessions if s.receives]
         while self._undelivered_receipts and receivers:
-            encoded = self._undelivered_receipts.pop(0)
+            pending = self._undelivered_receipts.pop(0)
             session = receivers[0]
             sequence = session.next_sequence()
             # Re-number: the stored PDU carries a placeholder sequence.
+            encoded = pending.encoded
             renumbered = encoded[:12] + sequence.to_bytes(4, "big") + encoded[16:]
-            session.unacknowledged[sequence] = encoded
+            session.unacknowledged[sequence] = pending
             try:
                 await session.send(renumbered)
             except ConnectionError:
                 session.unacknowledged.pop(sequence, None)
-                self._undelivered_receipts.insert(0, encoded)
+                self._undelivered_receipts.insert(0, pending)
                 return
 
     def _later(self, work) -> None:

@@ -1,0 +1,182 @@
+"""`smsvia serve --demo` and `smsvia sim smsc` run as a user runs them: the installed command
+in a child process, and the examples the banner prints pasted as they are."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from twilio.rest import Client
+
+from tests.integration.conftest import _free_port
+
+SMSVIA = str(Path(sys.executable).parent / "smsvia")
+
+
+class Running:
+    """A child process whose output is collected in a file (so it can never block on a pipe)."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.out = cwd / f"{args[0]}.out"
+        self.err = cwd / f"{args[0]}.err"
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.process = subprocess.Popen(
+                [SMSVIA, *args],
+                cwd=cwd,
+                stdout=out,
+                stderr=err,
+                env={**os.environ, "COLUMNS": "250", **(env or {})},
+            )
+
+    def wait_for_output(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.search(pattern, self.out.read_text(), re.S)
+            if found:
+                return found
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"no {pattern!r}; stderr:\n{self.err.read_text()[-3000:]}")
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(20)
+
+
+@pytest.fixture
+def demo(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSVIA_")}
+    running = Running(["serve", "--demo", "--port", str(port)], tmp_path, env=env)
+    try:
+        running.wait_for_output(r"print\(client\.messages")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, running.err.read_text()
+                time.sleep(0.05)
+        yield running, port
+    finally:
+        # uvicorn re-raises the SIGTERM it handled, after a clean shutdown.
+        assert running.stop() in (0, -signal.SIGTERM)
+        assert "Application shutdown complete" in running.err.read_text()
+
+
+def test_demo_banner_examples_deliver_a_message(demo, tmp_path):
+    running, port = demo
+    banner = running.out.read_text()
+    sid = re.search(r"Account SID\s+(AC[0-9a-f]{32})", banner).group(1)
+    token = re.search(r"Auth Token\s+([0-9a-f]{32})", banner).group(1)
+    assert f"http://127.0.0.1:{port}/docs" in banner
+
+    # The curl example, pasted into a shell as it is printed.
+    curl = re.search(r"(curl .*?Body=Your order #1042 has shipped\")", banner, re.S).group(1)
+    made = subprocess.run(
+        ["sh", "-c", curl], capture_output=True, text=True, timeout=30, check=True
+    )
+    created = httpx.Response(201, text=made.stdout).json()
+    assert created["status"] == "queued" and created["to"] == "+14155550100"
+
+    # The twilio-python example, run as it is printed.
+    example = banner[banner.index("from twilio.rest import Client") :].strip()
+    example = "\n".join(line.strip() for line in example.splitlines())
+    ran = subprocess.run(
+        [sys.executable, "-c", example], capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() in ("queued", "sending", "sent", "delivered")
+
+    client = Client(sid, token)
+    client.api.base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while {m.status for m in client.messages.list()} != {"delivered"}:
+        assert time.monotonic() < deadline, [(m.sid, m.status) for m in client.messages.list()]
+        time.sleep(0.2)
+    assert len(client.messages.list()) == 2
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    assert re.search(
+        r'smsvia_message_status_changes_total\{channel="sms",status="delivered"\} 2', metrics
+    )
+    assert (tmp_path / "smsvia-data" / "smsvia.db").exists()
+
+
+def test_demo_keeps_its_account_across_restarts(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSVIA_")}
+    sids = []
+    for _ in range(2):
+        running = Running(["serve", "--demo", "--port", str(_free_port())], tmp_path, env=env)
+        try:
+            found = running.wait_for_output(r"Account SID\s+(AC[0-9a-f]{32}).*Auth Token\s+(\w+)")
+            sids.append(found.groups())
+        finally:
+            running.stop()
+    assert sids[0] == sids[1]
+
+
+def test_sim_smsc_command_is_a_real_smsc(tmp_path):
+    import asyncio
+
+    from smsvia.channels.base import PartOutcome, SmsSubmission
+    from smsvia.channels.smpp import SmppChannel, SmppConfig
+    from smsvia.domain.encoding import segment, to_parts
+
+    port = _free_port()
+    sim = Running(["sim", "smsc", "--port", str(port), "--throttle-tps", "1000"], tmp_path)
+    sim.wait_for_output(rf"SMSC simulator on 127\.0\.0\.1:{port}")
+
+    async def send() -> list:
+        channel = SmppChannel("cli", SmppConfig("127.0.0.1", port, "smsvia", "secret"))
+        heard = []
+
+        async def on_inbound(inbound):
+            heard.append(inbound)
+
+        await channel.start(on_inbound)
+        try:
+            parts = to_parts(segment("hello from the CLI simulator"), 1)
+            results = await channel.submit(
+                SmsSubmission("SMtest", "+15005550006", "+14155550100", parts)
+            )
+            for _ in range(100):
+                if heard:
+                    break
+                await asyncio.sleep(0.05)
+            return [results, heard]
+        finally:
+            await channel.close()
+
+    results, heard = asyncio.run(send())
+    assert [r.outcome for r in results] == [PartOutcome.ACCEPTED]
+    assert heard and heard[0].receipt.state == "DELIVRD"
+    assert heard[0].receipt.message_id == results[0].smsc_message_id
+    assert sim.stop() == 0
+    assert "accepted 1 submits, sent 1 receipts" in sim.out.read_text()
+
+
+def test_sim_smsc_says_why_it_cannot_listen(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [SMSVIA, "sim", "smsc", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
