@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from smsvia.services.clock import utcnow
-from smsvia.services.messages import SendRequest, get_message, send_message
+from smsvia.services.messages import SendRequest, get_message, send_message, send_messages
 from smsvia.sim import smpp_wire as wire
 from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
 from tests.integration.scenario import BOOK, Scenario
@@ -237,5 +237,27 @@ def test_message_past_its_validity_period_fails_with_30036(backend):
             view = await run.wait_for(created.sid, "failed")
             assert view.error_code == 30036
             assert run.sim.accepted == []
+
+    backend.run(scenario())
+
+
+def test_bulk_queue_keeps_good_requests_and_reports_bad_ones(backend):
+    async def scenario():
+        async with Scenario(backend) as run:
+            requests = [
+                SendRequest(to=f"+1415204{i:04d}", sender=run.shop.sender, body=f"Sale {i}")
+                for i in range(50)
+            ]
+            requests[7] = SendRequest(to="not a number", sender=run.shop.sender, body="x")
+            requests[9] = SendRequest(to="+14152040009", sender="+15559990000", body="x")
+            results = await send_messages(
+                backend.store, run.shop.principal, requests, price_book=BOOK
+            )
+            assert [r.code for r in results if not isinstance(r, str)] == [21211, 21606]
+            sids = [r for r in results if isinstance(r, str)]
+            assert len(sids) == 48
+            for sid in sids:
+                await run.wait_for(sid, "delivered")
+            assert len(run.sim.accepted) == 48
 
     backend.run(scenario())

@@ -60,6 +60,10 @@ class SmppConfig:
     response_timeout: float = 30.0
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
+    # deliver_sm smpp34 holds for us before it refuses more (ESME_RMSGQFUL). Its refusal is
+    # malformed in 1.5.0 (command_length 16, 17 octets written), which desynchronises the
+    # SMSC's reader, so the buffer is made deep enough never to fill.
+    inbound_capacity: int = 100_000
 
 
 class SmppChannel:
@@ -74,6 +78,7 @@ class SmppChannel:
         self._closed = False
         self._task: asyncio.Task[None] | None = None
         self._on_inbound: InboundHandler | None = None
+        self._stopping: set[asyncio.Task[None]] = set()
         self.binds = 0
         self.last_error: str | None = None
 
@@ -151,7 +156,7 @@ class SmppChannel:
         # smpp34 reports a connection lost under an unanswered submit as ESME_RSYSERR; only
         # the session's state tells it from an SMSC that really answered RSYSERR.
         if status in (None, ESME_RSYSERR) and not await self._alive():
-            self._bound.clear()
+            self._connection_lost()
             return PartResult(
                 sequence, PartOutcome.AMBIGUOUS, detail=f"connection lost awaiting answer: {exc}"
             )
@@ -170,6 +175,18 @@ class SmppChannel:
         return PartResult(
             sequence, PartOutcome.REJECTED, error_code=30008, detail=f"SMSC refused with {name}"
         )
+
+    def _connection_lost(self) -> None:
+        """Stop submitting at once and make sure the reading loop ends, so that
+        `_stay_bound` reconnects (smpp34 may report the end of the session late)."""
+        if not self._bound.is_set():
+            return
+        self._bound.clear()
+        client = self._client
+        if client is not None:
+            task = asyncio.ensure_future(_stop_quietly(client))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
 
     async def _alive(self) -> bool:
         client = self._client
@@ -212,6 +229,7 @@ class SmppChannel:
             system_type=config.system_type,
             tls=config.tls,
             window_size=config.window,
+            inbound_capacity=config.inbound_capacity,
             connect_timeout_ms=int(config.connect_timeout * 1000),
         )
         try:
@@ -274,6 +292,11 @@ class SmppChannel:
 
     def _why_unbound(self) -> str:
         return f"not bound to the SMSC ({self.last_error or 'connecting'})"
+
+
+async def _stop_quietly(client: smpp34.Client) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(client.stop(), 2)
 
 
 def _status_of(exc: smpp34.SmppError) -> int | None:

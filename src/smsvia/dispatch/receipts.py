@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 # A receipt nobody claims after this long is logged and set aside.
 ORPHAN_AFTER = timedelta(hours=1)
+# A stored receipt the matching loop has not tried after this long was left by a process
+# that stopped; the sweep takes it.
+UNTRIED_AFTER = timedelta(seconds=30)
 
 
 class ReceiptProcessor:
@@ -93,20 +97,28 @@ class ReceiptProcessor:
                 await self._store(rest)
 
     async def sweep(self) -> int:
-        """Match inbox receipts that found no part before; returns how many were applied."""
+        """Match inbox receipts that found no part before; returns how many were applied.
+
+        Only rows the matching loop has tried (attempts > 0), or that it never reached
+        (an old row: the process stopped first), so the two never do the same work.
+        """
         now = self.clock()
-        applied = 0
         async with self.store.db.transaction() as session:
             pending = await outbox.unapplied_receipts(
-                session, now - timedelta(seconds=self.sweep_interval / 2), self.batch_size
+                session,
+                tried_before=now - timedelta(seconds=self.sweep_interval / 2),
+                untried_before=now - UNTRIED_AFTER,
+                limit=self.batch_size,
             )
-            for row in pending:
-                if await self._apply(session, row, now):
-                    applied += 1
-                elif now - row.received_at > ORPHAN_AFTER:
-                    row.applied_at = now
-                    metrics.RECEIPTS.labels("orphan").inc()
-                    log.warning("receipt %s matches no message; set aside", row.smsc_message_id)
+            applied = await self._apply(session, pending, now)
+            orphans = [row for row in pending if now - row.received_at > ORPHAN_AFTER]
+            if orphans:
+                await outbox.mark_receipts_tried(
+                    session, [row.id for row in orphans], matched={r.id for r in orphans}, now=now
+                )
+            for row in orphans:
+                metrics.RECEIPTS.labels("orphan").inc()
+                log.warning("receipt %s matches no message; set aside", row.smsc_message_id)
         return applied
 
     async def _next_batch(self) -> list[ReceiptHeard]:
@@ -142,8 +154,7 @@ class ReceiptProcessor:
             now = self.clock()
             try:
                 async with self.store.db.transaction() as session:
-                    for row in rows:
-                        await self._apply(session, await session.merge(row, load=False), now)
+                    await self._apply(session, rows, now)
             except Exception:
                 log.exception("could not match %d stored receipts; the sweep will", len(rows))
 
@@ -158,50 +169,115 @@ class ReceiptProcessor:
             attempts=0,
         )
 
-    async def _apply(self, session: AsyncSession, row: ReceiptInbox, now: datetime) -> bool:
-        row.attempts += 1
-        part = await outbox.part_by_smsc_id(
-            session, row.connector_id, message_id_variants(row.smsc_message_id)
-        )
-        reconciled = False
-        if part is None:
-            part = await outbox.ambiguous_part_for(session, row.connector_id, row.recipient_index)
-            if part is None:
-                metrics.RECEIPTS.labels("unmatched").inc()
-                return False
-            part.smsc_message_id = row.smsc_message_id
-            reconciled = True
-        row.applied_at = now
-        if part.status in ("delivered", "undelivered"):
-            metrics.RECEIPTS.labels("repeated").inc()
-            return True
-        message = await session.get(Message, part.message_id)
-        assert message is not None
-        if reconciled:
-            self.tracker.note(
-                session,
-                message,
-                now,
-                "reconciled",
-                f"part {part.sequence}: a receipt for SMSC id {row.smsc_message_id} shows the "
-                "unanswered submit did go out",
-            )
-        verdict = VERDICTS.get(row.state, VERDICTS["UNKNOWN"])
-        metrics.RECEIPTS.labels(verdict.outcome.value).inc()
-        if verdict.outcome == Outcome.PENDING:
-            self.tracker.note(
-                session, message, now, "receipt", f"part {part.sequence}: {row.state}"
-            )
-            return True
-        part.status = verdict.outcome.value
-        part.error_code = verdict.error_code
-        part.done_at = now
-        await self._settle(session, message, now)
-        return True
+    async def _apply(
+        self, session: AsyncSession, rows: Sequence[ReceiptInbox], now: datetime
+    ) -> int:
+        """Match receipts to their parts and settle the messages; returns how many matched.
 
-    async def _settle(self, session: AsyncSession, message: Message, now: datetime) -> None:
+        A handful of queries a batch, whatever its size: the parts by SMSC id, then their
+        messages (locked) and all their parts.
+        """
+        if not rows:
+            return 0
+        found = await self._parts_for(session, rows)
+        message_ids = {part.message_id for part in found.values()}
+        messages = {m.id: m for m in await outbox.messages_for_update(session, sorted(message_ids))}
+        parts: dict[int, list[MessagePart]] = defaultdict(list)
+        for part in await outbox.parts_of(session, list(message_ids)):
+            parts[part.message_id].append(part)
+        by_id = {part.id: part for group in parts.values() for part in group}
+        applied = 0
+        for row in rows:
+            matched = found.get(row.id)
+            if matched is None:
+                metrics.RECEIPTS.labels("unmatched").inc()
+                continue
+            applied += 1
+            part = by_id[matched.id]
+            message = messages[part.message_id]
+            if part.status in ("delivered", "undelivered"):
+                metrics.RECEIPTS.labels("repeated").inc()
+                continue
+            if part.status == "ambiguous":
+                part.smsc_message_id = row.smsc_message_id
+                self.tracker.note(
+                    session,
+                    message,
+                    now,
+                    "reconciled",
+                    f"part {part.sequence}: a receipt for SMSC id {row.smsc_message_id} shows "
+                    "the unanswered submit did go out",
+                )
+            verdict = VERDICTS.get(row.state, VERDICTS["UNKNOWN"])
+            metrics.RECEIPTS.labels(verdict.outcome.value).inc()
+            if verdict.outcome == Outcome.PENDING:
+                self.tracker.note(
+                    session, message, now, "receipt", f"part {part.sequence}: {row.state}"
+                )
+                continue
+            part.status = verdict.outcome.value
+            part.error_code = verdict.error_code
+            part.done_at = now
+            await self._settle(session, message, parts[message.id], now)
+        await outbox.mark_receipts_tried(
+            session, [row.id for row in rows], matched=set(found), now=now
+        )
+        return applied
+
+    async def _parts_for(
+        self, session: AsyncSession, rows: Sequence[ReceiptInbox]
+    ) -> dict[int, MessagePart]:
+        """The part each receipt answers, by inbox row id.
+
+        By SMSC id first: a part still waiting for its receipt wins over one that had it
+        (SMSC ids come round again). Otherwise an ambiguous part to the same handset on
+        the same connector: the submit whose answer was lost.
+        """
+        variants = {row.id: message_id_variants(row.smsc_message_id) for row in rows}
+        candidates: dict[tuple[int, str], list[MessagePart]] = defaultdict(list)
+        by_connector: dict[int, set[str]] = defaultdict(set)
+        for row in rows:
+            by_connector[row.connector_id].update(variants[row.id])
+        for connector_id, ids in by_connector.items():
+            for part in await outbox.parts_by_smsc_ids(session, connector_id, ids):
+                candidates[(connector_id, part.smsc_message_id)].append(part)
+        found: dict[int, MessagePart] = {}
+        unmatched = []
+        for row in rows:
+            options = [
+                part
+                for variant in variants[row.id]
+                for part in candidates.get((row.connector_id, variant), ())
+            ]
+            if options:
+                found[row.id] = max(options, key=lambda p: (p.status == "submitted", p.id))
+            else:
+                unmatched.append(row)
+        if unmatched:
+            await self._reconcile(session, unmatched, found)
+        return found
+
+    async def _reconcile(
+        self, session: AsyncSession, rows: list[ReceiptInbox], found: dict[int, MessagePart]
+    ) -> None:
+        """Give receipts that match no SMSC id the ambiguous parts to the same handsets,
+        oldest first, one part per receipt."""
+        by_connector: dict[int, set[str]] = defaultdict(set)
+        for row in rows:
+            by_connector[row.connector_id].add(row.recipient_index)
+        waiting: dict[tuple[int, str], list[MessagePart]] = defaultdict(list)
+        for connector_id, indexes in by_connector.items():
+            for part, index in await outbox.ambiguous_parts_for(session, connector_id, indexes):
+                waiting[(connector_id, index)].append(part)
+        for row in rows:
+            queue = waiting.get((row.connector_id, row.recipient_index))
+            if queue:
+                found[row.id] = queue.pop(0)
+
+    async def _settle(
+        self, session: AsyncSession, message: Message, parts: list[MessagePart], now: datetime
+    ) -> None:
         """Once every part has its receipt, the message is delivered or undelivered."""
-        parts: list[MessagePart] = list(await outbox.parts_of(session, [message.id]))
         if any(part.status not in ("delivered", "undelivered") for part in parts):
             done = sum(part.status in ("delivered", "undelivered") for part in parts)
             self.tracker.note(session, message, now, "receipt", f"{done} of {len(parts)} parts")

@@ -42,6 +42,8 @@ class WorkerConfig:
     poll_interval: float = 1.0
     retry_initial: float = 1.0
     retry_max: float = 60.0
+    # Batches in flight at once: one is being submitted while another is recorded.
+    lanes: int = 2
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; sleep on the outbox signal when there is nothing due."""
         await self.store.signal.listen()
+        await asyncio.gather(*(self._lane(stop) for _ in range(self.config.lanes)))
+
+    async def _lane(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 claimed = await self.run_once()

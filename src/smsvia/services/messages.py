@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 from smsvia import metrics
 from smsvia.domain import ids
 from smsvia.domain.encoding import segment
-from smsvia.domain.errors import Conflict, InvalidParameter, NotFound
+from smsvia.domain.errors import Conflict, DomainError, InvalidParameter, NotFound
 from smsvia.domain.phone import parse_phone
 from smsvia.domain.pricing import PriceBook
 from smsvia.domain.rendering import sms_text
@@ -98,6 +99,28 @@ class ListQuery:
     page_token: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """A send request checked and priced, ready to become a row."""
+
+    to: str
+    sender: str
+    body: str
+    media: tuple[str, ...]
+    smart_encoded: bool
+    encoding: str
+    segments: int
+    price: Decimal
+    currency: str
+    status: Status
+    status_callback: str | None
+    validity_period: int | None
+    send_at: datetime | None
+    due_at: datetime
+    expires_at: datetime
+    detail: str  # the first timeline entry
+
+
 async def send_message(
     store: Store,
     principal: Principal,
@@ -109,6 +132,60 @@ async def send_message(
 ) -> MessageView:
     """Validate, price and queue one outbound message; the worker sends it."""
     now = clock()
+    outgoing = _check(request, price_book, default_region, now)
+    async with store.db.transaction() as session:
+        connector_id = await _sender_connector(session, store, principal, outgoing.sender)
+        message = _new_message(store, principal, outgoing, connector_id, now)
+        session.add(message)
+        await session.flush()
+        event = _first_event(message, outgoing, now)
+        session.add(event)
+        await store.signal.notify(session)
+    metrics.MESSAGE_STATUS.labels(str(outgoing.status), message.channel).inc()
+    return _view(store, message, principal.account_sid, (event,))
+
+
+async def send_messages(
+    store: Store,
+    principal: Principal,
+    requests: Sequence[SendRequest],
+    *,
+    price_book: PriceBook,
+    default_region: str = "US",
+    clock: Clock = utcnow,
+) -> list[str | DomainError]:
+    """Queue many messages in one transaction (bulk sends, campaigns).
+
+    Returns, in order, each message's SID or the error that kept it out; one bad request
+    never stops the good ones.
+    """
+    now = clock()
+    results: list[str | DomainError] = []
+    messages: list[tuple[Message, _Outgoing]] = []
+    async with store.db.transaction() as session:
+        for request in requests:
+            try:
+                outgoing = _check(request, price_book, default_region, now)
+                connector_id = await _sender_connector(session, store, principal, outgoing.sender)
+            except DomainError as exc:
+                results.append(exc)
+                continue
+            message = _new_message(store, principal, outgoing, connector_id, now)
+            messages.append((message, outgoing))
+            results.append(message.sid)
+        session.add_all(message for message, _ in messages)
+        await session.flush()
+        session.add_all(_first_event(message, outgoing, now) for message, outgoing in messages)
+        if messages:
+            await store.signal.notify(session)
+    for _message, outgoing in messages:
+        metrics.MESSAGE_STATUS.labels(str(outgoing.status), "sms").inc()
+    return results
+
+
+def _check(
+    request: SendRequest, price_book: PriceBook, default_region: str, now: datetime
+) -> _Outgoing:
     to = _recipient(request.to, default_region)
     body = request.body or ""
     media = _media(request.media_urls)
@@ -128,56 +205,98 @@ async def send_message(
     sender = normalize_sender(request.sender, default_region)
     segmentation = segment(sms_text(body, media), smart_encoding=request.smart_encoded)
     quote = price_book.sms(to.region, segmentation.segments)
-    status = Status.SCHEDULED if send_at else Status.QUEUED
     start = send_at or now
-    async with store.db.transaction() as session:
+    detail = (
+        f"{segmentation.encoding}, {segmentation.segments} segment(s), "
+        f"{quote.price} {quote.currency}"
+        + (f", {len(media)} media sent as links" if media else "")
+        + (f", send at {send_at.isoformat()}" if send_at else "")
+    )
+    return _Outgoing(
+        to=to.e164,
+        sender=sender,
+        body=body,
+        media=media,
+        smart_encoded=request.smart_encoded,
+        encoding=str(segmentation.encoding),
+        segments=segmentation.segments,
+        price=quote.price,
+        currency=quote.currency,
+        status=Status.SCHEDULED if send_at else Status.QUEUED,
+        status_callback=status_callback,
+        validity_period=request.validity_period,
+        send_at=send_at,
+        due_at=start,
+        expires_at=start + timedelta(seconds=validity),
+        detail=detail,
+    )
+
+
+# Which connector an account's sender uses, looked up once per SENDER_TTL: every send needs
+# it, and it changes only when an operator changes the numbers.
+SENDER_TTL = 10.0
+_senders: dict[tuple[str, int, str], tuple[float, int | None]] = {}
+
+
+async def _sender_connector(session, store: Store, principal: Principal, sender: str) -> int | None:
+    """The connector of the account's sender `sender`; 21606 when it is not one."""
+    key = (store.db.url, principal.account_id, sender)
+    cached = _senders.get(key)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > SENDER_TTL:
         number = await sender_queries.sender_of_account(session, principal.account_id, sender)
-        if number is None:
-            raise InvalidParameter(
-                f"The 'From' number {sender} is not a sender of this account",
-                code=21606,
-                field="From",
-            )
-        message = Message(
-            sid=ids.new_sid(ids.MESSAGE),
-            account_id=principal.account_id,
-            direction="outbound-api",
-            sender=sender,
-            recipient=store.cipher.seal(to.e164, "message.to"),
-            recipient_index=store.cipher.blind_index(to.e164, "phone"),
-            body=store.cipher.seal(body, "message.body"),
-            media_urls=list(media),
-            status=status,
-            channel="sms",
-            encoding=str(segmentation.encoding),
-            num_segments=segmentation.segments,
-            num_media=len(media),
-            smart_encoded=request.smart_encoded,
-            price=quote.price,
-            price_unit=quote.currency,
-            status_callback=status_callback,
-            validity_period=request.validity_period,
-            send_at=send_at,
-            expires_at=start + timedelta(seconds=validity),
-            connector_id=number.connector_id,
-            date_created=now,
-            date_updated=now,
-            due_at=start,
-            attempts=0,
+        if len(_senders) > 10_000:
+            _senders.clear()
+        cached = _senders[key] = (now, number.connector_id if number else -1)
+    if cached[1] == -1:
+        raise InvalidParameter(
+            f"The 'From' number {sender} is not a sender of this account",
+            code=21606,
+            field="From",
         )
-        session.add(message)
-        await session.flush()
-        detail = (
-            f"{segmentation.encoding}, {segmentation.segments} segment(s), "
-            f"{quote.price} {quote.currency}"
-            + (f", {len(media)} media sent as links" if media else "")
-            + (f", send at {send_at.isoformat()}" if send_at else "")
-        )
-        queries.record_event(session, message.id, now, str(status), detail)
-        await store.signal.notify(session)
-        events = await queries.timeline(session, message.id)
-    metrics.MESSAGE_STATUS.labels(str(status), message.channel).inc()
-    return _view(store, message, principal.account_sid, events)
+    return cached[1]
+
+
+def _new_message(
+    store: Store,
+    principal: Principal,
+    outgoing: _Outgoing,
+    connector_id: int | None,
+    now: datetime,
+) -> Message:
+    return Message(
+        sid=ids.new_sid(ids.MESSAGE),
+        account_id=principal.account_id,
+        direction="outbound-api",
+        sender=outgoing.sender,
+        recipient=store.cipher.seal(outgoing.to, "message.to"),
+        recipient_index=store.cipher.blind_index(outgoing.to, "phone"),
+        body=store.cipher.seal(outgoing.body, "message.body"),
+        media_urls=list(outgoing.media),
+        status=outgoing.status,
+        channel="sms",
+        encoding=outgoing.encoding,
+        num_segments=outgoing.segments,
+        num_media=len(outgoing.media),
+        smart_encoded=outgoing.smart_encoded,
+        price=outgoing.price,
+        price_unit=outgoing.currency,
+        status_callback=outgoing.status_callback,
+        validity_period=outgoing.validity_period,
+        send_at=outgoing.send_at,
+        expires_at=outgoing.expires_at,
+        connector_id=connector_id,
+        date_created=now,
+        date_updated=now,
+        due_at=outgoing.due_at,
+        attempts=0,
+    )
+
+
+def _first_event(message: Message, outgoing: _Outgoing, now: datetime) -> MessageEvent:
+    return MessageEvent(
+        message_id=message.id, at=now, event=str(outgoing.status), detail=outgoing.detail
+    )
 
 
 async def get_message(

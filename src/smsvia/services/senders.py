@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -119,6 +120,7 @@ async def add_number(
     return sender
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_sender(value: str, default_region: str = "US") -> str:
     """E.164 for a number; alphanumeric sender IDs as they are."""
     text = value.strip()

@@ -91,6 +91,7 @@ class SmscSimulator:
         self.max_outstanding = 0
         self.receipts_sent = 0
         self.receipts_acknowledged = 0
+        self.deliveries_refused = 0  # deliver_sm answered with an error, offered again later
         # (SMSC message id, connection serial) of every receipt the ESME acknowledged.
         self.receipt_acks: list[tuple[str, int]] = []
         self.connections = 0
@@ -148,12 +149,12 @@ class SmscSimulator:
         try:
             while True:
                 header = await reader.readexactly(wire.HEADER.size)
-                length, command_id, _status, sequence = wire.HEADER.unpack(header)
+                length, command_id, status, sequence = wire.HEADER.unpack(header)
                 if not wire.HEADER.size <= length <= wire.MAX_PDU:
                     await session.send(wire.pdu(wire.GENERIC_NACK, wire.ESME_RINVCMDLEN, sequence))
                     break
                 body = await reader.readexactly(length - wire.HEADER.size)
-                if not await self._handle(session, command_id, sequence, header + body, body):
+                if not await self._handle(session, command_id, status, sequence, header + body):
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -168,9 +169,10 @@ class SmscSimulator:
                     await self._flush_receipts()
 
     async def _handle(
-        self, session: _Session, command_id: int, sequence: int, pdu: bytes, body: bytes
+        self, session: _Session, command_id: int, status: int, sequence: int, pdu: bytes
     ) -> bool:
         """Answer one PDU; False ends the connection."""
+        body = pdu[wire.HEADER.size :]
         if command_id in (wire.BIND_RECEIVER, wire.BIND_TRANSMITTER, wire.BIND_TRANSCEIVER):
             return await self._bind(session, command_id, sequence, body)
         if command_id == wire.ENQUIRE_LINK:
@@ -181,7 +183,13 @@ class SmscSimulator:
             return False
         if command_id == wire.DELIVER_SM | wire.RESPONSE:
             pending = session.unacknowledged.pop(sequence, None)
-            if pending is not None and pending.receipt_for is not None:
+            if pending is None:
+                return True
+            if status != wire.ESME_ROK:
+                # Refused (ESME_RMSGQFUL and the like): offer it again a little later.
+                self.deliveries_refused += 1
+                self._later(self._push_later(pending, 0.5))
+            elif pending.receipt_for is not None:
                 self.receipts_acknowledged += 1
                 self.receipt_acks.append((pending.receipt_for, session.serial))
             return True
@@ -313,6 +321,10 @@ class SmscSimulator:
         )
         await self._push(_Pending(receipt.encode(), message_id))
         self.receipts_sent += 1
+
+    async def _push_later(self, pending: _Pending, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self._push(pending)
 
     async def _push(self, pending: _Pending) -> None:
         """Send a deliver_sm to a receiving session now, or keep it until one binds."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import text
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smsvia.store.database import Database
 
 CHANNEL = "smsvia_outbox"
+DEBOUNCE = 0.02  # seconds
 log = logging.getLogger(__name__)
 
 
@@ -23,16 +25,24 @@ class OutboxSignal:
         self._database = database
         self._event = asyncio.Event()
         self._listener: Any = None
+        self._notified_at = float("-inf")
 
     @property
     def uses_postgres(self) -> bool:
         return self._database is not None and not self._database.is_sqlite
 
     async def notify(self, session: AsyncSession) -> None:
-        """Wake workers once the current transaction commits."""
+        """Wake workers once the current transaction commits.
+
+        Under load one NOTIFY per DEBOUNCE is enough: a worker that wakes claims
+        everything due, and it claims again right after every batch that found work.
+        """
         if self.uses_postgres:
-            # Delivered at commit, and never if the transaction rolls back.
-            await session.execute(text(f"NOTIFY {CHANNEL}"))
+            now = time.monotonic()
+            if now - self._notified_at >= DEBOUNCE:
+                self._notified_at = now
+                # Delivered at commit, and never if the transaction rolls back.
+                await session.execute(text(f"NOTIFY {CHANNEL}"))
         self._event.set()
 
     async def wait(self, timeout: float) -> None:

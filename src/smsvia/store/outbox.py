@@ -5,18 +5,19 @@
                            are taken back, which is how a crashed worker's work is resumed
 -- parts_of --             the submit_sm parts of claimed messages
 -- messages_for_update --  claimed messages again, locked, to record what became of them
--- part_by_smsc_id --      the part a delivery receipt answers
--- ambiguous_part_for --   an unanswered part to the same handset on the same connector
+-- parts_by_smsc_ids --    the parts delivery receipts may answer
+-- ambiguous_parts_for --  unanswered parts to the same handsets on the same connector
+-- mark_receipts_tried --  count a matching attempt; matched receipts are done
 -- unapplied_receipts --   receipts not yet matched to a part
 -- queue_depth --          messages waiting, for /metrics
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.models import Message, MessagePart, ReceiptInbox
@@ -80,48 +81,74 @@ async def messages_for_update(
     return (await session.scalars(query)).all()
 
 
-async def part_by_smsc_id(
-    session: AsyncSession, connector_id: int, smsc_message_ids: Sequence[str]
-) -> MessagePart | None:
-    """The part awaiting this receipt, else the newest that had it (a repeated receipt).
-
-    SMSC ids are not unique forever (an SMSC may count from 1 again after a restart), so a
-    part still waiting for its receipt wins over one that already has it.
-    """
-    return await session.scalar(
-        select(MessagePart)
-        .where(
-            MessagePart.connector_id == connector_id,
-            MessagePart.smsc_message_id.in_(smsc_message_ids),
+async def parts_by_smsc_ids(
+    session: AsyncSession, connector_id: int, smsc_message_ids: Collection[str]
+) -> Sequence[MessagePart]:
+    """Every part on the connector with one of these SMSC ids (ids can come round again,
+    so one id may match an old, finished part too)."""
+    return (
+        await session.scalars(
+            select(MessagePart).where(
+                MessagePart.connector_id == connector_id,
+                MessagePart.smsc_message_id.in_(list(smsc_message_ids)),
+            )
         )
-        .order_by((MessagePart.status == "submitted").desc(), MessagePart.id.desc())
-        .limit(1)
-    )
+    ).all()
 
 
-async def ambiguous_part_for(
-    session: AsyncSession, connector_id: int, recipient_index: str
-) -> MessagePart | None:
-    return await session.scalar(
-        select(MessagePart)
+async def ambiguous_parts_for(
+    session: AsyncSession, connector_id: int, recipient_indexes: Collection[str]
+) -> Sequence[tuple[MessagePart, str]]:
+    """Unanswered parts to these handsets on the connector, oldest first, with the
+    recipient's blind index."""
+    rows = await session.execute(
+        select(MessagePart, Message.recipient_index)
         .join(Message, Message.id == MessagePart.message_id)
         .where(
             MessagePart.connector_id == connector_id,
             MessagePart.status == "ambiguous",
-            Message.recipient_index == recipient_index,
+            Message.recipient_index.in_(list(recipient_indexes)),
         )
         .order_by(MessagePart.id)
-        .limit(1)
     )
+    return [(part, index) for part, index in rows.all()]
+
+
+async def mark_receipts_tried(
+    session: AsyncSession, ids: Sequence[int], *, matched: Collection[int], now: datetime
+) -> None:
+    """Count a matching attempt on each receipt; the matched ones are done."""
+    done = [i for i in ids if i in matched]
+    missed = [i for i in ids if i not in matched]
+    if done:
+        await session.execute(
+            update(ReceiptInbox)
+            .where(ReceiptInbox.id.in_(done))
+            .values(attempts=ReceiptInbox.attempts + 1, applied_at=now)
+        )
+    if missed:
+        await session.execute(
+            update(ReceiptInbox)
+            .where(ReceiptInbox.id.in_(missed))
+            .values(attempts=ReceiptInbox.attempts + 1)
+        )
 
 
 async def unapplied_receipts(
-    session: AsyncSession, received_before: datetime, limit: int
+    session: AsyncSession, *, tried_before: datetime, untried_before: datetime, limit: int
 ) -> Sequence[ReceiptInbox]:
+    """Receipts not matched yet: tried and missed before `tried_before`, or never tried
+    and received before `untried_before`."""
     return (
         await session.scalars(
             select(ReceiptInbox)
-            .where(ReceiptInbox.applied_at.is_(None), ReceiptInbox.received_at <= received_before)
+            .where(
+                ReceiptInbox.applied_at.is_(None),
+                or_(
+                    and_(ReceiptInbox.attempts > 0, ReceiptInbox.received_at <= tried_before),
+                    ReceiptInbox.received_at <= untried_before,
+                ),
+            )
             .order_by(ReceiptInbox.id)
             .limit(limit)
         )

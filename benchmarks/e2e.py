@@ -1,0 +1,345 @@
+"""End to end: messages in through the API (or queued in bulk), out over SMPP to the SMSC
+simulator, receipts back, on SQLite and PostgreSQL.
+
+Separate processes, as in production: `smsvia serve` (API and worker in one process on
+SQLite; `serve --no-worker` plus `smsvia worker` on PostgreSQL), `smsvia sim smsc`, and this
+script as the client. Figures: accepted/s (API answers), submitted/s (all messages `sent`),
+DLR-complete/s (all `delivered`), p50/p99 accept latency, the server's peak RSS.
+
+Run: python benchmarks/e2e.py [--messages N] [--seconds S] [--concurrency C]
+                              [--db sqlite,postgresql]
+                              [--path api,bulk]
+The API path is driven by wrk (Debian package `wrk`) for S seconds when it is installed, else by
+an httpx client for N messages. The bulk path queues N messages in chunks of 500.
+PostgreSQL: a scratch database is created on SMSVIA_TEST_POSTGRES (default
+postgresql://postgres@127.0.0.1:5432/test) and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from smsvia.config import Settings
+from smsvia.runtime import open_store
+from smsvia.services import accounts, senders
+from smsvia.services.messages import SendRequest, send_messages
+from smsvia.services.quote import load_price_book
+from smsvia.store.models import Message
+from smsvia.store.schema import upgrade
+
+ADMIN = os.environ.get("SMSVIA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+SMSVIA = str(Path(sys.executable).parent / "smsvia")
+SENDER = "+15005550006"
+BULK_CHUNK = 500
+
+
+@dataclass
+class Result:
+    db: str
+    path: str
+    messages: int
+    accept_seconds: float
+    sent_seconds: float
+    delivered_seconds: float
+    p50: float
+    p99: float
+    peak_rss_mb: float
+    errors: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def wait_http(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while True:
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not come up")
+            await asyncio.sleep(0.1)
+
+
+async def counts(store) -> dict[str, int]:
+    async with store.db.sessions() as session:
+        rows = await session.execute(select(Message.status, func.count()).group_by(Message.status))
+        return dict(rows.all())
+
+
+async def run_one(
+    db: str, path: str, n: int, concurrency: int, workdir: Path, api_seconds: float
+) -> Result:
+    scratch = None
+    if db == "sqlite":
+        url = f"sqlite+aiosqlite:///{workdir / f'bench-{path}.db'}"
+    else:
+        scratch = f"smsvia_bench_{secrets.token_hex(4)}"
+        admin = await asyncpg.connect(ADMIN)
+        await admin.execute(f'CREATE DATABASE "{scratch}"')
+        await admin.close()
+        base = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        url = f"{base}/{scratch}"
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    settings = Settings(data_dir=workdir, database_url=url, master_key=key)
+    store = open_store(settings)
+    await upgrade(store.db)
+    shop = await accounts.create_account(store, "bench")
+    smsc_port, api_port = free_port(), free_port()
+    connector = senders.SmppSettings("127.0.0.1", smsc_port, "smsvia", tps=10_000, window=100)
+    await senders.add_smpp_connector(store, "bench", connector, "secret")
+    await senders.add_number(store, shop.sid, SENDER, connector="bench")
+
+    env = {
+        **os.environ,
+        "SMSVIA_DATABASE_URL": url,
+        "SMSVIA_MASTER_KEY": key,
+        "SMSVIA_DATA_DIR": str(workdir),
+        "SMSVIA_LOG_LEVEL": "warning",
+        "SMSVIA_WORKER_POLL_INTERVAL": "0.2",
+    }
+    logs = (workdir / f"{db}-{path}.log").open("wb")
+    smsc = subprocess.Popen(
+        [SMSVIA, "sim", "smsc", "--port", str(smsc_port), "--dlr-delay", "0.05"],
+        env=env,
+        stdout=logs,
+        stderr=logs,
+    )
+    # SQLite: one process, the worker inside it (one writer). PostgreSQL: the API and a
+    # worker process side by side, as it is deployed to scale.
+    serve = [SMSVIA, "serve", "--port", str(api_port)]
+    servers = [
+        subprocess.Popen(
+            serve + (["--no-worker"] if db == "postgresql" else []),
+            env=env,
+            stdout=logs,
+            stderr=logs,
+        )
+    ]
+    if db == "postgresql":
+        servers.append(subprocess.Popen([SMSVIA, "worker"], env=env, stdout=logs, stderr=logs))
+    server = servers[0]
+    base_url = f"http://127.0.0.1:{api_port}"
+    try:
+        await wait_http(f"{base_url}/healthz", server)
+        latencies: list[float] = []
+        errors = 0
+        p50 = p99 = float("nan")
+        started = time.perf_counter()
+        if path == "api" and shutil.which("wrk"):
+            errors, accepted, p50, p99 = await through_wrk(
+                base_url, shop, api_seconds, concurrency, workdir
+            )
+            n = sum((await counts(store)).values())
+        elif path == "api":
+            errors = await through_api(base_url, shop, n, concurrency, latencies)
+        else:
+            book = load_price_book()
+            principal = await accounts.Authenticator(store).authenticate(shop.sid, shop.secret)
+            for first in range(0, n, BULK_CHUNK):
+                chunk = [
+                    SendRequest(to=f"+1415{7000000 + i:07d}", sender=SENDER, body=f"Sale {i}")
+                    for i in range(first, min(first + BULK_CHUNK, n))
+                ]
+                t = time.perf_counter()
+                results = await send_messages(store, principal, chunk, price_book=book)
+                latencies.extend([time.perf_counter() - t] * len(chunk))
+                errors += sum(not isinstance(r, str) for r in results)
+        if latencies:
+            accepted = time.perf_counter() - started
+            p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+        sent_at = delivered_at = None
+        deadline = time.monotonic() + 600
+        while delivered_at is None and time.monotonic() < deadline:
+            now = await counts(store)
+            elapsed = time.perf_counter() - started
+            done = now.get("sent", 0) + now.get("delivered", 0)
+            if sent_at is None and done >= n - errors:
+                sent_at = elapsed
+            if now.get("delivered", 0) >= n - errors:
+                delivered_at = elapsed
+            await asyncio.sleep(0.1)
+        return Result(
+            db,
+            path,
+            n,
+            accepted,
+            sent_at or float("nan"),
+            delivered_at or float("nan"),
+            p50,
+            p99,
+            sum(peak_rss_mb(process.pid) for process in servers),
+            errors,
+        )
+    finally:
+        for process in (*servers, smsc):
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        logs.close()
+        await store.db.close()
+        if scratch:
+            admin = await asyncpg.connect(ADMIN)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+            await admin.close()
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic %(auth)s"
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, string.format(
+    "To=%%%%2B1415%%07d&From=%%%%2B15005550006&Body=Order+%%d", 7000000 + counter, counter))
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%d %%f %%f %%f\\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout,
+    summary.duration / 1e6, latency:percentile(50) / 1e6, latency:percentile(99) / 1e6))
+end
+"""
+
+
+async def through_wrk(base_url, shop, seconds: float, concurrency: int, workdir: Path):
+    """The API path driven by wrk (C, one thread) for `seconds`: the client takes far less
+    of the machine's two cores than a Python client would. Returns (errors, seconds, p50,
+    p99)."""
+    auth = base64.b64encode(f"{shop.sid}:{shop.secret}".encode()).decode()
+    script = workdir / "post.lua"
+    script.write_text(WRK_SCRIPT % {"auth": auth})
+    url = f"{base_url}/2010-04-01/Accounts/{shop.sid}/Messages.json"
+    process = await asyncio.create_subprocess_exec(
+        "wrk",
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{seconds:g}s",
+        "-s",
+        str(script),
+        url,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await process.communicate()
+    line = next(x for x in out.decode().splitlines() if x.startswith("RESULT "))
+    _requests, errors, seconds, p50, p99 = line.split()[1:]
+    return int(errors), float(seconds), float(p50), float(p99)
+
+
+async def through_api(base_url, shop, n: int, concurrency: int, latencies: list[float]) -> int:
+    url = f"{base_url}/2010-04-01/Accounts/{shop.sid}/Messages.json"
+    errors = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(auth=(shop.sid, shop.secret), limits=limits, timeout=60) as c:
+
+        async def client() -> None:
+            nonlocal errors
+            while not queue.empty():
+                i = queue.get_nowait()
+                data = {"To": f"+1415{7000000 + i:07d}", "From": SENDER, "Body": f"Order {i}"}
+                t = time.perf_counter()
+                response = await c.post(url, data=data)
+                latencies.append(time.perf_counter() - t)
+                errors += response.status_code != 201
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+    return errors
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+        if len(values) > 1
+        else values[0]
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--seconds", type=float, default=10, help="API path with wrk: how long to send"
+    )
+    parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--path", default="api,bulk")
+    args = parser.parse_args()
+    console = Console(width=160)
+    table = Table(
+        "db",
+        "path",
+        "messages",
+        "accepted/s",
+        "submitted/s",
+        "DLR-complete/s",
+        "accept p50 ms",
+        "accept p99 ms",
+        "smsvia peak RSS MB",
+        "errors",
+        title=f"smsvia end to end, concurrency {args.concurrency}",
+    )
+    with tempfile.TemporaryDirectory() as workdir:
+        for db in args.db.split(","):
+            for path in args.path.split(","):
+                console.print(f"running {db} / {path} with {args.messages} messages…")
+                r = await run_one(
+                    db, path, args.messages, args.concurrency, Path(workdir), args.seconds
+                )
+                table.add_row(
+                    r.db,
+                    r.path,
+                    str(r.messages),
+                    f"{r.messages / r.accept_seconds:,.0f}",
+                    f"{r.messages / r.sent_seconds:,.0f}",
+                    f"{r.messages / r.delivered_seconds:,.0f}",
+                    f"{r.p50 * 1000:.1f}",
+                    f"{r.p99 * 1000:.1f}",
+                    f"{r.peak_rss_mb:.0f}",
+                    str(r.errors),
+                )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
