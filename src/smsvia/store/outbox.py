@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smsvia.store.leases import claim_due
 from smsvia.store.models import Message, MessagePart, ReceiptInbox
 
 
@@ -31,35 +32,15 @@ async def claim_due_messages(
     lease_until: datetime,
     limit: int,
 ) -> Sequence[Message]:
-    candidates = (
-        select(Message.id)
-        .where(
-            Message.due_at <= now,
-            or_(Message.lease_expires_at.is_(None), Message.lease_expires_at < now),
-        )
-        .order_by(Message.due_at, Message.id)
-        .limit(limit)
+    return await claim_due(
+        session,
+        Message,
+        owner=owner,
+        now=now,
+        lease_until=lease_until,
+        limit=limit,
+        also_set={"attempts": Message.attempts + 1},
     )
-    if session.bind.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    claimed = (
-        await session.scalars(
-            update(Message)
-            .where(Message.id.in_(candidates.scalar_subquery()))
-            .values(lease_owner=owner, lease_expires_at=lease_until, attempts=Message.attempts + 1)
-            .returning(Message.id)
-        )
-    ).all()
-    if not claimed:
-        return []
-    return (
-        await session.scalars(
-            select(Message)
-            .where(Message.id.in_(claimed))
-            .order_by(Message.id)
-            .execution_options(populate_existing=True)
-        )
-    ).all()
 
 
 async def parts_of(session: AsyncSession, message_ids: Sequence[int]) -> Sequence[MessagePart]:
