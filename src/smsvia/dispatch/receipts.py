@@ -110,8 +110,12 @@ class ReceiptProcessor:
                 untried_before=now - UNTRIED_AFTER,
                 limit=self.batch_size,
             )
-            applied = await self._apply(session, pending, now)
-            orphans = [row for row in pending if now - row.received_at > ORPHAN_AFTER]
+            matched = await self._apply(session, pending, now)
+            orphans = [
+                row
+                for row in pending
+                if row.id not in matched and now - row.received_at > ORPHAN_AFTER
+            ]
             if orphans:
                 await outbox.mark_receipts_tried(
                     session, [row.id for row in orphans], matched={r.id for r in orphans}, now=now
@@ -119,7 +123,7 @@ class ReceiptProcessor:
             for row in orphans:
                 metrics.RECEIPTS.labels("orphan").inc()
                 log.warning("receipt %s matches no message; set aside", row.smsc_message_id)
-        return applied
+        return len(matched)
 
     async def _next_batch(self) -> list[ReceiptHeard]:
         try:
@@ -171,14 +175,15 @@ class ReceiptProcessor:
 
     async def _apply(
         self, session: AsyncSession, rows: Sequence[ReceiptInbox], now: datetime
-    ) -> int:
-        """Match receipts to their parts and settle the messages; returns how many matched.
+    ) -> set[int]:
+        """Match receipts to their parts and settle the messages; returns the inbox ids of
+        the receipts that matched.
 
         A handful of queries a batch, whatever its size: the parts by SMSC id, then their
         messages (locked) and all their parts.
         """
         if not rows:
-            return 0
+            return set()
         found = await self._parts_for(session, rows)
         message_ids = {part.message_id for part in found.values()}
         messages = {m.id: m for m in await outbox.messages_for_update(session, sorted(message_ids))}
@@ -186,13 +191,11 @@ class ReceiptProcessor:
         for part in await outbox.parts_of(session, list(message_ids)):
             parts[part.message_id].append(part)
         by_id = {part.id: part for group in parts.values() for part in group}
-        applied = 0
         for row in rows:
             matched = found.get(row.id)
             if matched is None:
                 metrics.RECEIPTS.labels("unmatched").inc()
                 continue
-            applied += 1
             part = by_id[matched.id]
             message = messages[part.message_id]
             if part.status in ("delivered", "undelivered"):
@@ -222,7 +225,7 @@ class ReceiptProcessor:
         await outbox.mark_receipts_tried(
             session, [row.id for row in rows], matched=set(found), now=now
         )
-        return applied
+        return set(found)
 
     async def _parts_for(
         self, session: AsyncSession, rows: Sequence[ReceiptInbox]
