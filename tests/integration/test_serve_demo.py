@@ -3,9 +3,11 @@ in a child process, and the examples the banner prints pasted as they are."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +17,9 @@ import httpx
 import pytest
 from twilio.rest import Client
 
+from smsvia.channels.base import PartOutcome, SmsSubmission
+from smsvia.channels.smpp import SmppChannel, SmppConfig
+from smsvia.domain.encoding import segment, to_parts
 from tests.integration.conftest import _free_port
 
 SMSVIA = str(Path(sys.executable).parent / "smsvia")
@@ -125,12 +130,6 @@ def test_demo_keeps_its_account_across_restarts(tmp_path):
 
 
 def test_sim_smsc_command_is_a_real_smsc(tmp_path):
-    import asyncio
-
-    from smsvia.channels.base import PartOutcome, SmsSubmission
-    from smsvia.channels.smpp import SmppChannel, SmppConfig
-    from smsvia.domain.encoding import segment, to_parts
-
     port = _free_port()
     sim = Running(["sim", "smsc", "--port", str(port), "--throttle-tps", "1000"], tmp_path)
     sim.wait_for_output(rf"SMSC simulator on 127\.0\.0\.1:{port}")
@@ -165,8 +164,6 @@ def test_sim_smsc_command_is_a_real_smsc(tmp_path):
 
 
 def test_sim_smsc_says_why_it_cannot_listen(tmp_path):
-    import socket
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

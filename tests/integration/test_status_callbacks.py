@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from twilio.request_validator import RequestValidator
 from smsvia.services.clock import utcnow
 from smsvia.services.messages import cancel_message
 from smsvia.store.models import WebhookAttempt, WebhookDelivery
-from tests.integration.scenario import Scenario
+from tests.integration.scenario import QUICK_RETRIES, Scenario
 
 
 async def _until(condition, timeout: float = 15.0, what: str = "condition") -> None:
@@ -92,10 +93,6 @@ def test_failing_receiver_is_retried_with_every_attempt_recorded(backend, callba
 
 def test_unreachable_receiver_is_retried_then_abandoned(backend):
     async def scenario():
-        from dataclasses import replace
-
-        from tests.integration.scenario import QUICK_RETRIES
-
         config = replace(QUICK_RETRIES, max_attempts=3)
         async with Scenario(backend, webhook_config=config) as run:
             closed_port = "http://127.0.0.1:9/status"  # discard port: nothing listens

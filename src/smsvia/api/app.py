@@ -4,7 +4,6 @@ worker and the demo simulators in the same process."""
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,8 +17,6 @@ from smsvia.api import errors, twilio_messages
 from smsvia.config import Settings
 from smsvia.runtime import Runtime, open_runtime
 from smsvia.services.accounts import Credentials
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -233,35 +233,37 @@ def _check(
 
 
 # Which connector an account's sender uses, looked up once per SENDER_TTL: every send needs
-# it, and it changes only when an operator changes the numbers.
+# it, and it changes only when an operator changes the numbers. A refusal is not kept, so a
+# number just added is usable at once.
 SENDER_TTL = 10.0
-_senders: dict[tuple[str, int, str], tuple[float, int | None]] = {}
+_senders: dict[tuple[str, int, str], tuple[float, int]] = {}
 
 
-async def _sender_connector(session, store: Store, principal: Principal, sender: str) -> int | None:
+async def _sender_connector(session, store: Store, principal: Principal, sender: str) -> int:
     """The connector of the account's sender `sender`; 21606 when it is not one."""
     key = (store.db.url, principal.account_id, sender)
-    cached = _senders.get(key)
     now = time.monotonic()
-    if cached is None or now - cached[0] > SENDER_TTL:
-        number = await sender_queries.sender_of_account(session, principal.account_id, sender)
-        if len(_senders) > 10_000:
-            _senders.clear()
-        cached = _senders[key] = (now, number.connector_id if number else -1)
-    if cached[1] == -1:
+    cached = _senders.get(key)
+    if cached is not None and now - cached[0] <= SENDER_TTL:
+        return cached[1]
+    number = await sender_queries.sender_of_account(session, principal.account_id, sender)
+    if number is None:
         raise InvalidParameter(
             f"The 'From' number {sender} is not a sender of this account",
             code=21606,
             field="From",
         )
-    return cached[1]
+    if len(_senders) > 10_000:
+        _senders.clear()
+    _senders[key] = (now, number.connector_id)
+    return number.connector_id
 
 
 def _new_message(
     store: Store,
     principal: Principal,
     outgoing: _Outgoing,
-    connector_id: int | None,
+    connector_id: int,
     now: datetime,
 ) -> Message:
     return Message(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +40,14 @@ class Database:
         # SQLite has one writer at a time and its busy handler is not fair: a transaction
         # polling for the lock can starve while others take it in turn. Within a process,
         # writers queue on this lock instead, first come, first served.
-        self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
+        self._writer: AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if self.is_sqlite else contextlib.nullcontext()
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        if self._sqlite_writer is None:
-            async with self.sessions() as session, session.begin():
-                yield session
-            return
-        async with self._sqlite_writer, self.sessions() as session, session.begin():
+        async with self._writer, self.sessions() as session, session.begin():
             yield session
 
     async def close(self) -> None:
