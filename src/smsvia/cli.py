@@ -432,7 +432,8 @@ def _print_demo(demo, base_url: str) -> None:
   Account SID   {sid}
   Auth Token    {token}
   Sender        {demo.sender}
-  Dashboard     {base_url}/docs  (interactive API; the web dashboard comes later)
+  Dashboard     {base_url}/  (sign in with the SID and token above)
+  API docs      {base_url}/docs
   Metrics       {base_url}/metrics
 
 Send a message (numbers ending 9999 are undelivered, 9998 refused, 9997 get no receipt):

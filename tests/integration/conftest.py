@@ -24,6 +24,7 @@ from smsvia.runtime import open_store
 from smsvia.services import accounts, senders
 from smsvia.store import accounts as account_queries
 from smsvia.store.schema import upgrade
+from tests.processes import free_port
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SMSVIA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
@@ -139,16 +140,10 @@ def backend(settings) -> Iterator[Backend]:
     backend.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server(settings, backend) -> Iterator[str]:
     """The real app under uvicorn on a loopback port; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )

@@ -4,14 +4,11 @@ in a child process, and the examples the banner prints pasted as they are."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,70 +17,27 @@ from twilio.rest import Client
 from smsvia.channels.base import PartOutcome, SmsSubmission
 from smsvia.channels.smpp import SmppChannel, SmppConfig
 from smsvia.domain.encoding import segment, to_parts
-from tests.integration.conftest import _free_port
-
-SMSVIA = str(Path(sys.executable).parent / "smsvia")
-
-
-class Running:
-    """A child process whose output is collected in a file (so it can never block on a pipe)."""
-
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-        self.out = cwd / f"{args[0]}.out"
-        self.err = cwd / f"{args[0]}.err"
-        with self.out.open("wb") as out, self.err.open("wb") as err:
-            self.process = subprocess.Popen(
-                [SMSVIA, *args],
-                cwd=cwd,
-                stdout=out,
-                stderr=err,
-                env={**os.environ, "COLUMNS": "250", **(env or {})},
-            )
-
-    def wait_for_output(self, pattern: str, timeout: float = 30) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = re.search(pattern, self.out.read_text(), re.S)
-            if found:
-                return found
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"no {pattern!r}; stderr:\n{self.err.read_text()[-3000:]}")
-            time.sleep(0.05)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(20)
+from tests.processes import (
+    SMSVIA,
+    Running,
+    clean_environment,
+    demo_credentials,
+    demo_server,
+    free_port,
+)
 
 
 @pytest.fixture
 def demo(tmp_path):
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSVIA_")}
-    running = Running(["serve", "--demo", "--port", str(port)], tmp_path, env=env)
-    try:
-        running.wait_for_output(r"print\(client\.messages")
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline, running.err.read_text()
-                time.sleep(0.05)
-        yield running, port
-    finally:
-        # uvicorn re-raises the SIGTERM it handled, after a clean shutdown.
-        assert running.stop() in (0, -signal.SIGTERM)
-        assert "Application shutdown complete" in running.err.read_text()
+    with demo_server(tmp_path) as running_and_port:
+        yield running_and_port
 
 
 def test_demo_banner_examples_deliver_a_message(demo, tmp_path):
     running, port = demo
     banner = running.out.read_text()
-    sid = re.search(r"Account SID\s+(AC[0-9a-f]{32})", banner).group(1)
-    token = re.search(r"Auth Token\s+([0-9a-f]{32})", banner).group(1)
-    assert f"http://127.0.0.1:{port}/docs" in banner
+    sid, token = demo_credentials(running)
+    assert re.search(rf"Dashboard\s+http://127\.0\.0\.1:{port}/\s", banner)
 
     # The curl example, pasted into a shell as it is printed.
     curl = re.search(r"(curl .*?Body=Your order #1042 has shipped\")", banner, re.S).group(1)
@@ -117,10 +71,10 @@ def test_demo_banner_examples_deliver_a_message(demo, tmp_path):
 
 
 def test_demo_keeps_its_account_across_restarts(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSVIA_")}
+    env = clean_environment()
     sids = []
     for _ in range(2):
-        running = Running(["serve", "--demo", "--port", str(_free_port())], tmp_path, env=env)
+        running = Running(["serve", "--demo", "--port", str(free_port())], tmp_path, env=env)
         try:
             found = running.wait_for_output(r"Account SID\s+(AC[0-9a-f]{32}).*Auth Token\s+(\w+)")
             sids.append(found.groups())
@@ -130,7 +84,7 @@ def test_demo_keeps_its_account_across_restarts(tmp_path):
 
 
 def test_sim_smsc_command_is_a_real_smsc(tmp_path):
-    port = _free_port()
+    port = free_port()
     sim = Running(["sim", "smsc", "--port", str(port), "--throttle-tps", "1000"], tmp_path)
     sim.wait_for_output(rf"SMSC simulator on 127\.0\.0\.1:{port}")
 

@@ -1,5 +1,5 @@
-"""The FastAPI application: Twilio-compatible API, health, metrics, and (optionally) the
-worker and the demo simulators in the same process."""
+"""The FastAPI application: Twilio-compatible API, dashboard, health, metrics, and (optionally)
+the worker and the demo simulators in the same process."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from smsvia.api import errors, twilio_messages
 from smsvia.config import Settings
 from smsvia.runtime import Runtime, open_runtime
 from smsvia.services.accounts import Credentials
+from smsvia.web import routes as dashboard
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def create_app(
     app = FastAPI(title="smsvia", version=__version__, lifespan=lifespan)
     errors.install(app)
     app.include_router(twilio_messages.router)
+    dashboard.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> dict[str, str]:

@@ -119,6 +119,14 @@ class Authenticator:
                 return Principal(account.id, account.sid, self._token(account), key.sid)
         raise failed
 
+    async def account(self, account_sid: str) -> Principal:
+        """An active account, already authenticated some other way (a dashboard session)."""
+        async with self._store.db.sessions() as session:
+            account = await queries.account_by_sid(session, account_sid)
+        if account is None or account.status != "active":
+            raise AuthenticationFailed("The account is unknown or no longer active")
+        return Principal(account.id, account.sid, self._token(account), account.sid)
+
     def _token(self, account: Account) -> str:
         return self._store.cipher.open(account.auth_token, f"account:{account.sid}")
 

@@ -97,6 +97,7 @@ class ListQuery:
     page_size: int = 50
     page: int = 0  # used only without a page_token, as an offset
     page_token: str | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +324,7 @@ async def list_messages(store: Store, principal: Principal, query: ListQuery) ->
         sender=normalize_sender(query.sender) if query.sender else None,
         sent_on_or_after=query.sent_on_or_after,
         sent_before=query.sent_before,
+        status=_status(query.status) if query.status else None,
     )
     before_id = _decode_token(query.page_token) if query.page_token else None
     offset = 0 if before_id is not None else query.page * query.page_size
@@ -436,6 +438,14 @@ def _label(message: Message) -> str:
         Status.RECEIVED: "Received",
     }
     return labels.get(Status(message.status), message.status)
+
+
+def _status(value: str) -> str:
+    if value not in {str(status) for status in Status}:
+        raise InvalidParameter(
+            f"Status {value!r} is not a message status", code=20001, field="Status"
+        )
+    return value
 
 
 def _recipient(to: str | None, default_region: str):

@@ -39,6 +39,8 @@ class Cipher:
             raise MasterKeyError("the master key must be 32 bytes (base64 of 32 random bytes)")
         self._aead = AESGCM(_derive(master_key, b"smsvia encryption"))
         self._index_key = _derive(master_key, b"smsvia blind index")
+        # For what the server signs but need not hide (dashboard session cookies).
+        self.signing_key = _derive(master_key, b"smsvia signing")
 
     def seal(self, plaintext: str, context: str = "") -> bytes:
         """Encrypt; `context` (e.g. the column name) is bound in, so values cannot be swapped."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.models import Message, MessageEvent
@@ -18,6 +18,7 @@ class MessageFilter:
     sender: str | None = None
     sent_on_or_after: datetime | None = None
     sent_before: datetime | None = None
+    status: str | None = None
 
 
 async def message_by_sid(session: AsyncSession, account_id: int, sid: str) -> Message | None:
@@ -45,10 +46,25 @@ async def page_of_messages(
         query = query.where(Message.date_sent >= where.sent_on_or_after)
     if where.sent_before is not None:
         query = query.where(Message.date_sent < where.sent_before)
+    if where.status is not None:
+        query = query.where(Message.status == where.status)
     if before_id is not None:
         query = query.where(Message.id < before_id)
     query = query.order_by(Message.id.desc()).limit(limit).offset(offset)
     return (await session.scalars(query)).all()
+
+
+async def status_counts(session: AsyncSession, account_id: int, *, recent: int) -> dict[str, int]:
+    """How many of the account's last `recent` messages are in each status."""
+    latest = (
+        select(Message.status)
+        .where(Message.account_id == account_id)
+        .order_by(Message.id.desc())
+        .limit(recent)
+        .subquery()
+    )
+    rows = await session.execute(select(latest.c.status, func.count()).group_by(latest.c.status))
+    return {status: count for status, count in rows}
 
 
 async def timeline(session: AsyncSession, message_id: int) -> Sequence[MessageEvent]:

@@ -29,3 +29,11 @@ async def sender_of_account(
     return await session.scalar(
         select(Number).where(Number.account_id == account_id, Number.phone_number == phone_number)
     )
+
+
+async def numbers_of_account(session: AsyncSession, account_id: int) -> Sequence[Number]:
+    return (
+        await session.scalars(
+            select(Number).where(Number.account_id == account_id).order_by(Number.phone_number)
+        )
+    ).all()

@@ -2,6 +2,8 @@
 
 -- claim_due_deliveries --  take up to N callbacks due now that no live lease holds
 -- attempts_of --           every attempt made for one callback
+-- attempts_for_message --  every callback attempt made about one message, oldest first
+-- pending_for_message --   how many callbacks about one message are still to be made
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.leases import claim_due
@@ -32,3 +34,23 @@ async def attempts_of(session: AsyncSession, delivery_id: int) -> Sequence[Webho
             .order_by(WebhookAttempt.id)
         )
     ).all()
+
+
+async def attempts_for_message(
+    session: AsyncSession, message_id: int
+) -> Sequence[tuple[WebhookDelivery, WebhookAttempt]]:
+    rows = await session.execute(
+        select(WebhookDelivery, WebhookAttempt)
+        .join(WebhookAttempt, WebhookAttempt.delivery_id == WebhookDelivery.id)
+        .where(WebhookDelivery.message_id == message_id)
+        .order_by(WebhookAttempt.id)
+    )
+    return [(delivery, attempt) for delivery, attempt in rows]
+
+
+async def pending_for_message(session: AsyncSession, message_id: int) -> int:
+    return await session.scalar(
+        select(func.count())
+        .select_from(WebhookDelivery)
+        .where(WebhookDelivery.message_id == message_id, WebhookDelivery.status == "pending")
+    )

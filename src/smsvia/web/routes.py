@@ -1,0 +1,293 @@
+"""Dashboard pages. Thin like the API: read the form, call a service, render a template."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from smsvia.domain import ids
+from smsvia.domain.errors import AuthenticationFailed, DomainError, NotFound
+from smsvia.domain.status import FINAL, Status
+from smsvia.services import activity
+from smsvia.services import messages as message_service
+from smsvia.services.quote import quote_message
+from smsvia.web.session import (
+    SignInRequired,
+    WebSession,
+    check_csrf,
+    current_session,
+    sign_in,
+    sign_out,
+)
+
+HERE = Path(__file__).parent
+PAGE_SIZE = 50
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=HERE / "templates")
+SignedIn = Annotated[WebSession, Depends(current_session)]
+
+
+def install(app: FastAPI) -> None:
+    """Mount the dashboard, its static files, and the redirect to sign in."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, _: SignInRequired) -> Response:
+        target = "/login?" + urlencode({"next": _local(str(request.url.path))})
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+
+@router.get("/")
+async def home() -> RedirectResponse:
+    return RedirectResponse("/messages", status_code=303)
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str = "/messages") -> HTMLResponse:
+    return _render(request, "login.html", next=_local(next))
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    account_sid: Annotated[str, Form()] = "",
+    auth_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/messages",
+) -> Response:
+    runtime = request.app.state.runtime
+    account_sid = account_sid.strip()
+    try:
+        if not ids.is_sid(account_sid, ids.ACCOUNT):
+            raise AuthenticationFailed("Sign in with an Account SID (AC…) and its Auth Token")
+        principal = await runtime.authenticator.authenticate(account_sid, auth_token.strip())
+    except AuthenticationFailed:
+        return _render(
+            request,
+            "login.html",
+            status_code=401,
+            next=_local(next),
+            account_sid=account_sid,
+            error="That Account SID and Auth Token do not match.",
+        )
+    response = RedirectResponse(_local(next), status_code=303)
+    sign_in(request, response, principal)
+    return response
+
+
+@router.post("/logout")
+async def logout(session: SignedIn, csrf: Annotated[str, Form()] = "") -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    if check_csrf(session, csrf):
+        sign_out(response)
+    return response
+
+
+@router.get("/messages")
+async def message_list(
+    request: Request, session: SignedIn, status: str = "", to: str = "", page_token: str = ""
+) -> HTMLResponse:
+    context = await _message_rows(request, session, status, to, page_token)
+    counts = await activity.recent_status_counts(request.app.state.runtime.store, session.principal)
+    return _render(
+        request,
+        "messages.html",
+        session=session,
+        counts=counts,
+        recent=activity.RECENT,
+        statuses=[str(s) for s in Status],
+        **context,
+    )
+
+
+@router.get("/messages/rows")
+async def message_rows(
+    request: Request, session: SignedIn, status: str = "", to: str = "", page_token: str = ""
+) -> HTMLResponse:
+    """The table body alone, which the list page polls to keep statuses current."""
+    context = await _message_rows(request, session, status, to, page_token)
+    return _render(request, "_message_rows.html", session=session, **context)
+
+
+@router.get("/messages/{sid}")
+async def message_detail(request: Request, session: SignedIn, sid: str) -> HTMLResponse:
+    try:
+        context = await _message(request, session, sid)
+    except NotFound:
+        return _render(request, "not_found.html", status_code=404, session=session, sid=sid)
+    return _render(request, "message.html", session=session, **context)
+
+
+@router.get("/messages/{sid}/live")
+async def message_live(request: Request, session: SignedIn, sid: str) -> HTMLResponse:
+    """Status, timeline and callbacks alone, polled until the message is final."""
+    return _render(
+        request, "_message_live.html", session=session, **await _message(request, session, sid)
+    )
+
+
+@router.get("/send")
+async def send_form(request: Request, session: SignedIn) -> HTMLResponse:
+    return await _send_page(request, session)
+
+
+@router.post("/send/quote")
+async def send_quote(
+    request: Request,
+    session: SignedIn,
+    to: Annotated[str, Form()] = "",
+    body: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """What the text being typed will cost: encoding, segments, price."""
+    return _render(request, "_quote.html", **_quote(request, to, body))
+
+
+@router.post("/send")
+async def send(
+    request: Request,
+    session: SignedIn,
+    to: Annotated[str, Form()] = "",
+    sender: Annotated[str, Form()] = "",
+    body: Annotated[str, Form()] = "",
+    status_callback: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    form = {"to": to, "sender": sender, "body": body, "status_callback": status_callback}
+    if not check_csrf(session, csrf):
+        return await _send_page(
+            request, session, form, "The form expired; send it again.", status_code=403
+        )
+    runtime = request.app.state.runtime
+    try:
+        view = await message_service.send_message(
+            runtime.store,
+            session.principal,
+            message_service.SendRequest(
+                to=to.strip() or None,
+                sender=sender,
+                body=body,
+                status_callback=status_callback.strip() or None,
+            ),
+            price_book=runtime.price_book,
+            default_region=runtime.settings.default_region,
+        )
+    except DomainError as exc:
+        return await _send_page(request, session, form, exc.message, status_code=400)
+    return RedirectResponse(f"/messages/{view.sid}", status_code=303)
+
+
+async def _message_rows(
+    request: Request, session: WebSession, status: str, to: str, page_token: str
+) -> dict[str, object]:
+    query = message_service.ListQuery(
+        to=to.strip() or None,
+        status=status or None,
+        page_size=PAGE_SIZE,
+        page_token=page_token or None,
+    )
+    error = None
+    try:
+        page = await message_service.list_messages(
+            request.app.state.runtime.store, session.principal, query
+        )
+    except DomainError as exc:
+        page, error = message_service.MessagePage([], None), exc.message
+    filters = {"status": status, "to": to}
+    return {
+        "page": page,
+        "filters": filters,
+        "error": error,
+        "query": urlencode({**filters, "page_token": page_token}),
+        "next_query": urlencode({**filters, "page_token": page.next_token or ""}),
+    }
+
+
+async def _message(request: Request, session: WebSession, sid: str) -> dict[str, object]:
+    store = request.app.state.runtime.store
+    view = await message_service.get_message(store, session.principal, sid, with_timeline=True)
+    callbacks = await activity.callback_history(store, session.principal, sid)
+    # Callbacks about the final status are made after it, so keep watching until they are.
+    settled = view.status in FINAL and not callbacks.pending
+    return {"message": view, "callbacks": callbacks.attempts, "settled": settled}
+
+
+async def _send_page(
+    request: Request,
+    session: WebSession,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    senders = await activity.senders(request.app.state.runtime.store, session.principal)
+    form = form or {
+        "to": "",
+        "sender": senders[0] if senders else "",
+        "body": "",
+        "status_callback": "",
+    }
+    return _render(
+        request,
+        "send.html",
+        status_code=status_code,
+        session=session,
+        senders=senders,
+        form=form,
+        error=error,
+        **_quote(request, form["to"], form["body"]),
+    )
+
+
+def _quote(request: Request, to: str, body: str) -> dict[str, object]:
+    runtime = request.app.state.runtime
+    try:
+        quote = quote_message(
+            body,
+            price_book=runtime.price_book,
+            to=to.strip() or None,
+            default_region=runtime.settings.default_region,
+        )
+    except DomainError as exc:
+        return {"quote": None, "quote_error": exc.message}
+    return {"quote": quote.as_dict(), "quote_error": None}
+
+
+def _render(
+    request: Request, template: str, *, status_code: int = 200, **context: object
+) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def _local(target: str) -> str:
+    """Only redirect within this site (a `next` of //evil.example must not leave it)."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/messages"
+    return target
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _money(amount: Decimal | str | None, currency: str = "USD") -> str:
+    if amount is None:
+        return ""
+    return f"{abs(Decimal(amount)):.4f} {currency}"
+
+
+templates.env.filters["when"] = _when
+templates.env.filters["money"] = _money

@@ -1,0 +1,90 @@
+"""Running smsvia commands as child processes, as a user runs them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+SMSVIA = str(Path(sys.executable).parent / "smsvia")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Running:
+    """A child process whose output is collected in a file (so it can never block on a pipe)."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.out = cwd / f"{args[0]}.out"
+        self.err = cwd / f"{args[0]}.err"
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.process = subprocess.Popen(
+                [SMSVIA, *args],
+                cwd=cwd,
+                stdout=out,
+                stderr=err,
+                env={**os.environ, "COLUMNS": "250", **(env or {})},
+            )
+
+    def wait_for_output(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.search(pattern, self.out.read_text(), re.S)
+            if found:
+                return found
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"no {pattern!r}; stderr:\n{self.err.read_text()[-3000:]}")
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(20)
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without any SMSVIA_ setting, as on a fresh machine."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SMSVIA_")}
+
+
+@contextlib.contextmanager
+def demo_server(cwd: Path) -> Iterator[tuple[Running, int]]:
+    """`smsvia serve --demo` in `cwd`, answering /healthz; stopped cleanly afterwards."""
+    port = free_port()
+    running = Running(["serve", "--demo", "--port", str(port)], cwd, env=clean_environment())
+    try:
+        running.wait_for_output(r"print\(client\.messages")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, running.err.read_text()
+                time.sleep(0.05)
+        yield running, port
+    finally:
+        # uvicorn re-raises the SIGTERM it handled, after a clean shutdown.
+        assert running.stop() in (0, -signal.SIGTERM)
+        assert "Application shutdown complete" in running.err.read_text()
+
+
+def demo_credentials(running: Running) -> tuple[str, str]:
+    """The Account SID and Auth Token the demo banner printed."""
+    banner = running.out.read_text()
+    sid = re.search(r"Account SID\s+(AC[0-9a-f]{32})", banner).group(1)
+    token = re.search(r"Auth Token\s+([0-9a-f]{32})", banner).group(1)
+    return sid, token
