@@ -4,11 +4,12 @@ simulator, receipts back, on SQLite and PostgreSQL.
 Separate processes, as in production: `smsvia serve` (API and worker in one process on
 SQLite; `serve --no-worker` plus `smsvia worker` on PostgreSQL), `smsvia sim smsc`, and this
 script as the client. Figures: accepted/s (API answers), submitted/s (all messages `sent`),
-DLR-complete/s (all `delivered`), p50/p99 accept latency, the server's peak RSS.
+DLR-complete/s (all `delivered`), p50/p99 accept latency, the server's peak RSS, and the CPU
+time each smsvia process spent per message (steadier than rates on a shared machine).
 
 Run: python benchmarks/e2e.py [--messages N] [--seconds S] [--concurrency C]
                               [--db sqlite,postgresql]
-                              [--path api,bulk]
+                              [--path api,bulk] [--profile DIR]
 The API path is driven by wrk (Debian package `wrk`) for S seconds when it is installed, else by
 an httpx client for N messages. The bulk path queues N messages in chunks of 500.
 PostgreSQL: a scratch database is created on SMSVIA_TEST_POSTGRES (default
@@ -65,12 +66,19 @@ class Result:
     p99: float
     peak_rss_mb: float
     errors: int
+    cpu_seconds: dict[str, float]  # CPU time each smsvia process used, by role
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -101,7 +109,13 @@ async def counts(store) -> dict[str, int]:
 
 
 async def run_one(
-    db: str, path: str, n: int, concurrency: int, workdir: Path, api_seconds: float
+    db: str,
+    path: str,
+    n: int,
+    concurrency: int,
+    workdir: Path,
+    api_seconds: float,
+    profile_dir: Path | None = None,
 ) -> Result:
     scratch = None
     if db == "sqlite":
@@ -155,6 +169,30 @@ async def run_one(
     base_url = f"http://127.0.0.1:{api_port}"
     try:
         await wait_http(f"{base_url}/healthz", server)
+        roles = dict(zip(["serve", "worker"], servers, strict=False))
+        idle = {role: cpu_seconds(p.pid) for role, p in roles.items()}
+        profilers = (
+            [
+                subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "--pid",
+                        str(p.pid),
+                        "--format",
+                        "raw",
+                        "--nonblocking",
+                        "--output",
+                        str(profile_dir / f"{db}-{path}-{role}.txt"),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for role, p in roles.items()
+            ]
+            if profile_dir
+            else []
+        )
         latencies: list[float] = []
         errors = 0
         p50 = p99 = float("nan")
@@ -192,6 +230,10 @@ async def run_one(
             if now.get("delivered", 0) >= n - errors:
                 delivered_at = elapsed
             await asyncio.sleep(0.1)
+        for profiler in profilers:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(60)
+        used = {role: cpu_seconds(p.pid) - idle[role] for role, p in roles.items()}
         return Result(
             db,
             path,
@@ -203,6 +245,7 @@ async def run_one(
             p99,
             sum(peak_rss_mb(process.pid) for process in servers),
             errors,
+            used,
         )
     finally:
         for process in (*servers, smsc):
@@ -304,7 +347,14 @@ async def main() -> None:
     )
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--path", default="api,bulk")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write py-spy collapsed stacks of each smsvia process into this directory",
+    )
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     console = Console(width=160)
     table = Table(
         "db",
@@ -316,6 +366,7 @@ async def main() -> None:
         "accept p50 ms",
         "accept p99 ms",
         "smsvia peak RSS MB",
+        "CPU ms/msg",
         "errors",
         title=f"smsvia end to end, concurrency {args.concurrency}",
     )
@@ -324,7 +375,13 @@ async def main() -> None:
             for path in args.path.split(","):
                 console.print(f"running {db} / {path} with {args.messages} messages…")
                 r = await run_one(
-                    db, path, args.messages, args.concurrency, Path(workdir), args.seconds
+                    db,
+                    path,
+                    args.messages,
+                    args.concurrency,
+                    Path(workdir),
+                    args.seconds,
+                    args.profile,
                 )
                 table.add_row(
                     r.db,
@@ -336,6 +393,9 @@ async def main() -> None:
                     f"{r.p50 * 1000:.1f}",
                     f"{r.p99 * 1000:.1f}",
                     f"{r.peak_rss_mb:.0f}",
+                    " + ".join(
+                        f"{role} {1000 * t / r.messages:.2f}" for role, t in r.cpu_seconds.items()
+                    ),
                     str(r.errors),
                 )
     console.print(table)

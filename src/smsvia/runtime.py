@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from smsvia.config import Settings
 from smsvia.domain.pricing import PriceBook
 from smsvia.services.accounts import Authenticator
+from smsvia.services.intake import Intake
 from smsvia.services.quote import load_price_book
 from smsvia.store.context import Store
 from smsvia.store.crypto import Cipher, load_master_key
@@ -21,6 +22,7 @@ class Runtime:
     store: Store
     price_book: PriceBook
     authenticator: Authenticator
+    intake: Intake  # new messages, group-committed
 
     async def close(self) -> None:
         await self.store.signal.close()
@@ -40,4 +42,4 @@ async def open_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     price_book = load_price_book(settings.price_book)
     if migrate:
         await upgrade(store.db)
-    return Runtime(settings, store, price_book, Authenticator(store))
+    return Runtime(settings, store, price_book, Authenticator(store), Intake(store))

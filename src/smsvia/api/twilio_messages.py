@@ -41,6 +41,7 @@ async def create_message(account_sid: str, request: Request, caller: Caller) -> 
         ),
         price_book=runtime.price_book,
         default_region=runtime.settings.default_region,
+        intake=runtime.intake,
     )
     return message_resource(view)
 

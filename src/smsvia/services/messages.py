@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -11,7 +10,6 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from smsvia import metrics
-from smsvia.domain import ids
 from smsvia.domain.encoding import segment
 from smsvia.domain.errors import Conflict, DomainError, InvalidParameter, NotFound
 from smsvia.domain.phone import parse_phone
@@ -21,9 +19,15 @@ from smsvia.domain.status import FINAL, Status
 from smsvia.services.accounts import Principal
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.delivery import Tracker
+from smsvia.services.intake import (
+    Intake,
+    NewMessage,
+    Outgoing,
+    sender_connector,
+    write_messages,
+)
 from smsvia.services.senders import normalize_sender
 from smsvia.store import messages as queries
-from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
 from smsvia.store.models import Message, MessageEvent
 
@@ -100,28 +104,6 @@ class ListQuery:
     status: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Outgoing:
-    """A send request checked and priced, ready to become a row."""
-
-    to: str
-    sender: str
-    body: str
-    media: tuple[str, ...]
-    smart_encoded: bool
-    encoding: str
-    segments: int
-    price: Decimal
-    currency: str
-    status: Status
-    status_callback: str | None
-    validity_period: int | None
-    send_at: datetime | None
-    due_at: datetime
-    expires_at: datetime
-    detail: str  # the first timeline entry
-
-
 async def send_message(
     store: Store,
     principal: Principal,
@@ -130,19 +112,19 @@ async def send_message(
     price_book: PriceBook,
     default_region: str = "US",
     clock: Clock = utcnow,
+    intake: Intake | None = None,
 ) -> MessageView:
-    """Validate, price and queue one outbound message; the worker sends it."""
+    """Validate, price and queue one outbound message; the worker sends it.
+
+    Through `intake` it shares its transaction with concurrent sends (group commit).
+    """
     now = clock()
     outgoing = _check(request, price_book, default_region, now)
-    async with store.db.transaction() as session:
-        connector_id = await _sender_connector(session, store, principal, outgoing.sender)
-        message = _new_message(store, principal, outgoing, connector_id, now)
-        session.add(message)
-        await session.flush()
-        event = _first_event(message, outgoing, now)
-        session.add(event)
-        await store.signal.notify(session)
-    metrics.MESSAGE_STATUS.labels(str(outgoing.status), message.channel).inc()
+    connector_id = await sender_connector(store, principal, outgoing.sender)
+    new = NewMessage(principal, outgoing, connector_id, now)
+    if intake is None:
+        intake = Intake(store, max_batch=1)
+    message, event = await intake.write(new)
     return _view(store, message, principal.account_sid, (event,))
 
 
@@ -161,32 +143,27 @@ async def send_messages(
     never stops the good ones.
     """
     now = clock()
-    results: list[str | DomainError] = []
-    messages: list[tuple[Message, _Outgoing]] = []
+    results: list[int | DomainError] = []  # index into `batch`, or why it was refused
+    batch: list[NewMessage] = []
+    for request in requests:
+        try:
+            outgoing = _check(request, price_book, default_region, now)
+            connector_id = await sender_connector(store, principal, outgoing.sender)
+        except DomainError as exc:
+            results.append(exc)
+            continue
+        results.append(len(batch))
+        batch.append(NewMessage(principal, outgoing, connector_id, now))
     async with store.db.transaction() as session:
-        for request in requests:
-            try:
-                outgoing = _check(request, price_book, default_region, now)
-                connector_id = await _sender_connector(session, store, principal, outgoing.sender)
-            except DomainError as exc:
-                results.append(exc)
-                continue
-            message = _new_message(store, principal, outgoing, connector_id, now)
-            messages.append((message, outgoing))
-            results.append(message.sid)
-        session.add_all(message for message, _ in messages)
-        await session.flush()
-        session.add_all(_first_event(message, outgoing, now) for message, outgoing in messages)
-        if messages:
-            await store.signal.notify(session)
-    for _message, outgoing in messages:
-        metrics.MESSAGE_STATUS.labels(str(outgoing.status), "sms").inc()
-    return results
+        written = await write_messages(session, store, batch)
+    for new in batch:
+        metrics.MESSAGE_STATUS.labels(str(new.outgoing.status), "sms").inc()
+    return [r if isinstance(r, DomainError) else written[r][0].sid for r in results]
 
 
 def _check(
     request: SendRequest, price_book: PriceBook, default_region: str, now: datetime
-) -> _Outgoing:
+) -> Outgoing:
     to = _recipient(request.to, default_region)
     body = request.body or ""
     media = _media(request.media_urls)
@@ -213,7 +190,7 @@ def _check(
         + (f", {len(media)} media sent as links" if media else "")
         + (f", send at {send_at.isoformat()}" if send_at else "")
     )
-    return _Outgoing(
+    return Outgoing(
         to=to.e164,
         sender=sender,
         body=body,
@@ -230,75 +207,6 @@ def _check(
         due_at=start,
         expires_at=start + timedelta(seconds=validity),
         detail=detail,
-    )
-
-
-# Which connector an account's sender uses, looked up once per SENDER_TTL: every send needs
-# it, and it changes only when an operator changes the numbers. A refusal is not kept, so a
-# number just added is usable at once.
-SENDER_TTL = 10.0
-_senders: dict[tuple[str, int, str], tuple[float, int]] = {}
-
-
-async def _sender_connector(session, store: Store, principal: Principal, sender: str) -> int:
-    """The connector of the account's sender `sender`; 21606 when it is not one."""
-    key = (store.db.url, principal.account_id, sender)
-    now = time.monotonic()
-    cached = _senders.get(key)
-    if cached is not None and now - cached[0] <= SENDER_TTL:
-        return cached[1]
-    number = await sender_queries.sender_of_account(session, principal.account_id, sender)
-    if number is None:
-        raise InvalidParameter(
-            f"The 'From' number {sender} is not a sender of this account",
-            code=21606,
-            field="From",
-        )
-    if len(_senders) > 10_000:
-        _senders.clear()
-    _senders[key] = (now, number.connector_id)
-    return number.connector_id
-
-
-def _new_message(
-    store: Store,
-    principal: Principal,
-    outgoing: _Outgoing,
-    connector_id: int,
-    now: datetime,
-) -> Message:
-    return Message(
-        sid=ids.new_sid(ids.MESSAGE),
-        account_id=principal.account_id,
-        direction="outbound-api",
-        sender=outgoing.sender,
-        recipient=store.cipher.seal(outgoing.to, "message.to"),
-        recipient_index=store.cipher.blind_index(outgoing.to, "phone"),
-        body=store.cipher.seal(outgoing.body, "message.body"),
-        media_urls=list(outgoing.media),
-        status=outgoing.status,
-        channel="sms",
-        encoding=outgoing.encoding,
-        num_segments=outgoing.segments,
-        num_media=len(outgoing.media),
-        smart_encoded=outgoing.smart_encoded,
-        price=outgoing.price,
-        price_unit=outgoing.currency,
-        status_callback=outgoing.status_callback,
-        validity_period=outgoing.validity_period,
-        send_at=outgoing.send_at,
-        expires_at=outgoing.expires_at,
-        connector_id=connector_id,
-        date_created=now,
-        date_updated=now,
-        due_at=outgoing.due_at,
-        attempts=0,
-    )
-
-
-def _first_event(message: Message, outgoing: _Outgoing, now: datetime) -> MessageEvent:
-    return MessageEvent(
-        message_id=message.id, at=now, event=str(outgoing.status), detail=outgoing.detail
     )
 
 

@@ -32,7 +32,10 @@ class Database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             options["connect_args"] = {"timeout": 30}
         else:
-            options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # No pre-ping: it costs a round trip on every checkout. A connection that died
+            # (a PostgreSQL restart) fails its statement once; SQLAlchemy then drops the whole
+            # pool, the API answers that request with a 500 and the worker retries its batch.
+            options.update(pool_size=10, max_overflow=10)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

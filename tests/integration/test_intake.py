@@ -1,0 +1,87 @@
+"""Group commit of new messages on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import DBAPIError
+
+from smsvia.domain.errors import InvalidParameter
+from smsvia.domain.status import Status
+from smsvia.services.intake import Intake, NewMessage, Outgoing, sender_connector
+from smsvia.store.models import Message, MessageEvent
+
+
+def new_message(shop, connector_id: int, i: int) -> NewMessage:
+    now = datetime.now(UTC)
+    outgoing = Outgoing(
+        to=f"+1415{7000000 + i:07d}",
+        sender=shop.sender,
+        body=f"Order {i} has shipped",
+        media=(),
+        smart_encoded=False,
+        encoding="GSM-7",
+        segments=1,
+        price=Decimal("0.015"),
+        currency="USD",
+        status=Status.QUEUED,
+        status_callback=None,
+        validity_period=None,
+        send_at=None,
+        due_at=now,
+        expires_at=now + timedelta(hours=10),
+        detail="GSM-7, 1 segment(s), 0.015 USD",
+    )
+    return NewMessage(shop.principal, outgoing, connector_id, now)
+
+
+async def count(store, model) -> int:
+    async with store.db.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(model))
+
+
+def test_concurrent_sends_share_one_commit(backend):
+    shop = backend.tenant()
+    commits = []
+    event.listen(backend.store.db.engine.sync_engine, "commit", lambda _: commits.append(1))
+
+    async def send_fifty():
+        connector = await sender_connector(backend.store, shop.principal, shop.sender)
+        intake = Intake(backend.store)
+        return await asyncio.gather(
+            *(intake.write(new_message(shop, connector, i)) for i in range(50))
+        )
+
+    written = backend.run(send_fifty())
+    assert len({message.sid for message, _ in written}) == 50
+    assert all(entry.message_id == message.id for message, entry in written)
+    assert len(commits) == 1
+    assert backend.run(count(backend.store, Message)) == 50
+    assert backend.run(count(backend.store, MessageEvent)) == 50
+
+
+def test_a_row_that_cannot_be_written_fails_alone(backend):
+    shop = backend.tenant()
+
+    async def send_with_one_bad():
+        connector = await sender_connector(backend.store, shop.principal, shop.sender)
+        intake = Intake(backend.store)
+        batch = [new_message(shop, connector, i) for i in range(20)]
+        batch[7] = new_message(shop, 999_999, 7)  # no such connector: a foreign-key violation
+        return await asyncio.gather(*(intake.write(n) for n in batch), return_exceptions=True)
+
+    results = backend.run(send_with_one_bad())
+    assert isinstance(results[7], DBAPIError)
+    assert sum(isinstance(r, tuple) for r in results) == 19
+    assert backend.run(count(backend.store, Message)) == 19
+
+
+def test_a_sender_the_account_does_not_own_is_21606(backend):
+    shop, other = backend.tenant(), backend.tenant("+15005550007")
+    with pytest.raises(InvalidParameter) as refused:
+        backend.run(sender_connector(backend.store, shop.principal, other.sender))
+    assert refused.value.code == 21606
