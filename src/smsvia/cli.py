@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -148,6 +148,17 @@ def _print_quote(quote: MessageQuote) -> None:
                 highlight=False,
             )
     console.print(quote.explain(), highlight=False)
+
+
+def _run_fast(main: Coroutine[Any, Any, T]) -> T:
+    """Run a long-lived service on uvloop where it is installed (cheaper socket I/O), as
+    uvicorn does for `serve`."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def _with_runtime(work: Callable[..., Awaitable[T]]) -> T:
@@ -346,7 +357,7 @@ def worker(
             await dispatch.stop()
             await runtime.close()
 
-    asyncio.run(run())
+    _run_fast(run())
 
 
 sim_app = typer.Typer(help="Simulators for tests, demos and benchmarks.", no_args_is_help=True)
@@ -408,7 +419,7 @@ def sim_smsc(
         await simulator.stop()
         return simulator
 
-    simulator = asyncio.run(run())
+    simulator = _run_fast(run())
     console.print(
         f"accepted {len(simulator.accepted)} submits, sent {simulator.receipts_sent} receipts",
         highlight=False,
