@@ -386,8 +386,6 @@ def sim_smsc(
     ] = None,
 ) -> None:
     """An SMPP 3.4 SMSC: To ending 9999 → UNDELIV, 9998 → ESME_RINVDSTADR, 9997 → no receipt."""
-    import signal
-
     from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
 
     settings = Settings()
@@ -411,11 +409,7 @@ def sim_smsc(
             f"SMSC simulator on {host}:{simulator.port} ({credentials}); Ctrl-C stops it",
             highlight=False,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await stop.wait()
+        await _until_stopped()
         await simulator.stop()
         return simulator
 
@@ -424,6 +418,74 @@ def sim_smsc(
         f"accepted {len(simulator.accepted)} submits, sent {simulator.receipts_sent} receipts",
         highlight=False,
     )
+
+
+@sim_app.command("rcs")
+def sim_rcs(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8090,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    webhook: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook", help="Where events go, e.g. http://127.0.0.1:8080/rcs/NAME/events"
+        ),
+    ] = None,
+    client_token: Annotated[
+        str, typer.Option("--client-token", help="Key of the events' X-Goog-Signature.")
+    ] = "smsvia-sim-client-token",
+    delivered_after: Annotated[
+        float, typer.Option("--delivered-after", help="Seconds from send to DELIVERED.")
+    ] = 0.05,
+    read_after: Annotated[
+        float, typer.Option("--read-after", help="Seconds from send to READ.")
+    ] = 0.2,
+) -> None:
+    """An RBM platform: numbers ending 77 never get it, 55 → 500, even → delivered, odd → not
+    RCS-capable."""
+    from smsvia.sim.rbm import RbmBehaviour, RbmSimulator
+
+    settings = Settings()
+    _configure_logging(settings)
+    behaviour = RbmBehaviour(
+        client_token=client_token,
+        webhook_url=webhook,
+        delivered_after=delivered_after,
+        read_after=read_after,
+    )
+
+    async def run() -> RbmSimulator:
+        simulator = RbmSimulator(behaviour)
+        try:
+            await simulator.start(host, port)
+        except OSError as exc:
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        events = f"events to {webhook}" if webhook else "no events (no --webhook)"
+        console.print(
+            f"RBM simulator on http://{host}:{simulator.port} ({events}); Ctrl-C stops it",
+            highlight=False,
+        )
+        await _until_stopped()
+        await simulator.stop()
+        return simulator
+
+    simulator = _run_fast(run())
+    records = simulator.records
+    console.print(
+        f"delivered {len(records.delivered)} messages, revoked {len(records.revoked)}, "
+        f"sent {records.events_sent} events",
+        highlight=False,
+    )
+
+
+async def _until_stopped() -> None:
+    """Wait for Ctrl-C or SIGTERM."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
 
 
 def _configure_logging(settings: Settings) -> None:

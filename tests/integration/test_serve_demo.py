@@ -15,6 +15,7 @@ import pytest
 from twilio.rest import Client
 
 from smsvia.channels.base import PartOutcome, SmsSubmission
+from smsvia.channels.rcs import RbmChannel, RcsConfig, SendOutcome
 from smsvia.channels.smpp import SmppChannel, SmppConfig
 from smsvia.domain.encoding import segment, to_parts
 from tests.processes import (
@@ -131,3 +132,22 @@ def test_sim_smsc_says_why_it_cannot_listen(tmp_path):
     assert result.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sim_rcs_command_is_a_real_rbm_platform(tmp_path):
+    port = free_port()
+    sim = Running(["sim", "rcs", "--port", str(port)], tmp_path)
+    sim.wait_for_output(rf"RBM simulator on http://127\.0\.0\.1:{port}")
+
+    async def use() -> tuple:
+        channel = RbmChannel("cli", RcsConfig(f"http://127.0.0.1:{port}", "agent"))
+        try:
+            sent = await channel.send("+14155550102", "SMcli", {"text": "hi"}, 60)
+            return await channel.capable("+14155550103"), sent.outcome
+        finally:
+            await channel.close()
+
+    assert asyncio.run(use()) == (False, SendOutcome.ACCEPTED)
+    time.sleep(0.2)
+    assert sim.stop() == 0
+    assert "delivered 1 messages, revoked 0" in sim.out.read_text()

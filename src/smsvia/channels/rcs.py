@@ -1,0 +1,166 @@
+"""RCS channel: the RBM REST API (client side) behind our own small interface.
+
+`capable`, `send`, `revoke` and `close`; the rest of the server never sees HTTP. The real
+platform wants an OAuth2 token from a Google service account (google-auth); a simulator
+wants none. Capability answers are cached for `capability_ttl` seconds; errors are not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+RBM_SCOPE = "https://www.googleapis.com/auth/rcsbusinessmessaging"
+
+
+@dataclass(frozen=True, slots=True)
+class RcsConfig:
+    base_url: str
+    agent_id: str
+    credentials_file: str | None = None  # a Google service account key (JSON)
+    timeout: float = 10.0  # seconds for one request
+    capability_ttl: float = 300.0  # seconds a capability answer is trusted
+
+
+class SendOutcome(StrEnum):
+    ACCEPTED = "accepted"  # the platform has it (or had it already: same messageId)
+    NOT_CAPABLE = "not_capable"  # 404: the phone cannot take RCS
+    FAILED = "failed"  # the platform refused or broke (4xx, 5xx)
+    UNANSWERED = "unanswered"  # no answer (timeout, connection lost): it may have it
+
+
+class RevokeOutcome(StrEnum):
+    REVOKED = "revoked"  # it will never be delivered
+    GONE = "gone"  # 404: already delivered (or expired)
+    FAILED = "failed"  # could not tell; try again
+
+
+@dataclass(frozen=True, slots=True)
+class RcsResult:
+    outcome: SendOutcome | RevokeOutcome
+    detail: str = ""
+
+
+class RbmChannel:
+    def __init__(self, name: str, config: RcsConfig, *, http: httpx.AsyncClient | None = None):
+        self.name = name
+        self.config = config
+        self._http = http or httpx.AsyncClient(timeout=config.timeout)
+        self._capable: dict[str, tuple[float, bool]] = {}
+        self._token = _ServiceAccountToken(config.credentials_file)
+
+    async def capable(self, msisdn: str) -> bool | None:
+        """Whether the phone takes RCS; None when the platform could not say."""
+        cached = self._capable.get(msisdn)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            answer = await self._request(
+                "GET",
+                f"/v1/phones/{quote(msisdn)}/capabilities",
+                params={"requestId": str(uuid.uuid4()), "agentId": self.config.agent_id},
+            )
+        except httpx.HTTPError as exc:
+            log.warning("RBM capability check for a number failed on %s: %s", self.name, exc)
+            return None
+        if answer.status_code not in (200, 404):
+            log.warning("RBM capability check answered %s on %s", answer.status_code, self.name)
+            return None
+        capable = answer.status_code == 200
+        if len(self._capable) > 100_000:
+            self._capable.clear()
+        self._capable[msisdn] = (time.monotonic() + self.config.capability_ttl, capable)
+        return capable
+
+    async def send(
+        self, msisdn: str, message_id: str, content: dict[str, Any], ttl_seconds: int
+    ) -> RcsResult:
+        """POST the agent message; the messageId makes a repeat harmless (409)."""
+        try:
+            answer = await self._request(
+                "POST",
+                f"/v1/phones/{quote(msisdn)}/agentMessages",
+                params={"messageId": message_id, "agentId": self.config.agent_id},
+                json={"contentMessage": content, "ttl": f"{ttl_seconds}s"},
+            )
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            return RcsResult(SendOutcome.UNANSWERED, f"no answer from RBM: {_describe(exc)}")
+        if answer.status_code in (200, 409):
+            return RcsResult(SendOutcome.ACCEPTED)
+        if answer.status_code == 404:
+            self._capable[msisdn] = (time.monotonic() + self.config.capability_ttl, False)
+            return RcsResult(SendOutcome.NOT_CAPABLE, "RBM: the phone is not RCS-capable")
+        return RcsResult(SendOutcome.FAILED, f"RBM answered {_error_text(answer)}")
+
+    async def revoke(self, msisdn: str, message_id: str) -> RcsResult:
+        try:
+            answer = await self._request(
+                "DELETE",
+                f"/v1/phones/{quote(msisdn)}/agentMessages/{quote(message_id)}",
+                params={"agentId": self.config.agent_id},
+            )
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            return RcsResult(RevokeOutcome.FAILED, f"no answer from RBM: {_describe(exc)}")
+        if answer.status_code == 200:
+            return RcsResult(RevokeOutcome.REVOKED)
+        if answer.status_code == 404:
+            return RcsResult(RevokeOutcome.GONE, "RBM: already delivered")
+        return RcsResult(RevokeOutcome.FAILED, f"RBM answered {_error_text(answer)}")
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        headers = {}
+        token = await self._token.get()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        url = self.config.base_url.rstrip("/") + path
+        return await self._http.request(method, url, headers=headers, **options)
+
+
+class _ServiceAccountToken:
+    """An OAuth2 access token for the RBM scope, refreshed before it expires."""
+
+    def __init__(self, credentials_file: str | None) -> None:
+        self._credentials: Any = None
+        if credentials_file:
+            from google.oauth2 import service_account
+
+            self._credentials = service_account.Credentials.from_service_account_file(
+                credentials_file, scopes=[RBM_SCOPE]
+            )
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> str | None:
+        if self._credentials is None:
+            return None
+        async with self._lock:
+            if not self._credentials.valid:
+                from google.auth.transport.requests import Request
+
+                # google-auth refreshes synchronously (requests): keep the loop free.
+                await asyncio.to_thread(self._credentials.refresh, Request())
+            return self._credentials.token
+
+
+def _error_text(answer: httpx.Response) -> str:
+    try:
+        message = answer.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = answer.text[:200]
+    return f"{answer.status_code}: {message}".rstrip(": ")
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__} {exc}".strip()
