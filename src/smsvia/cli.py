@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -241,6 +242,40 @@ def connectors_add_smpp(
         lambda runtime: add_smpp_connector(runtime.store, name, settings, password)
     )
     console.print(f"connector {info.name} (smpp {host}:{port}) added", highlight=False)
+
+
+@connectors_add_app.command("rcs")
+def connectors_add_rcs(
+    name: Annotated[str, typer.Argument(help="The connector's name.")],
+    base_url: Annotated[
+        str,
+        typer.Option(
+            "--base-url", help="RBM API, e.g. https://rcsbusinessmessaging.googleapis.com"
+        ),
+    ],
+    agent_id: Annotated[str, typer.Option("--agent-id", help="The RBM agent's id.")],
+    credentials: Annotated[
+        Path | None,
+        typer.Option("--credentials", help="Google service account key (JSON) for OAuth2."),
+    ] = None,
+    client_token: Annotated[
+        str | None,
+        typer.Option("--client-token", help="Checks the events RBM pushes to our webhook."),
+    ] = None,
+) -> None:
+    """Add an RBM platform (or `smsvia sim rcs`); its events go to /rcs/NAME/events."""
+    from smsvia.services.senders import RcsSettings, add_rcs_connector
+
+    key = str(credentials.resolve()) if credentials else None
+    settings = RcsSettings(base_url, agent_id, key)
+    info = _with_runtime(
+        lambda runtime: add_rcs_connector(runtime.store, name, settings, client_token)
+    )
+    console.print(
+        f"connector {info.name} (rcs {base_url}, agent {agent_id}) added; give RBM the webhook "
+        f"<public URL>/rcs/{info.name}/events",
+        highlight=False,
+    )
 
 
 @connectors_app.command("list")

@@ -12,7 +12,8 @@ from sqlalchemy.exc import DBAPIError
 
 from smsvia.domain.errors import InvalidParameter
 from smsvia.domain.status import Status
-from smsvia.services.intake import Intake, NewMessage, Outgoing, sender_connector
+from smsvia.services.intake import Intake, NewMessage, Outgoing
+from smsvia.services.routing import sender_route
 from smsvia.store.models import Message, MessageEvent
 
 
@@ -20,6 +21,7 @@ def new_message(shop, connector_id: int, i: int) -> NewMessage:
     now = datetime.now(UTC)
     outgoing = Outgoing(
         to=f"+1415{7000000 + i:07d}",
+        region="US",
         sender=shop.sender,
         body=f"Order {i} has shipped",
         media=(),
@@ -50,7 +52,7 @@ def test_concurrent_sends_share_one_commit(backend):
     event.listen(backend.store.db.engine.sync_engine, "commit", lambda _: commits.append(1))
 
     async def send_fifty():
-        connector = await sender_connector(backend.store, shop.principal, shop.sender)
+        connector = (await sender_route(backend.store, shop.principal, shop.sender)).connector_id
         intake = Intake(backend.store)
         return await asyncio.gather(
             *(intake.write(new_message(shop, connector, i)) for i in range(50))
@@ -68,7 +70,7 @@ def test_a_row_that_cannot_be_written_fails_alone(backend):
     shop = backend.tenant()
 
     async def send_with_one_bad():
-        connector = await sender_connector(backend.store, shop.principal, shop.sender)
+        connector = (await sender_route(backend.store, shop.principal, shop.sender)).connector_id
         intake = Intake(backend.store)
         batch = [new_message(shop, connector, i) for i in range(20)]
         batch[7] = new_message(shop, 999_999, 7)  # no such connector: a foreign-key violation
@@ -83,5 +85,5 @@ def test_a_row_that_cannot_be_written_fails_alone(backend):
 def test_a_sender_the_account_does_not_own_is_21606(backend):
     shop, other = backend.tenant(), backend.tenant("+15005550007")
     with pytest.raises(InvalidParameter) as refused:
-        backend.run(sender_connector(backend.store, shop.principal, other.sender))
+        backend.run(sender_route(backend.store, shop.principal, other.sender))
     assert refused.value.code == 21606

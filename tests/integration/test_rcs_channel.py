@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from smsvia.channels.rcs import RbmChannel, RcsConfig, RevokeOutcome, SendOutcome
-from smsvia.sim.rbm import RbmBehaviour, RbmSimulator, sign
+from smsvia.domain.signature import rbm_signature
+from smsvia.sim.rbm import RbmBehaviour, RbmSimulator
 
 CAPABLE, OFFLINE, BROKEN, NOT_CAPABLE = (
     "+14155550102",
@@ -95,7 +96,7 @@ def test_capable_phone_gets_it_delivered_then_read_with_signed_events(sink):
     assert records.delivered[0].content == TEXT and records.delivered[0].ttl == "60s"
     assert sink.types("SM1") == ["DELIVERED", "READ"]
     for _event, signature, data in sink.events:
-        assert signature == sign("tok", data)
+        assert signature == rbm_signature("tok", data)
 
 
 def test_send_outcomes_by_number():

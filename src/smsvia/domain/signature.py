@@ -1,4 +1,9 @@
-"""X-Twilio-Signature: HMAC-SHA1 with the auth token over the URL and the sorted parameters."""
+"""Signatures on webhooks.
+
+X-Twilio-Signature (ours, on status callbacks): HMAC-SHA1 with the auth token over the URL and
+the sorted parameters. X-Goog-Signature (RBM's, on the events it pushes to us): HMAC-SHA512
+with the agent's client token over the decoded event.
+"""
 
 from __future__ import annotations
 
@@ -20,3 +25,13 @@ def is_valid_twilio_signature(
 ) -> bool:
     expected = twilio_signature(url, params, auth_token)
     return hmac.compare_digest(expected.encode(), signature.encode())
+
+
+def rbm_signature(client_token: str, data: bytes) -> str:
+    """RBM's X-Goog-Signature of a pushed event: base64 HMAC-SHA512 of its decoded data."""
+    digest = hmac.new(client_token.encode("utf-8"), data, hashlib.sha512).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def is_valid_rbm_signature(client_token: str, data: bytes, signature: str) -> bool:
+    return hmac.compare_digest(rbm_signature(client_token, data).encode(), signature.encode())

@@ -10,30 +10,23 @@ one request in flight nothing waits: the batch is that request alone.
 from __future__ import annotations
 
 import asyncio
-import time
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia import metrics
 from smsvia.domain import ids
-from smsvia.domain.errors import InvalidParameter
 from smsvia.domain.status import Status
 from smsvia.services.accounts import Principal
-from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
 from smsvia.store.models import Message, MessageEvent
 
 MAX_BATCH = 256  # messages per shared transaction
-
-# Which connector an account's sender uses, looked up once per SENDER_TTL: every send needs
-# it, and it changes only when an operator changes the numbers. A refusal is not kept, so a
-# number just added is usable at once.
-SENDER_TTL = 10.0
-_senders: dict[tuple[str, int, str], tuple[float, int]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +34,7 @@ class Outgoing:
     """A send request checked and priced, ready to become a row."""
 
     to: str
+    region: str  # the destination's country, for prices
     sender: str
     body: str
     media: tuple[str, ...]
@@ -56,6 +50,14 @@ class Outgoing:
     due_at: datetime
     expires_at: datetime
     detail: str  # the first timeline entry
+    category: str | None = None  # transactional | marketing
+    # RCS first (services/routing.py); `channel` stays "sms" for a plain SMS.
+    channel: str = "sms"
+    rcs_connector_id: int | None = None
+    rich_content: dict[str, Any] | None = None  # native JSON, also kept for preview pages
+    fallback_after: int | None = None
+    fallback_price: Decimal | None = None
+    preview_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,7 @@ class Intake:
         for waiting, result in zip(batch, written, strict=True):
             _settle(waiting.done, result=result)
         for new in (w.new for w in batch):
-            metrics.MESSAGE_STATUS.labels(str(new.outgoing.status), "sms").inc()
+            metrics.MESSAGE_STATUS.labels(str(new.outgoing.status), new.outgoing.channel).inc()
 
 
 async def write_messages(
@@ -139,27 +141,6 @@ async def write_messages(
     return list(zip(messages, events, strict=True))
 
 
-async def sender_connector(store: Store, principal: Principal, sender: str) -> int:
-    """The connector of the account's sender `sender`; 21606 when it is not one."""
-    key = (store.db.url, principal.account_id, sender)
-    now = time.monotonic()
-    cached = _senders.get(key)
-    if cached is not None and now - cached[0] <= SENDER_TTL:
-        return cached[1]
-    async with store.db.sessions() as session:
-        number = await sender_queries.sender_of_account(session, principal.account_id, sender)
-    if number is None:
-        raise InvalidParameter(
-            f"The 'From' number {sender} is not a sender of this account",
-            code=21606,
-            field="From",
-        )
-    if len(_senders) > 10_000:
-        _senders.clear()
-    _senders[key] = (now, number.connector_id)
-    return number.connector_id
-
-
 def _message_row(store: Store, new: NewMessage) -> Message:
     outgoing = new.outgoing
     return Message(
@@ -172,7 +153,7 @@ def _message_row(store: Store, new: NewMessage) -> Message:
         body=store.cipher.seal(outgoing.body, "message.body"),
         media_urls=list(outgoing.media),
         status=outgoing.status,
-        channel="sms",
+        channel=outgoing.channel,
         encoding=outgoing.encoding,
         num_segments=outgoing.segments,
         num_media=len(outgoing.media),
@@ -184,6 +165,16 @@ def _message_row(store: Store, new: NewMessage) -> Message:
         send_at=outgoing.send_at,
         expires_at=outgoing.expires_at,
         connector_id=new.connector_id,
+        category=outgoing.category,
+        rcs_connector_id=outgoing.rcs_connector_id,
+        rich_content=(
+            store.cipher.seal(json.dumps(outgoing.rich_content), "message.rich_content")
+            if outgoing.rich_content is not None
+            else None
+        ),
+        fallback_after=outgoing.fallback_after,
+        fallback_price=outgoing.fallback_price,
+        preview_token=outgoing.preview_token,
         date_created=new.now,
         date_updated=new.now,
         due_at=outgoing.due_at,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit
 
 from smsvia import metrics
@@ -14,18 +16,15 @@ from smsvia.domain.encoding import segment
 from smsvia.domain.errors import Conflict, DomainError, InvalidParameter, NotFound
 from smsvia.domain.phone import parse_phone
 from smsvia.domain.pricing import PriceBook
+from smsvia.domain.rcs import parse_rich_content
 from smsvia.domain.rendering import sms_text
 from smsvia.domain.status import FINAL, Status
+from smsvia.services import routing
 from smsvia.services.accounts import Principal
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.delivery import Tracker
-from smsvia.services.intake import (
-    Intake,
-    NewMessage,
-    Outgoing,
-    sender_connector,
-    write_messages,
-)
+from smsvia.services.intake import Intake, NewMessage, Outgoing, write_messages
+from smsvia.services.routing import sender_route
 from smsvia.services.senders import normalize_sender
 from smsvia.store import messages as queries
 from smsvia.store.context import Store
@@ -49,6 +48,24 @@ class SendRequest:
     send_at: datetime | None = None
     schedule_type: str | None = None
     smart_encoded: bool = False
+
+
+CHANNELS = ("auto", "rcs", "sms")
+FALLBACK_LABEL = "Sent as SMS via server"
+_FALLBACK_SENT = frozenset({Status.QUEUED, Status.SENDING, Status.SENT, Status.DELIVERED})
+
+
+@dataclass(frozen=True, slots=True)
+class RichRequest:
+    """A native API send (POST /v1/messages)."""
+
+    to: str | None
+    sender: str | None
+    content: Mapping[str, Any]  # text, media_url, rich_card, carousel, suggestions
+    channel: str = "auto"
+    fallback_after_seconds: int | None = None
+    status_callback: str | None = None
+    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +100,8 @@ class MessageView:
     date_sent: datetime | None
     status_label: str
     fallback_reason: str | None = None
+    category: str | None = None
+    content: dict[str, Any] | None = None  # rich content, native JSON
     timeline: tuple[TimelineEntry, ...] = field(default=())
 
 
@@ -120,12 +139,90 @@ async def send_message(
     """
     now = clock()
     outgoing = _check(request, price_book, default_region, now)
-    connector_id = await sender_connector(store, principal, outgoing.sender)
-    new = NewMessage(principal, outgoing, connector_id, now)
+    route = await sender_route(store, principal, outgoing.sender)
+    outgoing = _rcs_first_if_possible(outgoing, route, price_book)
+    return await _queue(
+        store, principal, NewMessage(principal, outgoing, route.connector_id, now), intake
+    )
+
+
+async def send_rich_message(
+    store: Store,
+    principal: Principal,
+    request: RichRequest,
+    *,
+    price_book: PriceBook,
+    public_url: str,
+    default_region: str = "US",
+    clock: Clock = utcnow,
+    intake: Intake | None = None,
+) -> MessageView:
+    """The native API's send: rich content, RCS first where the sender can, else SMS.
+
+    The SMS a fallback sends is written now (title, text, link actions, a preview page for
+    media) and smart-encoded, so it is priced before anything goes out.
+    """
+    now = clock()
+    if request.channel not in CHANNELS:
+        raise InvalidParameter(
+            f"channel must be one of {', '.join(CHANNELS)}", code=21100, field="channel"
+        )
+    if request.category not in (None, "transactional", "marketing"):
+        raise InvalidParameter(
+            "category must be transactional or marketing", code=21100, field="category"
+        )
+    fallback_after = routing.check_fallback_after(request.fallback_after_seconds)
+    content = parse_rich_content(request.content)
+    token = routing.new_preview_token() if content.media_urls else None
+    body = content.sms_text(routing.preview_url(public_url, token) if token else None)
+    sms = SendRequest(
+        to=request.to,
+        sender=request.sender,
+        body=body,
+        status_callback=request.status_callback,
+        smart_encoded=True,
+    )
+    outgoing = replace(
+        _check(sms, price_book, default_region, now),
+        category=request.category,
+        rich_content=content.to_json(),
+        preview_token=token,
+    )
+    route = await sender_route(store, principal, outgoing.sender)
+    if request.channel != "sms" and route.rcs_connector_id is not None:
+        outgoing = routing.rcs_first(
+            outgoing, content, route, price_book, fallback_after=fallback_after
+        )
+    elif request.channel == "rcs":
+        raise InvalidParameter(
+            f"{outgoing.sender} has no RCS connector; send with channel auto or sms",
+            code=21100,
+            field="channel",
+        )
+    return await _queue(
+        store, principal, NewMessage(principal, outgoing, route.connector_id, now), intake
+    )
+
+
+async def _queue(
+    store: Store, principal: Principal, new: NewMessage, intake: Intake | None
+) -> MessageView:
     if intake is None:
         intake = Intake(store, max_batch=1)
     message, event = await intake.write(new)
     return _view(store, message, principal.account_sid, (event,))
+
+
+def _rcs_first_if_possible(
+    outgoing: Outgoing, route: routing.SenderRoute, price_book: PriceBook
+) -> Outgoing:
+    """A Twilio-API message from a sender with an RCS connector goes RCS first too."""
+    if route.rcs_connector_id is None:
+        return outgoing
+    content = routing.content_from_twilio(outgoing.body, outgoing.media)
+    if content is None:
+        return outgoing
+    return routing.rcs_first(outgoing, content, route, price_book)
 
 
 async def send_messages(
@@ -148,16 +245,17 @@ async def send_messages(
     for request in requests:
         try:
             outgoing = _check(request, price_book, default_region, now)
-            connector_id = await sender_connector(store, principal, outgoing.sender)
+            route = await sender_route(store, principal, outgoing.sender)
         except DomainError as exc:
             results.append(exc)
             continue
+        outgoing = _rcs_first_if_possible(outgoing, route, price_book)
         results.append(len(batch))
-        batch.append(NewMessage(principal, outgoing, connector_id, now))
+        batch.append(NewMessage(principal, outgoing, route.connector_id, now))
     async with store.db.transaction() as session:
         written = await write_messages(session, store, batch)
     for new in batch:
-        metrics.MESSAGE_STATUS.labels(str(new.outgoing.status), "sms").inc()
+        metrics.MESSAGE_STATUS.labels(str(new.outgoing.status), new.outgoing.channel).inc()
     return [r if isinstance(r, DomainError) else written[r][0].sid for r in results]
 
 
@@ -192,6 +290,7 @@ def _check(
     )
     return Outgoing(
         to=to.e164,
+        region=to.region,
         sender=sender,
         body=body,
         media=media,
@@ -327,12 +426,21 @@ def _view(
         date_updated=message.date_updated,
         date_sent=message.date_sent,
         status_label=_label(message),
+        fallback_reason=message.fallback_reason,
+        category=message.category,
+        content=(
+            json.loads(store.cipher.open(message.rich_content, "message.rich_content"))
+            if message.rich_content is not None
+            else None
+        ),
         timeline=tuple(TimelineEntry(e.at, e.event, e.detail) for e in events),
     )
 
 
 def _label(message: Message) -> str:
     via = {"sms": "SMS", "mms": "MMS", "rcs": "RCS"}.get(message.channel, message.channel)
+    if message.fallback_reason and message.status in _FALLBACK_SENT:
+        return FALLBACK_LABEL
     labels = {
         Status.QUEUED: "Queued",
         Status.SCHEDULED: "Scheduled",

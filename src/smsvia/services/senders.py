@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
 
@@ -45,6 +48,20 @@ class SmppSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RcsSettings:
+    base_url: str
+    agent_id: str
+    credentials_file: str | None = None  # Google service account key; none for a simulator
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "agent_id": self.agent_id,
+            "credentials_file": self.credentials_file,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorInfo:
     name: str
     kind: str
@@ -67,6 +84,30 @@ async def add_smpp_connector(
             field="system_id",
         )
     return await _insert(store, name, "smpp", settings.as_json(), password, clock())
+
+
+async def add_rcs_connector(
+    store: Store,
+    name: str,
+    settings: RcsSettings,
+    client_token: str | None,
+    *,
+    clock: Clock = utcnow,
+) -> ConnectorInfo:
+    """An RBM platform (or simulator); `client_token` checks the events it pushes to us."""
+    _check_name(name)
+    parts = urlsplit(settings.base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidParameter(
+            f"--base-url must be an http(s) URL, not {settings.base_url!r}",
+            code=21100,
+            field="base_url",
+        )
+    if not settings.agent_id.strip():
+        raise InvalidParameter("--agent-id is required", code=21100, field="agent_id")
+    if settings.credentials_file is not None:
+        _check_credentials(settings.credentials_file)
+    return await _insert(store, name, "rcs", settings.as_json(), client_token, clock())
 
 
 async def list_connectors(store: Store) -> list[ConnectorInfo]:
@@ -145,6 +186,21 @@ async def _insert(
     except IntegrityError as exc:
         raise Conflict(f"a connector named '{name}' already exists") from exc
     return _info(connector)
+
+
+def _check_credentials(path: str) -> None:
+    try:
+        key = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidParameter(
+            f"cannot read the service account key {path}: {exc}", code=21100, field="credentials"
+        ) from exc
+    if not isinstance(key, dict) or key.get("type") != "service_account":
+        raise InvalidParameter(
+            f"{path} is not a Google service account key (type service_account)",
+            code=21100,
+            field="credentials",
+        )
 
 
 def _check_name(name: str) -> None:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -33,6 +31,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from smsvia.domain.signature import rbm_signature
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,6 @@ def recipient_kind(msisdn: str) -> str:
     if digits.endswith("55"):
         return "error"
     return "capable" if digits and int(digits[-1]) % 2 == 0 else "not_capable"
-
-
-def sign(client_token: str, data: bytes) -> str:
-    """RBM's X-Goog-Signature of a pushed event."""
-    digest = hmac.new(client_token.encode(), data, hashlib.sha512).digest()
-    return base64.b64encode(digest).decode()
 
 
 class RbmSimulator:
@@ -257,7 +251,7 @@ class RbmSimulator:
             },
             "subscription": "projects/smsvia-sim/subscriptions/rbm-events",
         }
-        headers = {"X-Goog-Signature": sign(self.behaviour.client_token, data)}
+        headers = {"X-Goog-Signature": rbm_signature(self.behaviour.client_token, data)}
         delay = self.behaviour.event_retry
         for _ in range(12):
             try:

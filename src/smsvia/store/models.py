@@ -44,6 +44,8 @@ class Account(Base):
     friendly_name: Mapped[str] = mapped_column(String(255))
     auth_token: Mapped[bytes] = mapped_column(LargeBinary)  # sealed
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # How long an RCS message may go undelivered before it is revoked and sent as SMS.
+    rcs_fallback_seconds: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
     date_created: Mapped[datetime]
     date_updated: Mapped[datetime]
 
@@ -118,6 +120,16 @@ class Message(Base):
     send_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     connector_id: Mapped[int | None] = mapped_column(ForeignKey("connectors.id"))
+    category: Mapped[str | None] = mapped_column(String(16))  # transactional | marketing
+    # RCS first, SMS as the fallback (see dispatch/rcs.py). `rich_content` is the sealed
+    # native JSON of the content; the body holds its SMS rendering's source text.
+    rcs_connector_id: Mapped[int | None] = mapped_column(ForeignKey("connectors.id"))
+    rich_content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    rcs_state: Mapped[str | None] = mapped_column(String(16))
+    fallback_after: Mapped[int | None] = mapped_column(Integer)  # seconds
+    fallback_reason: Mapped[str | None] = mapped_column(String(32))
+    fallback_price: Mapped[Decimal | None]  # the SMS's price, quoted up front like the RCS one
+    preview_token: Mapped[str | None] = mapped_column(String(24), unique=True)
     date_created: Mapped[datetime]
     date_updated: Mapped[datetime]
     date_sent: Mapped[datetime | None]
@@ -215,3 +227,24 @@ class ReceiptInbox(Base):
     received_at: Mapped[datetime]
     applied_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RcsEvent(Base):
+    """An event the RBM platform pushed to our webhook, kept until it is processed.
+
+    The webhook only stores and answers 200 (RBM retries anything else for days); the
+    dispatch applies events a batch at a time. `event_id` makes a repeated push a no-op.
+    """
+
+    __tablename__ = "rcs_events"
+    __table_args__ = (
+        UniqueConstraint("connector_id", "event_id"),
+        Index("ix_rcs_events_processed_at", "processed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
+    event_id: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # sealed event JSON (user text inside)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]

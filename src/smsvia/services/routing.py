@@ -1,0 +1,122 @@
+"""Which way a new message goes: SMS, or RCS first with SMS as the fallback.
+
+A sender with an RCS connector sends RCS first (the fallback rule of DESIGN.md); the message
+is priced both ways up front, as RCS and as the SMS it becomes if the phone cannot take it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, replace
+
+from smsvia.domain.errors import DomainError, InvalidParameter
+from smsvia.domain.pricing import Billed, PriceBook
+from smsvia.domain.rcs import RichContent, parse_rich_content
+from smsvia.services.accounts import Principal
+from smsvia.services.intake import Outgoing
+from smsvia.store import accounts as account_queries
+from smsvia.store import senders as sender_queries
+from smsvia.store.context import Store
+
+MIN_FALLBACK, MAX_FALLBACK = 5, 86_400  # seconds an RCS message may wait for DELIVERED
+
+# Looked up once per SENDER_TTL: every send needs it, and it changes only when an operator
+# changes the numbers. A refusal is not kept, so a number just added is usable at once.
+SENDER_TTL = 10.0
+_routes: dict[tuple[str, int, str], tuple[float, SenderRoute]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class SenderRoute:
+    connector_id: int  # SMS
+    rcs_connector_id: int | None
+    fallback_seconds: int  # the account's window
+
+
+async def sender_route(store: Store, principal: Principal, sender: str) -> SenderRoute:
+    """The connectors of the account's sender `sender`; 21606 when it is not one."""
+    key = (store.db.url, principal.account_id, sender)
+    now = time.monotonic()
+    cached = _routes.get(key)
+    if cached is not None and now - cached[0] <= SENDER_TTL:
+        return cached[1]
+    async with store.db.sessions() as session:
+        number = await sender_queries.sender_of_account(session, principal.account_id, sender)
+        account = await account_queries.account_by_id(session, principal.account_id)
+    if number is None or account is None:
+        raise InvalidParameter(
+            f"The 'From' number {sender} is not a sender of this account",
+            code=21606,
+            field="From",
+        )
+    route = SenderRoute(number.connector_id, number.rcs_connector_id, account.rcs_fallback_seconds)
+    if len(_routes) > 10_000:
+        _routes.clear()
+    _routes[key] = (now, route)
+    return route
+
+
+def rcs_first(
+    outgoing: Outgoing,
+    content: RichContent,
+    route: SenderRoute,
+    price_book: PriceBook,
+    *,
+    fallback_after: int | None = None,
+) -> Outgoing:
+    """The same message, sent by RCS first; its SMS price is kept for a fallback."""
+    assert route.rcs_connector_id is not None
+    window = fallback_after if fallback_after is not None else route.fallback_seconds
+    billed = Billed.RCS_BASIC if content.is_basic else Billed.RCS_SINGLE
+    quote = price_book.quote(outgoing.region, billed)
+    return replace(
+        outgoing,
+        channel="rcs",
+        rcs_connector_id=route.rcs_connector_id,
+        rich_content=content.to_json(),
+        fallback_after=window,
+        fallback_price=outgoing.price,
+        price=quote.price,
+        detail=(
+            f"RCS first ({billed.value.replace('_', ' ')}, {quote.price} {quote.currency}); "
+            f"if not delivered within {window} s, SMS: {outgoing.detail}"
+        ),
+    )
+
+
+def check_fallback_after(seconds: int | None) -> int | None:
+    if seconds is not None and not MIN_FALLBACK <= seconds <= MAX_FALLBACK:
+        raise InvalidParameter(
+            f"fallback_after_seconds must be between {MIN_FALLBACK} and {MAX_FALLBACK}",
+            code=21100,
+            field="fallback_after_seconds",
+        )
+    return seconds
+
+
+def content_from_twilio(body: str, media: tuple[str, ...]) -> RichContent | None:
+    """A Twilio-API message as RCS: text, one picture as a card, several as a carousel.
+    None when RBM would refuse it (then it goes as SMS only)."""
+    if not media:
+        payload: dict[str, object] = {"text": body}
+    elif len(media) == 1:
+        payload = {"rich_card": {"description": body, "media_url": media[0]}}
+    else:
+        cards: list[dict[str, str]] = [{"media_url": url} for url in media]
+        if body:
+            cards[0]["description"] = body
+        payload = {"carousel": cards}
+    try:
+        return parse_rich_content(payload)
+    except DomainError:
+        return None
+
+
+def new_preview_token() -> str:
+    """The key of a hosted preview page (/m/{token}); short, as it is paid for per SMS."""
+    return secrets.token_urlsafe(9)
+
+
+def preview_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/m/{token}"
