@@ -262,12 +262,15 @@ def connectors_add_rcs(
         str | None,
         typer.Option("--client-token", help="Checks the events RBM pushes to our webhook."),
     ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for one RBM answer.")
+    ] = 10.0,
 ) -> None:
     """Add an RBM platform (or `smsvia sim rcs`); its events go to /rcs/NAME/events."""
     from smsvia.services.senders import RcsSettings, add_rcs_connector
 
     key = str(credentials.resolve()) if credentials else None
-    settings = RcsSettings(base_url, agent_id, key)
+    settings = RcsSettings(base_url, agent_id, key, timeout=timeout)
     info = _with_runtime(
         lambda runtime: add_rcs_connector(runtime.store, name, settings, client_token)
     )

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from smsvia import __version__
-from smsvia.api import errors, twilio_messages
+from smsvia.api import errors, native_messages, rcs_webhook, twilio_messages
 from smsvia.config import Settings
 from smsvia.runtime import Runtime, open_runtime
 from smsvia.services.accounts import Credentials
@@ -66,6 +66,8 @@ def create_app(
     app = FastAPI(title="smsvia", version=__version__, lifespan=lifespan)
     errors.install(app)
     app.include_router(twilio_messages.router)
+    app.include_router(native_messages.router)
+    app.include_router(rcs_webhook.router)
     dashboard.install(app)
 
     @app.get("/healthz", include_in_schema=False)

@@ -9,7 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from smsvia.channels.base import SmsChannel
+from smsvia.channels.rcs import RbmChannel, RcsConfig
 from smsvia.channels.smpp import SmppChannel, SmppConfig
+from smsvia.dispatch.rcs import RcsFlow
+from smsvia.dispatch.rcs_events import RcsEventProcessor
 from smsvia.dispatch.receipts import ReceiptProcessor
 from smsvia.dispatch.worker import Worker, WorkerConfig, worker_name
 from smsvia.metrics import QUEUE_DEPTH
@@ -18,6 +21,7 @@ from smsvia.services.delivery import Tracker
 from smsvia.store import outbox
 from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
+from smsvia.store.models import Connector
 from smsvia.webhooks.dispatcher import WebhookConfig, WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -40,24 +44,33 @@ class Dispatch:
     def __post_init__(self) -> None:
         self.tracker = Tracker(self.store)
         self.channels: dict[int, SmsChannel] = {}
+        self.rcs_channels: dict[int, RbmChannel] = {}
         self._connector_ids: dict[str, int] = {}
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.worker: Worker | None = None
         self.receipts: ReceiptProcessor | None = None
         self.webhooks: WebhookDispatcher | None = None
+        self.rcs_events: RcsEventProcessor | None = None
 
     async def start(self) -> None:
         self.receipts = ReceiptProcessor(self.store, self.tracker, self._connector_ids)
         await self._start_new_channels()
         self.worker = Worker(
-            self.store, self.channels, self.tracker, owner=self.owner, config=self.worker_config
+            self.store,
+            self.channels,
+            self.tracker,
+            owner=self.owner,
+            config=self.worker_config,
+            rcs=RcsFlow(self.store, self.rcs_channels, self.tracker),
         )
+        self.rcs_events = RcsEventProcessor(self.store, self.tracker)
         self.webhooks = WebhookDispatcher(self.store, owner=self.owner, config=self.webhook_config)
         self._tasks = [
             asyncio.create_task(self.worker.run(self._stop), name="worker"),
             asyncio.create_task(self.receipts.run(self._stop), name="receipts"),
             asyncio.create_task(self.webhooks.run(self._stop), name="webhooks"),
+            asyncio.create_task(self.rcs_events.run(self._stop), name="rcs-events"),
             asyncio.create_task(self._gauge_queue(), name="queue-depth"),
             asyncio.create_task(self._watch_connectors(), name="connectors"),
         ]
@@ -70,17 +83,22 @@ class Dispatch:
                 await asyncio.wait_for(task, 10)
         for channel in self.channels.values():
             await channel.close()
+        for rcs in self.rcs_channels.values():
+            await rcs.close()
         if self.webhooks is not None:
             await self.webhooks.close()
 
     async def _start_new_channels(self) -> None:
-        """Start a channel for every SMPP connector that has none yet."""
+        """Start a channel for every connector that has none yet."""
         from smsvia.services.senders import connector_password
 
         assert self.receipts is not None
         async with self.store.db.sessions() as session:
             connectors = await sender_queries.all_connectors(session)
         for connector in connectors:
+            if connector.kind == "rcs" and connector.id not in self.rcs_channels:
+                self.rcs_channels[connector.id] = self._rcs_channel(connector)
+                log.info("RCS connector %s started", connector.name)
             if connector.kind != "smpp" or connector.id in self.channels:
                 continue
             settings = connector.settings
@@ -99,6 +117,16 @@ class Dispatch:
             await channel.start(self.receipts.heard)
             self.channels[connector.id] = channel
             log.info("connector %s started", connector.name)
+
+    def _rcs_channel(self, connector: Connector) -> RbmChannel:
+        settings = connector.settings
+        config = RcsConfig(
+            base_url=settings["base_url"],
+            agent_id=settings["agent_id"],
+            credentials_file=settings.get("credentials_file"),
+            timeout=float(settings.get("timeout", 10.0)),
+        )
+        return RbmChannel(connector.name, config)
 
     async def _watch_connectors(self) -> None:
         while not self._stop.is_set():

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia import metrics
 from smsvia.channels.base import PartOutcome, PartResult, SmsChannel, SmsSubmission
+from smsvia.dispatch.rcs import RcsFlow, RcsJob, RcsOutcome
 from smsvia.domain.encoding import Part, segment, to_parts
 from smsvia.domain.rendering import sms_text
 from smsvia.domain.status import FINAL, Status
@@ -67,10 +68,12 @@ class Worker:
         owner: str | None = None,
         config: WorkerConfig | None = None,
         clock: Clock = utcnow,
+        rcs: RcsFlow | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
         self.tracker = tracker
+        self.rcs = rcs or RcsFlow(store, {}, tracker)
         self.owner = owner or worker_name()
         self.config = config or WorkerConfig()
         self.clock = clock
@@ -105,15 +108,23 @@ class Worker:
             )
             if not messages:
                 return 0
-            parts = _by_message(await outbox.parts_of(session, [m.id for m in messages]))
+            rcs_first = [m for m in messages if m.channel == "rcs"]
+            sms = [m for m in messages if m.channel != "rcs"]
+            rcs_jobs = [
+                job for message in rcs_first if (job := await self.rcs.plan(session, message, now))
+            ]
+            parts = _by_message(await outbox.parts_of(session, [m.id for m in sms]))
             jobs = [
                 job
-                for message in messages
+                for message in sms
                 if (job := await self._prepare(session, message, parts[message.id], now))
             ]
-        results = await asyncio.gather(*(self._submit(job) for job in jobs))
-        if jobs:
-            await self._record(jobs, results)
+        results, rcs_results = await asyncio.gather(
+            asyncio.gather(*(self._submit(job) for job in jobs)),
+            asyncio.gather(*(self.rcs.act(job) for job in rcs_jobs)),
+        )
+        if jobs or rcs_jobs:
+            await self._record(jobs, results, rcs_jobs, rcs_results)
         return len(messages)
 
     # -- claiming transaction ------------------------------------------------------------
@@ -215,11 +226,18 @@ class Worker:
 
     # -- recording transaction -----------------------------------------------------------
 
-    async def _record(self, jobs: Sequence[_Job], results: Sequence[list[PartResult]]) -> None:
+    async def _record(
+        self,
+        jobs: Sequence[_Job],
+        results: Sequence[list[PartResult]],
+        rcs_jobs: Sequence[RcsJob],
+        rcs_results: Sequence[RcsOutcome],
+    ) -> None:
         now = self.clock()
         async with self.store.db.transaction() as session:
             ids = [job.message_id for job in jobs]
-            messages = {m.id: m for m in await outbox.messages_for_update(session, ids)}
+            rcs_ids = [job.message_id for job in rcs_jobs]
+            messages = {m.id: m for m in await outbox.messages_for_update(session, ids + rcs_ids)}
             parts = _by_message(await outbox.parts_of(session, ids))
             for job, outcome in zip(jobs, results, strict=True):
                 message = messages.get(job.message_id)
@@ -228,6 +246,10 @@ class Worker:
                 if message.lease_owner != self.owner:
                     log.warning("lost the lease on %s before recording its submit", message.sid)
                 await self._apply(session, message, parts[message.id], outcome, now)
+            for rcs_job, rcs_result in zip(rcs_jobs, rcs_results, strict=True):
+                message = messages.get(rcs_job.message_id)
+                if message is not None:
+                    await self.rcs.record(session, message, rcs_job, rcs_result, now)
 
     async def _apply(
         self,

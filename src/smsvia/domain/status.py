@@ -30,7 +30,10 @@ _ALLOWED: dict[Status, frozenset[Status]] = {
     Status.SENDING: frozenset(
         {Status.QUEUED, Status.SENT, Status.FAILED, Status.UNDELIVERED, Status.DELIVERED}
     ),
-    Status.SENT: frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.READ}),
+    # sent -> queued: an RCS message revoked in time goes out again as SMS.
+    Status.SENT: frozenset(
+        {Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.READ, Status.QUEUED}
+    ),
     Status.DELIVERED: frozenset({Status.READ}),
     Status.UNDELIVERED: frozenset(),
     Status.FAILED: frozenset(),

@@ -77,7 +77,7 @@ class Tracker:
         queries.record_event(session, message.id, now, event, detail)
 
     async def _enqueue_callback(self, session: AsyncSession, message: Message, now: datetime):
-        account_sid = await self._account_sid(session, message.account_id)
+        account_sid = await self.account_sid(session, message.account_id)
         params = {
             "MessageSid": message.sid,
             "SmsSid": message.sid,
@@ -88,7 +88,7 @@ class Tracker:
             "To": self._store.cipher.open(message.recipient, "message.to"),
             "ApiVersion": API_VERSION,
             "Channel": message.channel,
-            "FallbackReason": "",
+            "FallbackReason": message.fallback_reason or "",
         }
         if message.error_code is not None:
             params["ErrorCode"] = str(message.error_code)
@@ -106,7 +106,7 @@ class Tracker:
             )
         )
 
-    async def _account_sid(self, session: AsyncSession, account_id: int) -> str:
+    async def account_sid(self, session: AsyncSession, account_id: int) -> str:
         sid = self._account_sids.get(account_id)
         if sid is None:
             account = await account_queries.account_by_id(session, account_id)

@@ -405,12 +405,14 @@ async def _owned(session, principal: Principal, sid: str, *, for_update: bool = 
 def _view(
     store: Store, message: Message, account_sid: str, events: Sequence[MessageEvent]
 ) -> MessageView:
+    handset = store.cipher.open(message.recipient, "message.to")
     return MessageView(
         sid=message.sid,
         account_sid=account_sid,
         direction=message.direction,
-        sender=message.sender,
-        to=store.cipher.open(message.recipient, "message.to"),
+        # Inbound: the customer wrote from the sealed `recipient` to our `sender`.
+        sender=handset if message.direction == "inbound" else message.sender,
+        to=message.sender if message.direction == "inbound" else handset,
         body=store.cipher.open(message.body, "message.body"),
         media_urls=tuple(message.media_urls or ()),
         status=message.status,

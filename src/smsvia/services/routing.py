@@ -19,7 +19,7 @@ from smsvia.store import accounts as account_queries
 from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
 
-MIN_FALLBACK, MAX_FALLBACK = 5, 86_400  # seconds an RCS message may wait for DELIVERED
+MIN_FALLBACK, MAX_FALLBACK = 1, 86_400  # seconds an RCS message may wait for DELIVERED
 
 # Looked up once per SENDER_TTL: every send needs it, and it changes only when an operator
 # changes the numbers. A refusal is not kept, so a number just added is usable at once.

@@ -52,12 +52,14 @@ class RcsSettings:
     base_url: str
     agent_id: str
     credentials_file: str | None = None  # Google service account key; none for a simulator
+    timeout: float = 10.0  # seconds for one request to RBM
 
     def as_json(self) -> dict[str, Any]:
         return {
             "base_url": self.base_url,
             "agent_id": self.agent_id,
             "credentials_file": self.credentials_file,
+            "timeout": self.timeout,
         }
 
 
@@ -103,6 +105,8 @@ async def add_rcs_connector(
             code=21100,
             field="base_url",
         )
+    if not 0 < settings.timeout <= 120:
+        raise InvalidParameter("--timeout must be between 0 and 120 s", code=21100, field="timeout")
     if not settings.agent_id.strip():
         raise InvalidParameter("--agent-id is required", code=21100, field="agent_id")
     if settings.credentials_file is not None:

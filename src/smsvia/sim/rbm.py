@@ -22,7 +22,7 @@ import json
 import logging
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -185,7 +185,7 @@ class RbmSimulator:
             sent = SentMessage(msisdn, message_id, agent_id, content, body.get("ttl"))
             self._messages[key] = sent
             if kind == "capable":
-                self._later(self.behaviour.delivered_after, self._deliver(sent))
+                self._later(self.behaviour.delivered_after, lambda: self._deliver(sent))
             return JSONResponse(
                 {
                     "name": f"phones/{msisdn}/agentMessages/{message_id}",
@@ -207,10 +207,10 @@ class RbmSimulator:
 
     # -- delivery and events -----------------------------------------------------------------
 
-    def _later(self, delay: float, work: Any) -> None:
+    def _later(self, delay: float, work: Callable[[], Awaitable[None]]) -> None:
         async def run() -> None:
             await asyncio.sleep(delay)
-            await work
+            await work()
 
         task = asyncio.create_task(run())
         self._timers.add(task)
@@ -224,7 +224,7 @@ class RbmSimulator:
         sent.state = "delivered"
         self.records.delivered.append(sent)
         later = max(self.behaviour.read_after - self.behaviour.delivered_after, 0)
-        self._later(later, self._push(self._status_event(sent, "READ")))
+        self._later(later, lambda: self._push(self._status_event(sent, "READ")))
         await self._push(self._status_event(sent, "DELIVERED"))
 
     def _status_event(self, sent: SentMessage, event_type: str) -> dict[str, Any]:

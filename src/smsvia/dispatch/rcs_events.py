@@ -1,0 +1,159 @@
+"""Apply the events RBM pushed (stored by the webhook): statuses, replies and taps.
+
+DELIVERED and READ move the message and end its fallback window. A user's reply or tap on a
+suggestion becomes an inbound message, forwarded to the sender's `sms_url` as Twilio forwards
+an inbound SMS (signed, retried). IS_TYPING and anything unknown are marked done and ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smsvia.dispatch.rcs import RcsState
+from smsvia.domain import ids
+from smsvia.domain.status import Status
+from smsvia.services.clock import Clock, utcnow
+from smsvia.services.delivery import API_VERSION, Tracker
+from smsvia.store import rcs_events as queries
+from smsvia.store.context import Store
+from smsvia.store.models import Message, MessageEvent, RcsEvent, WebhookDelivery
+
+log = logging.getLogger(__name__)
+
+
+class RcsEventProcessor:
+    def __init__(
+        self,
+        store: Store,
+        tracker: Tracker,
+        *,
+        clock: Clock = utcnow,
+        poll_interval: float = 0.2,
+        batch_size: int = 200,
+    ) -> None:
+        self.store = store
+        self.tracker = tracker
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                applied = await self.run_once()
+            except Exception:
+                log.exception("could not apply RBM events; retrying")
+                applied = 0
+            if applied < self.batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.poll_interval)
+
+    async def run_once(self) -> int:
+        now = self.clock()
+        async with self.store.db.transaction() as session:
+            rows = await queries.claim_unprocessed(session, self.batch_size)
+            for row in rows:
+                await self._apply(session, row, now)
+                row.processed_at = now
+        return len(rows)
+
+    async def _apply(self, session: AsyncSession, row: RcsEvent, now: datetime) -> None:
+        event = json.loads(self.store.cipher.open(row.payload, "rcs_event.payload"))
+        kind = event.get("eventType")
+        if kind in ("DELIVERED", "READ"):
+            await self._status(session, row.connector_id, event, kind, now)
+        elif kind is None and ("text" in event or "suggestionResponse" in event):
+            await self._user_message(session, row.connector_id, event, now)
+
+    async def _status(
+        self, session: AsyncSession, connector_id: int, event: dict[str, Any], kind: str, now
+    ) -> None:
+        message = await queries.rcs_message(session, connector_id, str(event.get("messageId")))
+        if message is None:
+            log.info("RBM %s for a message we do not know; ignored", kind)
+            return
+        if message.rcs_state == RcsState.FELL_BACK:
+            # RBM confirmed the revoke before the SMS went; this must not happen.
+            log.error("RBM says %s for %s after its revoke was confirmed", kind, message.sid)
+            self.tracker.note(session, message, now, "rcs_after_revoke", f"RBM: {kind}")
+            return
+        message.rcs_state = RcsState.DELIVERED
+        message.due_at = None  # delivered: no fallback
+        if kind == "DELIVERED":
+            await self.tracker.move(session, message, Status.DELIVERED, now, "RBM: DELIVERED")
+        else:
+            if message.status in (Status.SENDING, Status.SENT):
+                await self.tracker.move(session, message, Status.DELIVERED, now, "RBM: READ")
+            await self.tracker.move(session, message, Status.READ, now, "RBM: READ")
+
+    async def _user_message(
+        self, session: AsyncSession, connector_id: int, event: dict[str, Any], now: datetime
+    ) -> None:
+        number = await queries.number_on_rcs_connector(session, connector_id)
+        if number is None:
+            log.warning("an RCS user message arrived on a connector no sender uses; dropped")
+            return
+        tap = event.get("suggestionResponse")
+        text = str(tap.get("text", "")) if isinstance(tap, dict) else str(event.get("text", ""))
+        handset = str(event.get("senderPhoneNumber", ""))
+        # For inbound messages the customer's number is in the sealed `recipient` column
+        # and ours in `sender`; the view turns them round (services/messages.py).
+        message = Message(
+            sid=ids.new_sid(ids.MESSAGE),
+            account_id=number.account_id,
+            direction="inbound",
+            sender=number.phone_number,
+            recipient=self.store.cipher.seal(handset, "message.to"),
+            recipient_index=self.store.cipher.blind_index(handset, "phone"),
+            body=self.store.cipher.seal(text, "message.body"),
+            media_urls=[],
+            status=Status.RECEIVED,
+            channel="rcs",
+            encoding="UCS-2",
+            num_segments=1,
+            num_media=0,
+            price_unit="USD",
+            date_created=now,
+            date_updated=now,
+            date_sent=now,
+            attempts=0,
+        )
+        session.add(message)
+        await session.flush()
+        detail = "tapped a suggestion" if isinstance(tap, dict) else "replied"
+        session.add(MessageEvent(message_id=message.id, at=now, event="received", detail=detail))
+        if number.sms_url:
+            params = {
+                "MessageSid": message.sid,
+                "SmsMessageSid": message.sid,
+                "AccountSid": await self.tracker.account_sid(session, number.account_id),
+                "From": handset,
+                "To": number.phone_number,
+                "Body": text,
+                "NumMedia": "0",
+                "NumSegments": "1",
+                "ApiVersion": API_VERSION,
+                "Channel": "rcs",
+            }
+            if isinstance(tap, dict):
+                params["ButtonText"] = text
+                params["ButtonPayload"] = str(tap.get("postbackData", ""))
+            session.add(
+                WebhookDelivery(
+                    account_id=number.account_id,
+                    message_id=message.id,
+                    url=number.sms_url,
+                    payload=self.store.cipher.seal(json.dumps(params), "webhook.payload"),
+                    status="pending",
+                    attempts=0,
+                    due_at=now,
+                    date_created=now,
+                )
+            )

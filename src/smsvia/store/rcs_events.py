@@ -1,0 +1,55 @@
+"""Named queries for the events RBM pushes to us.
+
+-- add_event --              keep a pushed event; False when its event id is already kept
+-- claim_unprocessed --      the oldest events not yet applied (SKIP LOCKED on PostgreSQL)
+-- rcs_message --            the message an event is about, by SID on that RCS connector
+-- number_on_rcs_connector --  the sender that an RCS connector's users write to
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smsvia.store.models import Message, Number, RcsEvent
+
+
+async def add_event(
+    session: AsyncSession, connector_id: int, event_id: str, payload: bytes, now: datetime
+) -> bool:
+    try:
+        async with session.begin_nested():
+            session.add(
+                RcsEvent(
+                    connector_id=connector_id, event_id=event_id, payload=payload, received_at=now
+                )
+            )
+    except IntegrityError:
+        return False  # RBM pushed it again: kept already
+    return True
+
+
+async def claim_unprocessed(session: AsyncSession, limit: int) -> Sequence[RcsEvent]:
+    query = (
+        select(RcsEvent).where(RcsEvent.processed_at.is_(None)).order_by(RcsEvent.id).limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return (await session.scalars(query)).all()
+
+
+async def rcs_message(session: AsyncSession, connector_id: int, sid: str) -> Message | None:
+    query = select(Message).where(Message.sid == sid, Message.rcs_connector_id == connector_id)
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def number_on_rcs_connector(session: AsyncSession, connector_id: int) -> Number | None:
+    return await session.scalar(
+        select(Number).where(Number.rcs_connector_id == connector_id).order_by(Number.id).limit(1)
+    )
