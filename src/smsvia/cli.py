@@ -348,6 +348,9 @@ def serve(
     settings = Settings()
     _configure_logging(settings)
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    if "public_url" not in settings.model_fields_set:
+        # Links in messages and the demo's RBM webhook point at where we listen.
+        settings = settings.model_copy(update={"public_url": base_url})
     application = create_app(
         settings,
         run_worker=not no_worker,
@@ -538,7 +541,8 @@ def _print_demo(demo, base_url: str) -> None:
     messages = f"{base_url}/2010-04-01/Accounts/{sid}/Messages.json"
     console.print(
         f"""
-[bold]smsvia demo[/] — API, worker and an SMSC simulator ({demo.smsc_address}) in one process
+[bold]smsvia demo[/] — API, worker, an SMSC simulator ({demo.smsc_address}) and an RBM simulator
+({demo.rbm_url}) in one process
 
   Account SID   {sid}
   Auth Token    {token}
@@ -561,6 +565,20 @@ then delivered a second later. With twilio-python:
   client.api.base_url = "{base_url}"
   message = client.messages.create(to="+14155550100", from_="{demo.sender}", body="Hi!")
   print(client.messages(message.sid).fetch().status)
+
+RCS first, SMS as the fallback, from {demo.rcs_sender} (the RBM simulator: even numbers take
+RCS, odd ones cannot, so one card goes as RCS and the other as "Sent as SMS via server"):
+
+  for to in +14155550102 +14155550103; do
+    curl -s -u {sid}:{token} {base_url}/v1/messages -H 'Content-Type: application/json' -d '{{
+      "to": "'$to'", "from": "{demo.rcs_sender}",
+      "rich_card": {{"title": "Trail boots", "description": "Back in stock in your size",
+        "media_url": "https://picsum.photos/seed/boots/600/400",
+        "suggestions": [{{"open_url": {{"text": "Buy now", "url": "https://shop.example/p/1"}}}}]}}}}'
+    echo
+  done
+
+Then GET {base_url}/v1/messages/SM… shows each one's channel, status_label and timeline.
 """,
         highlight=False,
         soft_wrap=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
+import httpx
 import pytest
 
 from smsvia.sim.rbm import RbmBehaviour
@@ -66,6 +67,14 @@ def test_not_capable_phone_gets_the_sms_rendering(stack):
     body = done["body"]
     assert body.startswith("Trail boots\nBack in stock\nhttp://127.0.0.1:8080/m/")
     assert body.endswith("Buy now: https://shop.example/p/1")
+    # The link in the SMS opens a page whose Open Graph tags show the picture.
+    token = body.split("/m/", 1)[1].split("\n", 1)[0]
+    page = httpx.get(f"{stack.url}/m/{token}")
+    assert page.status_code == 200
+    assert '<meta property="og:image" content="https://shop.example/boots.jpg">' in page.text
+    assert '<meta property="og:title" content="Trail boots">' in page.text
+    assert 'href="https://shop.example/p/1">Buy now</a>' in page.text
+    assert httpx.get(f"{stack.url}/m/nosuchtoken").status_code == 404
 
 
 def test_rbm_error_falls_back_with_rcs_error(stack):

@@ -4,6 +4,7 @@ in a child process, and the examples the banner prints pasted as they are."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import socket
 import subprocess
@@ -49,7 +50,8 @@ def test_demo_banner_examples_deliver_a_message(demo, tmp_path):
     assert created["status"] == "queued" and created["to"] == "+14155550100"
 
     # The twilio-python example, run as it is printed.
-    example = banner[banner.index("from twilio.rest import Client") :].strip()
+    example = banner[banner.index("from twilio.rest import Client") : banner.index("RCS first")]
+    example = example.strip()
     example = "\n".join(line.strip() for line in example.splitlines())
     ran = subprocess.run(
         [sys.executable, "-c", example], capture_output=True, text=True, timeout=60
@@ -151,3 +153,27 @@ def test_sim_rcs_command_is_a_real_rbm_platform(tmp_path):
     time.sleep(0.2)
     assert sim.stop() == 0
     assert "delivered 1 messages, revoked 0" in sim.out.read_text()
+
+
+def test_demo_banner_rcs_example_shows_rcs_and_sms_fallback_side_by_side(demo):
+    running, port = demo
+    banner = running.out.read_text()
+    sid, token = demo_credentials(running)
+    loop = re.search(r"(  for to in .*?done)", banner, re.S).group(1)
+    made = subprocess.run(["bash", "-c", loop], capture_output=True, text=True, timeout=30)
+    sids = [json.loads(line)["sid"] for line in made.stdout.splitlines() if line.strip()]
+    assert len(sids) == 2, made.stdout + made.stderr
+
+    def fetch(message_sid: str) -> dict:
+        url = f"http://127.0.0.1:{port}/v1/messages/{message_sid}"
+        return httpx.get(url, auth=(sid, token)).json()
+
+    deadline = time.monotonic() + 30
+    while {fetch(s)["status"] for s in sids} - {"delivered", "read"}:
+        assert time.monotonic() < deadline, [fetch(s)["timeline"] for s in sids]
+        time.sleep(0.2)
+    rcs, sms = (fetch(s) for s in sids)
+    assert (rcs["channel"], rcs["fallback_reason"]) == ("rcs", None)
+    assert (sms["channel"], sms["fallback_reason"]) == ("sms", "not_rcs_capable")
+    assert sms["status_label"] == "Sent as SMS via server"
+    assert f"http://127.0.0.1:{port}/m/" in sms["body"]  # the preview link for the picture

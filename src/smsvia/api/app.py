@@ -26,7 +26,9 @@ class Demo:
 
     credentials: Credentials
     sender: str
+    rcs_sender: str
     smsc_address: str
+    rbm_url: str
 
 
 def create_app(
@@ -52,7 +54,7 @@ def create_app(
             else:
                 app.state.runtime = runtime
             if demo:
-                app.state.demo = await _start_demo(app.state.runtime, stack)
+                app.state.demo = await _start_demo(app.state.runtime, stack, settings)
             if run_worker:
                 from smsvia.dispatch.runner import Dispatch
 
@@ -83,15 +85,29 @@ def create_app(
     return app
 
 
-async def _start_demo(runtime: Runtime, stack: contextlib.AsyncExitStack) -> Demo:
+async def _start_demo(
+    runtime: Runtime, stack: contextlib.AsyncExitStack, settings: Settings
+) -> Demo:
     from smsvia.services import demo
+    from smsvia.sim.rbm import RbmBehaviour, RbmSimulator
     from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
 
     behaviour = SmscBehaviour(
         system_id=demo.SMSC_SYSTEM_ID, password=demo.SMSC_PASSWORD, dlr_delay=1.0
     )
-    simulator = SmscSimulator(behaviour=behaviour)
-    port = await simulator.start()
-    stack.push_async_callback(simulator.stop)
-    credentials = await demo.prepare_demo(runtime.store, "127.0.0.1", port)
-    return Demo(credentials, demo.SENDER, f"127.0.0.1:{port}")
+    smsc = SmscSimulator(behaviour=behaviour)
+    port = await smsc.start()
+    stack.push_async_callback(smsc.stop)
+    # Slower than the simulator's defaults, so a person can watch it happen.
+    rbm = RbmSimulator(
+        RbmBehaviour(
+            client_token=demo.RBM_CLIENT_TOKEN,
+            webhook_url=f"{settings.public_url.rstrip('/')}/rcs/{demo.RBM_CONNECTOR}/events",
+            delivered_after=1.0,
+            read_after=3.0,
+        )
+    )
+    await rbm.start()
+    stack.push_async_callback(rbm.stop)
+    credentials = await demo.prepare_demo(runtime.store, "127.0.0.1", port, rbm.base_url)
+    return Demo(credentials, demo.SENDER, demo.RCS_SENDER, f"127.0.0.1:{port}", rbm.base_url)

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from smsvia.domain.rcs import Action, parse_rich_content
 from smsvia.services.accounts import Principal
 from smsvia.store import messages as message_queries
 from smsvia.store import senders as sender_queries
@@ -27,6 +28,33 @@ class CallbackAttempt:
     @property
     def succeeded(self) -> bool:
         return self.response_status is not None and 200 <= self.response_status < 300
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What a hosted preview page (/m/{token}) shows of a rich message sent as SMS."""
+
+    title: str
+    description: str
+    media_urls: tuple[str, ...]
+    links: tuple[tuple[str, str], ...]  # (label, url) of the open-URL actions
+
+
+async def preview(store: Store, token: str) -> Preview | None:
+    async with store.db.sessions() as session:
+        message = await message_queries.message_by_preview_token(session, token)
+    if message is None or message.rich_content is None:
+        return None
+    content = parse_rich_content(
+        json.loads(store.cipher.open(message.rich_content, "message.rich_content"))
+    )
+    cards = (content.card,) if content.card else content.carousel
+    description = content.text or next((c.description for c in cards if c.description), "")
+    suggestions = [*content.suggestions, *(s for card in cards for s in card.suggestions)]
+    links = tuple(
+        dict.fromkeys((s.text, s.url) for s in suggestions if s.action == Action.OPEN_URL and s.url)
+    )
+    return Preview(content.title or "", description or "", content.media_urls, links)
 
 
 async def recent_status_counts(store: Store, principal: Principal) -> dict[str, int]:

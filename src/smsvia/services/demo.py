@@ -1,12 +1,18 @@
-"""The demo set-up of `smsvia serve --demo`: an account, a connector to the built-in SMSC
-simulator and a sender, created on the first run and found again on the next ones."""
+"""The demo set-up of `smsvia serve --demo`: an account, connectors to the built-in SMSC and
+RBM simulators and a sender using both, created on the first run and found again later."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from smsvia.services.accounts import Credentials, create_account
-from smsvia.services.senders import SmppSettings, add_number, add_smpp_connector
+from smsvia.services.senders import (
+    RcsSettings,
+    SmppSettings,
+    add_number,
+    add_rcs_connector,
+    add_smpp_connector,
+)
 from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
 from smsvia.store.models import Account
@@ -15,24 +21,42 @@ DEMO_ACCOUNT = "smsvia demo"
 SMSC_CONNECTOR = "demo-smsc"
 SMSC_SYSTEM_ID = "smsvia-demo"
 SMSC_PASSWORD = "demo"
-SENDER = "+15005550006"
+RBM_CONNECTOR = "demo-rbm"
+RBM_AGENT = "smsvia-demo-agent"
+RBM_CLIENT_TOKEN = "smsvia-demo-client-token"
+SENDER = "+15005550006"  # SMS only: the Twilio-style examples
+RCS_SENDER = "+15005550008"  # RCS first, SMS as the fallback
 
 
-async def prepare_demo(store: Store, smsc_host: str, smsc_port: int) -> Credentials:
-    """The demo account's credentials, with its sender wired to the simulator at the port."""
+async def prepare_demo(store: Store, smsc_host: str, smsc_port: int, rbm_url: str) -> Credentials:
+    """The demo account's credentials, its sender wired to the simulators where they listen
+    (their ports change from one run to the next)."""
     credentials = await _demo_account(store)
     async with store.db.transaction() as session:
-        connector = await sender_queries.connector_by_name(session, SMSC_CONNECTOR)
-        if connector is not None:
-            # The simulator may listen on another port than last time.
-            connector.settings = {**connector.settings, "host": smsc_host, "port": smsc_port}
-    if connector is None:
+        smsc = await sender_queries.connector_by_name(session, SMSC_CONNECTOR)
+        if smsc is not None:
+            smsc.settings = {**smsc.settings, "host": smsc_host, "port": smsc_port}
+        rbm = await sender_queries.connector_by_name(session, RBM_CONNECTOR)
+        if rbm is not None:
+            rbm.settings = {**rbm.settings, "base_url": rbm_url}
+    if smsc is None:
         settings = SmppSettings(smsc_host, smsc_port, SMSC_SYSTEM_ID, tps=1000, window=50)
         await add_smpp_connector(store, SMSC_CONNECTOR, settings, SMSC_PASSWORD)
-    async with store.db.sessions() as session:
-        registered = await sender_queries.number_by_phone(session, SENDER)
-    if registered is None:
-        await add_number(store, credentials.sid, SENDER, connector=SMSC_CONNECTOR)
+    if rbm is None:
+        await add_rcs_connector(
+            store, RBM_CONNECTOR, RcsSettings(rbm_url, RBM_AGENT), RBM_CLIENT_TOKEN
+        )
+    for sender, rcs_connector in ((SENDER, None), (RCS_SENDER, RBM_CONNECTOR)):
+        async with store.db.sessions() as session:
+            registered = await sender_queries.number_by_phone(session, sender)
+        if registered is None:
+            await add_number(
+                store,
+                credentials.sid,
+                sender,
+                connector=SMSC_CONNECTOR,
+                rcs_connector=rcs_connector,
+            )
     return credentials
 
 

@@ -100,7 +100,11 @@ class RbmSimulator:
         sock.bind((host, port))
         self.port = sock.getsockname()[1]
         self._http = httpx.AsyncClient(timeout=5)
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False)
+        # No log_config nor log_level: uvicorn would reconfigure the logging of the process
+        # this simulator is embedded in (serve --demo), silencing its own server's lines.
+        config = uvicorn.Config(
+            self.app, log_config=None, log_level=None, lifespan="off", access_log=False
+        )
         self._server = _EmbeddedServer(config)
         self._serving = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:

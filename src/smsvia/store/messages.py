@@ -27,6 +27,11 @@ async def message_by_sid(session: AsyncSession, account_id: int, sid: str) -> Me
     )
 
 
+async def message_by_preview_token(session: AsyncSession, token: str) -> Message | None:
+    """Not scoped by account: the token itself is the key to a public preview page."""
+    return await session.scalar(select(Message).where(Message.preview_token == token))
+
+
 async def page_of_messages(
     session: AsyncSession,
     account_id: int,

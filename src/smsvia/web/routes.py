@@ -54,6 +54,16 @@ async def home() -> RedirectResponse:
     return RedirectResponse("/messages", status_code=303)
 
 
+@router.get("/m/{token}")
+async def media_preview(request: Request, token: str) -> HTMLResponse:
+    """The page an SMS fallback links to for pictures: Open Graph tags make phones show a
+    preview of the image in the conversation. Public: the unguessable token is the key."""
+    shown = await activity.preview(request.app.state.runtime.store, token)
+    if shown is None:
+        return _render(request, "not_found.html", status_code=404, sid="")
+    return _render(request, "preview.html", preview=shown, page_url=str(request.url))
+
+
 @router.get("/login")
 async def login_form(request: Request, next: str = "/messages") -> HTMLResponse:
     return _render(request, "login.html", next=_local(next))
