@@ -9,9 +9,11 @@ time each smsvia process spent per message (steadier than rates on a shared mach
 
 Run: python benchmarks/e2e.py [--messages N] [--seconds S] [--concurrency C]
                               [--db sqlite,postgresql]
-                              [--path api,bulk] [--profile DIR]
+                              [--path api,bulk,rcs] [--profile DIR]
 The API path is driven by wrk (Debian package `wrk`) for S seconds when it is installed, else by
-an httpx client for N messages. The bulk path queues N messages in chunks of 500.
+an httpx client for N messages. The bulk path queues N messages in chunks of 500. The rcs
+path queues them in bulk from a sender with an RCS connector (`smsvia sim rcs` in front of
+the SMSC): half the recipients take RCS, half fall back to SMS.
 PostgreSQL: a scratch database is created on SMSVIA_TEST_POSTGRES (default
 postgresql://postgres@127.0.0.1:5432/test) and dropped afterwards.
 """
@@ -45,13 +47,14 @@ from smsvia.runtime import open_store
 from smsvia.services import accounts, senders
 from smsvia.services.messages import SendRequest, send_messages
 from smsvia.services.quote import load_price_book
-from smsvia.store.models import Message
+from smsvia.store.models import Message, MessageEvent
 from smsvia.store.schema import upgrade
 
 ADMIN = os.environ.get("SMSVIA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SMSVIA = str(Path(sys.executable).parent / "smsvia")
 SENDER = "+15005550006"
 BULK_CHUNK = 500
+RBM_TOKEN = "bench-client-token"
 
 
 @dataclass
@@ -67,6 +70,37 @@ class Result:
     peak_rss_mb: float
     errors: int
     cpu_seconds: dict[str, float]  # CPU time each smsvia process used, by role
+    # rcs path, per fallback: (created -> SMS submitted, fallback decision -> SMS submitted)
+    fallback_seconds: list[tuple[float, float]]
+
+
+def recipient(i: int) -> str:
+    """Numbers 0..N: even last digit RCS-capable, odd not (the RBM simulator's rule); the
+    simulator's special endings 55 (error) and 77 (offline) are stepped over."""
+    number = 7_000_000 + i + 2 * (i // 50)
+    while number % 100 in (55, 77):
+        number += 2
+    return f"+1415{number:07d}"
+
+
+async def fallback_latencies(store) -> list[tuple[float, float]]:
+    """For each message that fell back: seconds from its creation to its SMS submit, and
+    from the fallback decision (the capability answer) to the SMS submit."""
+    async with store.db.sessions() as session:
+        rows = await session.execute(
+            select(Message.id, Message.date_created, MessageEvent.event, MessageEvent.at)
+            .join(MessageEvent, MessageEvent.message_id == Message.id)
+            .where(Message.fallback_reason.is_not(None))
+            .order_by(MessageEvent.id)
+        )
+        timelines: dict[int, tuple[object, dict[str, object]]] = {}
+        for message_id, created, event, at in rows:
+            timelines.setdefault(message_id, (created, {}))[1][event] = at
+    return [
+        ((ev["sent"] - created).total_seconds(), (ev["sent"] - ev["capability"]).total_seconds())
+        for created, ev in timelines.values()
+        if "sent" in ev and "capability" in ev
+    ]
 
 
 def free_port() -> int:
@@ -135,7 +169,14 @@ async def run_one(
     smsc_port, api_port = free_port(), free_port()
     connector = senders.SmppSettings("127.0.0.1", smsc_port, "smsvia", tps=10_000, window=100)
     await senders.add_smpp_connector(store, "bench", connector, "secret")
-    await senders.add_number(store, shop.sid, SENDER, connector="bench")
+    rbm_port = free_port()
+    if path == "rcs":
+        rbm = senders.RcsSettings(f"http://127.0.0.1:{rbm_port}", "bench-agent")
+        await senders.add_rcs_connector(store, "bench-rbm", rbm, RBM_TOKEN)
+    rcs_connector = "bench-rbm" if path == "rcs" else None
+    await senders.add_number(
+        store, shop.sid, SENDER, connector="bench", rcs_connector=rcs_connector
+    )
 
     env = {
         **os.environ,
@@ -152,6 +193,12 @@ async def run_one(
         stdout=logs,
         stderr=logs,
     )
+    simulators = [smsc]
+    if path == "rcs":
+        webhook = f"http://127.0.0.1:{api_port}/rcs/bench-rbm/events"
+        rbm_sim = [SMSVIA, "sim", "rcs", "--port", str(rbm_port), "--webhook", webhook]
+        rbm_sim += ["--client-token", RBM_TOKEN, "--read-after", "600"]
+        simulators.append(subprocess.Popen(rbm_sim, env=env, stdout=logs, stderr=logs))
     # SQLite: one process, the worker inside it (one writer). PostgreSQL: the API and a
     # worker process side by side, as it is deployed to scale.
     serve = [SMSVIA, "serve", "--port", str(api_port)]
@@ -209,7 +256,7 @@ async def run_one(
             principal = await accounts.Authenticator(store).authenticate(shop.sid, shop.secret)
             for first in range(0, n, BULK_CHUNK):
                 chunk = [
-                    SendRequest(to=f"+1415{7000000 + i:07d}", sender=SENDER, body=f"Sale {i}")
+                    SendRequest(to=recipient(i), sender=SENDER, body=f"Sale {i}")
                     for i in range(first, min(first + BULK_CHUNK, n))
                 ]
                 t = time.perf_counter()
@@ -233,6 +280,7 @@ async def run_one(
         for profiler in profilers:
             profiler.send_signal(signal.SIGINT)
             profiler.wait(60)
+        fallback = await fallback_latencies(store) if path == "rcs" else []
         used = {role: cpu_seconds(p.pid) - idle[role] for role, p in roles.items()}
         return Result(
             db,
@@ -246,9 +294,10 @@ async def run_one(
             sum(peak_rss_mb(process.pid) for process in servers),
             errors,
             used,
+            fallback,
         )
     finally:
-        for process in (*servers, smsc):
+        for process in (*servers, *simulators):
             process.send_signal(signal.SIGTERM)
             try:
                 process.wait(30)
@@ -352,7 +401,10 @@ async def main() -> None:
         type=Path,
         help="write py-spy collapsed stacks of each smsvia process into this directory",
     )
+    parser.add_argument("--logs", type=Path, help="copy each run's smsvia logs into this directory")
     args = parser.parse_args()
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     console = Console(width=160)
@@ -370,6 +422,7 @@ async def main() -> None:
         "errors",
         title=f"smsvia end to end, concurrency {args.concurrency}",
     )
+    results: list[Result] = []
     with tempfile.TemporaryDirectory() as workdir:
         for db in args.db.split(","):
             for path in args.path.split(","):
@@ -383,6 +436,7 @@ async def main() -> None:
                     args.seconds,
                     args.profile,
                 )
+                results.append(r)
                 table.add_row(
                     r.db,
                     r.path,
@@ -398,7 +452,22 @@ async def main() -> None:
                     ),
                     str(r.errors),
                 )
+        if args.logs:
+            for log_file in Path(workdir).glob("*.log"):
+                shutil.copy(log_file, args.logs / log_file.name)
     console.print(table)
+    for r in results:
+        if r.path == "rcs" and r.fallback_seconds:
+            whole = [total for total, _ in r.fallback_seconds]
+            own = [decided for _, decided in r.fallback_seconds]
+            console.print(
+                f"{r.db} rcs: {r.messages - len(whole)} delivered by RCS, {len(whole)} fell back "
+                f"to SMS. Created -> SMS submitted (queueing included): p50 "
+                f"{percentile(whole, 50):.1f} s, p99 {percentile(whole, 99):.1f} s; fallback "
+                f"decision -> SMS submitted: p50 {percentile(own, 50) * 1000:.0f} ms, p99 "
+                f"{percentile(own, 99) * 1000:.0f} ms",
+                highlight=False,
+            )
 
 
 if __name__ == "__main__":

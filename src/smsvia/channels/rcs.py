@@ -30,6 +30,9 @@ class RcsConfig:
     credentials_file: str | None = None  # a Google service account key (JSON)
     timeout: float = 10.0  # seconds for one request
     capability_ttl: float = 300.0  # seconds a capability answer is trusted
+    # Requests in flight at once. httpx's pool does work per queued request for every
+    # connection, so a worker's batch waits here rather than in the pool.
+    concurrency: int = 16
 
 
 class SendOutcome(StrEnum):
@@ -55,7 +58,11 @@ class RbmChannel:
     def __init__(self, name: str, config: RcsConfig, *, http: httpx.AsyncClient | None = None):
         self.name = name
         self.config = config
-        self._http = http or httpx.AsyncClient(timeout=config.timeout)
+        limits = httpx.Limits(
+            max_connections=config.concurrency, max_keepalive_connections=config.concurrency
+        )
+        self._http = http or httpx.AsyncClient(timeout=config.timeout, limits=limits)
+        self._slots = asyncio.Semaphore(config.concurrency)
         self._capable: dict[str, tuple[float, bool]] = {}
         self._token = _ServiceAccountToken(config.credentials_file)
 
@@ -126,7 +133,8 @@ class RbmChannel:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         url = self.config.base_url.rstrip("/") + path
-        return await self._http.request(method, url, headers=headers, **options)
+        async with self._slots:
+            return await self._http.request(method, url, headers=headers, **options)
 
 
 class _ServiceAccountToken:

@@ -240,7 +240,8 @@ class RcsFlow:
             now,
             f"Sent as SMS via server: {reason.value.replace('_', ' ')}",
         )
-        _release(message, now)
+        # Due as of its creation: it goes ahead of messages queued after it, not behind them.
+        _release(message, min(now, message.date_created))
         await self.store.signal.notify(session)
 
 

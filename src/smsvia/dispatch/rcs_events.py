@@ -27,6 +27,8 @@ from smsvia.store.models import Message, MessageEvent, RcsEvent, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
+STATUS_EVENTS = ("DELIVERED", "READ")
+
 
 class RcsEventProcessor:
     def __init__(
@@ -59,23 +61,41 @@ class RcsEventProcessor:
         now = self.clock()
         async with self.store.db.transaction() as session:
             rows = await queries.claim_unprocessed(session, self.batch_size)
-            for row in rows:
-                await self._apply(session, row, now)
+            events = [
+                (row, json.loads(self.store.cipher.open(row.payload, "rcs_event.payload")))
+                for row in rows
+            ]
+            messages = await queries.rcs_messages(
+                session,
+                {
+                    (row.connector_id, str(event.get("messageId")))
+                    for row, event in events
+                    if event.get("eventType") in STATUS_EVENTS
+                },
+            )
+            for row, event in events:
+                await self._apply(session, row, event, messages, now)
                 row.processed_at = now
         return len(rows)
 
-    async def _apply(self, session: AsyncSession, row: RcsEvent, now: datetime) -> None:
-        event = json.loads(self.store.cipher.open(row.payload, "rcs_event.payload"))
+    async def _apply(
+        self,
+        session: AsyncSession,
+        row: RcsEvent,
+        event: dict[str, Any],
+        messages: dict[tuple[int, str], Message],
+        now: datetime,
+    ) -> None:
         kind = event.get("eventType")
-        if kind in ("DELIVERED", "READ"):
-            await self._status(session, row.connector_id, event, kind, now)
+        if kind in STATUS_EVENTS:
+            message = messages.get((row.connector_id, str(event.get("messageId"))))
+            await self._status(session, message, kind, now)
         elif kind is None and ("text" in event or "suggestionResponse" in event):
             await self._user_message(session, row.connector_id, event, now)
 
     async def _status(
-        self, session: AsyncSession, connector_id: int, event: dict[str, Any], kind: str, now
+        self, session: AsyncSession, message: Message | None, kind: str, now: datetime
     ) -> None:
-        message = await queries.rcs_message(session, connector_id, str(event.get("messageId")))
         if message is None:
             log.info("RBM %s for a message we do not know; ignored", kind)
             return

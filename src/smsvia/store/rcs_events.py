@@ -2,13 +2,14 @@
 
 -- add_event --              keep a pushed event; False when its event id is already kept
 -- claim_unprocessed --      the oldest events not yet applied (SKIP LOCKED on PostgreSQL)
--- rcs_message --            the message an event is about, by SID on that RCS connector
+-- rcs_messages --           the messages events are about, by SID on their RCS connector,
+                             locked in id order (as every other locker does: no deadlocks)
 -- number_on_rcs_connector --  the sender that an RCS connector's users write to
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -42,11 +43,17 @@ async def claim_unprocessed(session: AsyncSession, limit: int) -> Sequence[RcsEv
     return (await session.scalars(query)).all()
 
 
-async def rcs_message(session: AsyncSession, connector_id: int, sid: str) -> Message | None:
-    query = select(Message).where(Message.sid == sid, Message.rcs_connector_id == connector_id)
+async def rcs_messages(
+    session: AsyncSession, keys: Collection[tuple[int, str]]
+) -> dict[tuple[int, str], Message]:
+    """By (RCS connector id, SID)."""
+    if not keys:
+        return {}
+    query = select(Message).where(Message.sid.in_({sid for _, sid in keys})).order_by(Message.id)
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
-    return await session.scalar(query)
+    found = (await session.scalars(query)).all()
+    return {(m.rcs_connector_id, m.sid): m for m in found if (m.rcs_connector_id, m.sid) in keys}
 
 
 async def number_on_rcs_connector(session: AsyncSession, connector_id: int) -> Number | None:
