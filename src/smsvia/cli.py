@@ -207,6 +207,28 @@ def accounts_create(
         console.print(f"Account SID  {created.sid}\nAuth Token   {created.secret}", highlight=False)
 
 
+@accounts_app.command("update")
+def accounts_update(
+    account_sid: Annotated[str, typer.Argument(help="The account to change.")],
+    rcs_fallback_seconds: Annotated[
+        int,
+        typer.Option(
+            "--rcs-fallback-seconds",
+            help="How long RCS may go undelivered before the message goes as SMS (default 60).",
+        ),
+    ],
+) -> None:
+    """Change an account's settings."""
+    from smsvia.services.accounts import set_rcs_fallback
+
+    _with_runtime(
+        lambda runtime: set_rcs_fallback(runtime.store, account_sid, rcs_fallback_seconds)
+    )
+    console.print(
+        f"{account_sid}: RCS falls back to SMS after {rcs_fallback_seconds} s", highlight=False
+    )
+
+
 @keys_app.command("create")
 def keys_create(
     account_sid: Annotated[str, typer.Argument(help="The account the key acts for.")],

@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from smsvia.services.accounts import set_rcs_fallback
 from smsvia.sim.rbm import RbmBehaviour
 from tests.integration.rcs_stack import RcsStack
 
@@ -49,7 +50,7 @@ def test_capable_phone_gets_rcs_delivered_then_read(stack):
     done = stack.wait_for(sent["sid"], "read")
     assert done["channel"] == "rcs" and done["fallback_reason"] is None
     assert done["status_label"] == "Read (RCS)"
-    assert events(done) == ["queued", "sending", "sent", "delivered", "read"]
+    assert events(done) == ["queued", "sending", "capability", "sent", "delivered", "read"]
     assert [m.message_id for m in stack.rbm.sim.records.delivered] == [sent["sid"]]
     assert stack.smsc_destinations() == []
 
@@ -146,3 +147,11 @@ def test_callbacks_say_the_channel_and_why_it_fell_back(backend, settings, callb
     by_status = {c.params["MessageStatus"]: c.params for c in callback_receiver.received}
     assert by_status["delivered"]["Channel"] == "sms"
     assert by_status["delivered"]["FallbackReason"] == "not_rcs_capable"
+
+
+def test_the_accounts_window_applies_when_the_message_names_none(stack, backend):
+    backend.run(set_rcs_fallback(backend.store, stack.shop.sid, 1))
+    sent = stack.send(OFFLINE, text="Order shipped")
+    assert "within 1 s" in sent["timeline"][0]["detail"]
+    done = stack.wait_for(sent["sid"], "delivered")
+    assert done["fallback_reason"] == "rcs_not_delivered_in_time"

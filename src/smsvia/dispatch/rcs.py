@@ -72,6 +72,7 @@ class RcsJob:
 class RcsOutcome:
     outcome: SendOutcome | RevokeOutcome | None  # None: not sent, the phone is not capable
     detail: str = ""
+    capable: bool | None = None  # the capability answer, for SEND (None: RBM could not say)
 
 
 class RcsFlow:
@@ -128,11 +129,12 @@ class RcsFlow:
                 revoked = await job.channel.revoke(job.msisdn, job.message_sid)
                 return RcsOutcome(revoked.outcome, revoked.detail)
             # A failed check (None) is no answer: sending tells us too (404).
-            if await job.channel.capable(job.msisdn) is False:
-                return RcsOutcome(None, "the phone is not RCS-capable")
+            capable = await job.channel.capable(job.msisdn)
+            if capable is False:
+                return RcsOutcome(None, "the phone is not RCS-capable", capable=False)
             assert job.content is not None
             sent = await job.channel.send(job.msisdn, job.message_sid, job.content, job.ttl)
-            return RcsOutcome(sent.outcome, sent.detail)
+            return RcsOutcome(sent.outcome, sent.detail, capable=capable)
         except Exception as exc:  # a channel bug must not lose the batch
             log.exception("RCS %s failed on %s", job.step, job.message_sid)
             failed = RevokeOutcome.FAILED if job.step == Step.REVOKE else SendOutcome.UNANSWERED
@@ -164,7 +166,10 @@ class RcsFlow:
         if result.outcome in (None, SendOutcome.NOT_CAPABLE):
             self.tracker.note(session, message, now, "capability", "not RCS-capable")
             await self._fall_back(session, message, FallbackReason.NOT_RCS_CAPABLE, now)
-        elif result.outcome == SendOutcome.ACCEPTED:
+            return
+        answer = "RCS-capable" if result.capable else "RBM could not say; sending anyway"
+        self.tracker.note(session, message, now, "capability", answer)
+        if result.outcome == SendOutcome.ACCEPTED:
             message.rcs_state = RcsState.SENT
             await self.tracker.move(
                 session,

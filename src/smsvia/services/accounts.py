@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from smsvia.domain import ids
-from smsvia.domain.errors import AuthenticationFailed, NotFound
+from smsvia.domain.errors import AuthenticationFailed, InvalidParameter, NotFound
 from smsvia.services.clock import Clock, utcnow
 from smsvia.store import accounts as queries
 from smsvia.store.context import Store
@@ -52,6 +52,25 @@ async def create_account(store: Store, friendly_name: str, *, clock: Clock = utc
             )
         )
     return Credentials(sid, token)
+
+
+async def set_rcs_fallback(
+    store: Store, account_sid: str, seconds: int, *, clock: Clock = utcnow
+) -> None:
+    """How long the account's RCS messages may go undelivered before they go as SMS (a
+    message's own fallback_after_seconds wins)."""
+    if not 1 <= seconds <= 86_400:
+        raise InvalidParameter(
+            "the fallback window must be between 1 and 86400 seconds",
+            code=21100,
+            field="rcs_fallback_seconds",
+        )
+    async with store.db.transaction() as session:
+        account = await queries.account_by_sid(session, account_sid)
+        if account is None:
+            raise NotFound(f"Account {account_sid} not found")
+        account.rcs_fallback_seconds = seconds
+        account.date_updated = clock()
 
 
 async def create_api_key(
