@@ -7,13 +7,12 @@ import threading
 import time
 
 import httpx
-import uvicorn
 
 from smsvia.api.app import create_app
 from smsvia.services import accounts, senders
 from smsvia.sim.rbm import RbmBehaviour, RbmSimulator
 from smsvia.store import accounts as account_queries
-from tests.integration.conftest import Tenant
+from tests.integration.conftest import ServerThread, Tenant
 from tests.integration.scenario import ThreadedSmsc
 from tests.processes import free_port
 
@@ -56,34 +55,17 @@ class RcsStack:
         sms_url: str | None = None,
     ) -> None:
         self.backend = backend
+        self.smsc = ThreadedSmsc()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.smsc = ThreadedSmsc()
         behaviour = rbm or RbmBehaviour()
         behaviour.client_token = CLIENT_TOKEN
         behaviour.webhook_url = f"{self.url}/rcs/rbm/events"
         self.rbm = ThreadedRbm(behaviour)
         self.shop = backend.run(self._tenant(rbm_url or self.rbm.base_url, rbm_timeout, sms_url))
-        settings = replace_settings(settings)
-        config = uvicorn.Config(
-            create_app(settings, run_worker=True),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="on",
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and self._thread.is_alive(), "no server"
-            time.sleep(0.05)
+        # Quick polling, so fallbacks are seen within a test's patience.
+        settings = settings.model_copy(update={"worker_poll_interval": 0.05})
+        self._server = ServerThread(create_app(settings, run_worker=True), port=self.port)
         self.http = httpx.Client(base_url=self.url, auth=(self.shop.sid, self.shop.token))
 
     async def _tenant(self, rbm_url: str, timeout: float, sms_url: str | None) -> Tenant:
@@ -125,12 +107,6 @@ class RcsStack:
 
     def close(self) -> None:
         self.http.close()
-        self._server.should_exit = True
-        self._thread.join(15)
+        self._server.stop()
         self.rbm.stop()
         self.smsc.stop()
-
-
-def replace_settings(settings):
-    """Quick worker polling, so fallbacks are seen within a test's patience."""
-    return settings.model_copy(update={"worker_poll_interval": 0.05})

@@ -22,8 +22,9 @@ from smsvia.domain.status import Status
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.delivery import API_VERSION, Tracker
 from smsvia.store import rcs_events as queries
+from smsvia.store import webhooks as webhook_queries
 from smsvia.store.context import Store
-from smsvia.store.models import Message, MessageEvent, RcsEvent, WebhookDelivery
+from smsvia.store.models import Message, MessageEvent, RcsEvent
 
 log = logging.getLogger(__name__)
 
@@ -165,15 +166,12 @@ class RcsEventProcessor:
             if isinstance(tap, dict):
                 params["ButtonText"] = text
                 params["ButtonPayload"] = str(tap.get("postbackData", ""))
-            session.add(
-                WebhookDelivery(
-                    account_id=number.account_id,
-                    message_id=message.id,
-                    url=number.sms_url,
-                    payload=self.store.cipher.seal(json.dumps(params), "webhook.payload"),
-                    status="pending",
-                    attempts=0,
-                    due_at=now,
-                    date_created=now,
-                )
+            webhook_queries.queue_webhook(
+                session,
+                self.store.cipher,
+                account_id=number.account_id,
+                message_id=message.id,
+                url=number.sms_url,
+                params=params,
+                now=now,
             )

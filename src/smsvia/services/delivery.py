@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 
@@ -12,8 +11,9 @@ from smsvia import metrics
 from smsvia.domain.status import Status, can_move
 from smsvia.store import accounts as account_queries
 from smsvia.store import messages as queries
+from smsvia.store import webhooks as webhook_queries
 from smsvia.store.context import Store
-from smsvia.store.models import Message, WebhookDelivery
+from smsvia.store.models import Message
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +93,14 @@ class Tracker:
         if message.error_code is not None:
             params["ErrorCode"] = str(message.error_code)
         assert message.status_callback is not None
-        session.add(
-            WebhookDelivery(
-                account_id=message.account_id,
-                message_id=message.id,
-                url=message.status_callback,
-                payload=self._store.cipher.seal(json.dumps(params), "webhook.payload"),
-                status="pending",
-                attempts=0,
-                due_at=now,
-                date_created=now,
-            )
+        webhook_queries.queue_webhook(
+            session,
+            self._store.cipher,
+            account_id=message.account_id,
+            message_id=message.id,
+            url=message.status_callback,
+            params=params,
+            now=now,
         )
 
     async def account_sid(self, session: AsyncSession, account_id: int) -> str:

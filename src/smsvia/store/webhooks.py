@@ -4,16 +4,19 @@
 -- attempts_of --           every attempt made for one callback
 -- attempts_for_message --  every callback attempt made about one message, oldest first
 -- pending_for_message --   how many callbacks about one message are still to be made
+-- queue_webhook --         a signed form POST to make (status callback, inbound forward)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smsvia.store.crypto import Cipher
 from smsvia.store.leases import claim_due
 from smsvia.store.models import WebhookAttempt, WebhookDelivery
 
@@ -53,4 +56,29 @@ async def pending_for_message(session: AsyncSession, message_id: int) -> int:
         select(func.count())
         .select_from(WebhookDelivery)
         .where(WebhookDelivery.message_id == message_id, WebhookDelivery.status == "pending")
+    )
+
+
+def queue_webhook(
+    session: AsyncSession,
+    cipher: Cipher,
+    *,
+    account_id: int,
+    message_id: int,
+    url: str,
+    params: Mapping[str, str],
+    now: datetime,
+) -> None:
+    """Due at once; the parameters are sealed (they hold numbers and bodies)."""
+    session.add(
+        WebhookDelivery(
+            account_id=account_id,
+            message_id=message_id,
+            url=url,
+            payload=cipher.seal(json.dumps(dict(params)), "webhook.payload"),
+            status="pending",
+            attempts=0,
+            due_at=now,
+            date_created=now,
+        )
     )
