@@ -43,6 +43,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(connectors_app, name="connectors")
 connectors_app.add_typer(connectors_add_app, name="add")
 app.add_typer(numbers_app, name="numbers")
+consent_app = typer.Typer(help="The consent ledger.", no_args_is_help=True)
+app.add_typer(consent_app, name="consent")
 
 
 class CliError(Exception):
@@ -229,6 +231,21 @@ def accounts_update(
     )
 
 
+@consent_app.command("verify")
+def consent_verify() -> None:
+    """Recompute every account's hash chain; exit 2 when an entry was changed or removed."""
+    from smsvia.services.consent import verify
+
+    checked, breaks = _with_runtime(lambda runtime: verify(runtime.store))
+    for broken in breaks:
+        err_console.print(
+            f"account {broken.account_id}, entry {broken.event_id}: {broken.why}", highlight=False
+        )
+    if breaks:
+        raise CliError(f"the consent ledger was tampered with: {len(breaks)} broken entries")
+    console.print(f"consent ledger intact: {checked} entries verified", highlight=False)
+
+
 @keys_app.command("create")
 def keys_create(
     account_sid: Annotated[str, typer.Argument(help="The account the key acts for.")],
@@ -408,7 +425,11 @@ def worker(
 
     async def run() -> None:
         runtime = await open_runtime(settings)
-        dispatch = Dispatch(runtime.store, worker_config=settings.worker_config())
+        dispatch = Dispatch(
+            runtime.store,
+            worker_config=settings.worker_config(),
+            price_book=runtime.price_book,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -116,6 +116,7 @@ class Backend:
         password: str = "secret",
         window: int = 10,
         tps: int = 1000,
+        sms_url: str | None = None,
     ) -> Tenant:
         """An account, an SMPP connector for it and a sender on that connector."""
         created = await accounts.create_account(self.store, "shop")
@@ -123,7 +124,7 @@ class Backend:
         name = f"smsc{self._connectors}"
         settings = senders.SmppSettings("127.0.0.1", smsc_port, "smsvia", tps=tps, window=window)
         await senders.add_smpp_connector(self.store, name, settings, password)
-        await senders.add_number(self.store, created.sid, sender, connector=name)
+        await senders.add_number(self.store, created.sid, sender, connector=name, sms_url=sms_url)
         async with self.store.db.sessions() as session:
             account = await account_queries.account_by_sid(session, created.sid)
         return Tenant(created.sid, created.secret, senders.normalize_sender(sender), account.id)

@@ -136,3 +136,21 @@ def test_twilio_sdk_sends_rcs_first_and_reads_valid_resources(backend, settings)
     assert done["channel"] == "rcs"
     card = stack.rbm.sim.records.delivered[0].content["richCard"]["standaloneCard"]
     assert card["cardContent"]["description"] == "Your order shipped"
+
+
+def test_stop_as_an_rcs_reply_unsubscribes_too(backend, settings):
+    stack = RcsStack(backend, settings)
+    try:
+        stack.rbm.call(stack.rbm.sim.user_says(CAPABLE, "STOP"))
+        deadline = time.monotonic() + 15
+        while True:
+            answer = stack.http.post(
+                "/v1/messages", json={"to": CAPABLE, "from": stack.shop.sender, "text": "Sale"}
+            )
+            if answer.status_code == 400:
+                break
+            assert time.monotonic() < deadline, "STOP was not applied"
+            time.sleep(0.1)
+    finally:
+        stack.close()
+    assert answer.json()["code"] == 21610

@@ -58,7 +58,11 @@ def create_app(
             if run_worker:
                 from smsvia.dispatch.runner import Dispatch
 
-                dispatch = Dispatch(app.state.runtime.store, worker_config=settings.worker_config())
+                dispatch = Dispatch(
+                    app.state.runtime.store,
+                    worker_config=settings.worker_config(),
+                    price_book=app.state.runtime.price_book,
+                )
                 await dispatch.start()
                 stack.push_async_callback(dispatch.stop)
             if on_ready is not None:

@@ -1,8 +1,8 @@
 """Apply the events RBM pushed (stored by the webhook): statuses, replies and taps.
 
 DELIVERED and READ move the message and end its fallback window. A user's reply or tap on a
-suggestion becomes an inbound message, forwarded to the sender's `sms_url` as Twilio forwards
-an inbound SMS (signed, retried). IS_TYPING and anything unknown are marked done and ignored.
+suggestion is an inbound message (services/inbound.py: keywords, forwarding to `sms_url`).
+IS_TYPING and anything unknown are marked done and ignored.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.dispatch.rcs import RcsState
-from smsvia.domain import ids
+from smsvia.domain.pricing import PriceBook
 from smsvia.domain.status import Status
+from smsvia.services import inbound
 from smsvia.services.clock import Clock, utcnow
-from smsvia.services.delivery import API_VERSION, Tracker
+from smsvia.services.delivery import Tracker
 from smsvia.store import rcs_events as queries
-from smsvia.store import webhooks as webhook_queries
 from smsvia.store.context import Store
-from smsvia.store.models import Message, MessageEvent, RcsEvent
+from smsvia.store.models import Message, RcsEvent
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ class RcsEventProcessor:
         self,
         store: Store,
         tracker: Tracker,
+        price_book: PriceBook,
         *,
         clock: Clock = utcnow,
         poll_interval: float = 0.2,
@@ -43,6 +44,7 @@ class RcsEventProcessor:
     ) -> None:
         self.store = store
         self.tracker = tracker
+        self.price_book = price_book
         self.clock = clock
         self.poll_interval = poll_interval
         self.batch_size = batch_size
@@ -123,55 +125,18 @@ class RcsEventProcessor:
             return
         tap = event.get("suggestionResponse")
         text = str(tap.get("text", "")) if isinstance(tap, dict) else str(event.get("text", ""))
-        handset = str(event.get("senderPhoneNumber", ""))
-        # For inbound messages the customer's number is in the sealed `recipient` column
-        # and ours in `sender`; the view turns them round (services/messages.py).
-        message = Message(
-            sid=ids.new_sid(ids.MESSAGE),
-            account_id=number.account_id,
-            direction="inbound",
-            sender=number.phone_number,
-            recipient=self.store.cipher.seal(handset, "message.to"),
-            recipient_index=self.store.cipher.blind_index(handset, "phone"),
-            body=self.store.cipher.seal(text, "message.body"),
-            media_urls=[],
-            status=Status.RECEIVED,
+        extra = {}
+        if isinstance(tap, dict):
+            extra = {"ButtonText": text, "ButtonPayload": str(tap.get("postbackData", ""))}
+        await inbound.receive(
+            session,
+            self.store,
+            self.tracker,
+            self.price_book,
+            number=number,
+            handset=str(event.get("senderPhoneNumber", "")),
+            text=text,
             channel="rcs",
-            encoding="UCS-2",
-            num_segments=1,
-            num_media=0,
-            price_unit="USD",
-            date_created=now,
-            date_updated=now,
-            date_sent=now,
-            attempts=0,
+            now=now,
+            extra_params=extra,
         )
-        session.add(message)
-        await session.flush()
-        detail = "tapped a suggestion" if isinstance(tap, dict) else "replied"
-        session.add(MessageEvent(message_id=message.id, at=now, event="received", detail=detail))
-        if number.sms_url:
-            params = {
-                "MessageSid": message.sid,
-                "SmsMessageSid": message.sid,
-                "AccountSid": await self.tracker.account_sid(session, number.account_id),
-                "From": handset,
-                "To": number.phone_number,
-                "Body": text,
-                "NumMedia": "0",
-                "NumSegments": "1",
-                "ApiVersion": API_VERSION,
-                "Channel": "rcs",
-            }
-            if isinstance(tap, dict):
-                params["ButtonText"] = text
-                params["ButtonPayload"] = str(tap.get("postbackData", ""))
-            webhook_queries.queue_webhook(
-                session,
-                self.store.cipher,
-                account_id=number.account_id,
-                message_id=message.id,
-                url=number.sms_url,
-                params=params,
-                now=now,
-            )

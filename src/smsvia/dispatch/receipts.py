@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia import metrics
-from smsvia.channels.base import Inbound, MessageHeard, ReceiptHeard
+from smsvia.channels.base import ReceiptHeard
 from smsvia.domain.receipts import (
     VERDICTS,
     Outcome,
@@ -58,15 +58,9 @@ class ReceiptProcessor:
         self._queue: asyncio.Queue[ReceiptHeard] = asyncio.Queue()
         self._stored: asyncio.Queue[list[ReceiptInbox]] = asyncio.Queue()
 
-    async def heard(self, inbound: Inbound) -> None:
-        """The channels' inbound handler."""
-        if isinstance(inbound, MessageHeard):
-            log.info(
-                "inbound message on %s from a handset (inbound handling comes later)",
-                inbound.connector,
-            )
-            return
-        await self._queue.put(inbound)
+    async def heard(self, receipt: ReceiptHeard) -> None:
+        """A receipt a channel heard."""
+        await self._queue.put(receipt)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Store receipts as they come; match them in a loop of their own.

@@ -8,16 +8,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from smsvia.channels.base import SmsChannel
+from smsvia.channels.base import Inbound, MessageHeard, SmsChannel
 from smsvia.channels.rcs import RbmChannel, RcsConfig
 from smsvia.channels.smpp import SmppChannel, SmppConfig
+from smsvia.dispatch.inbound import InboundSms
 from smsvia.dispatch.rcs import RcsFlow
 from smsvia.dispatch.rcs_events import RcsEventProcessor
 from smsvia.dispatch.receipts import ReceiptProcessor
 from smsvia.dispatch.worker import Worker, WorkerConfig, worker_name
+from smsvia.domain.pricing import PriceBook
 from smsvia.metrics import QUEUE_DEPTH
 from smsvia.services.clock import utcnow
 from smsvia.services.delivery import Tracker
+from smsvia.services.quote import load_price_book
 from smsvia.store import outbox
 from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
@@ -37,6 +40,8 @@ class Dispatch:
     worker_config: WorkerConfig = field(default_factory=WorkerConfig)
     webhook_config: WebhookConfig = field(default_factory=WebhookConfig)
     channel_factory: ChannelFactory = SmppChannel
+    # Prices the automatic replies to keywords (STOP, HELP...).
+    price_book: PriceBook = field(default_factory=load_price_book)
     owner: str = field(default_factory=worker_name)
     # How often the connectors table is read again, so connectors added later start too.
     connector_refresh: float = 5.0
@@ -52,9 +57,11 @@ class Dispatch:
         self.receipts: ReceiptProcessor | None = None
         self.webhooks: WebhookDispatcher | None = None
         self.rcs_events: RcsEventProcessor | None = None
+        self.inbound: InboundSms | None = None
 
     async def start(self) -> None:
         self.receipts = ReceiptProcessor(self.store, self.tracker, self._connector_ids)
+        self.inbound = InboundSms(self.store, self.tracker, self.price_book)
         await self._start_new_channels()
         self.worker = Worker(
             self.store,
@@ -64,7 +71,7 @@ class Dispatch:
             config=self.worker_config,
             rcs=RcsFlow(self.store, self.rcs_channels, self.tracker),
         )
-        self.rcs_events = RcsEventProcessor(self.store, self.tracker)
+        self.rcs_events = RcsEventProcessor(self.store, self.tracker, self.price_book)
         self.webhooks = WebhookDispatcher(self.store, owner=self.owner, config=self.webhook_config)
         self._tasks = [
             asyncio.create_task(self.worker.run(self._stop), name="worker"),
@@ -114,9 +121,17 @@ class Dispatch:
             )
             channel = self.channel_factory(connector.name, config)
             self._connector_ids[connector.name] = connector.id
-            await channel.start(self.receipts.heard)
+            await channel.start(self._heard)
             self.channels[connector.id] = channel
             log.info("connector %s started", connector.name)
+
+    async def _heard(self, heard: Inbound) -> None:
+        """What an SMSC sent us: a receipt, or a message from a handset."""
+        assert self.receipts is not None and self.inbound is not None
+        if isinstance(heard, MessageHeard):
+            await self.inbound.heard(heard)
+        else:
+            await self.receipts.heard(heard)
 
     def _rcs_channel(self, connector: Connector) -> RbmChannel:
         settings = connector.settings

@@ -19,7 +19,7 @@ from smsvia.domain.pricing import PriceBook
 from smsvia.domain.rcs import parse_rich_content
 from smsvia.domain.rendering import sms_text
 from smsvia.domain.status import FINAL, Status
-from smsvia.services import routing
+from smsvia.services import consent, routing
 from smsvia.services.accounts import Principal
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.delivery import Tracker
@@ -140,6 +140,7 @@ async def send_message(
     now = clock()
     outgoing = _check(request, price_book, default_region, now)
     route = await sender_route(store, principal, outgoing.sender)
+    await consent.ensure_may_text(store, principal, outgoing.to)
     outgoing = _rcs_first_if_possible(outgoing, route, price_book)
     return await _queue(
         store, principal, NewMessage(principal, outgoing, route.connector_id, now), intake
@@ -189,6 +190,7 @@ async def send_rich_message(
         preview_token=token,
     )
     route = await sender_route(store, principal, outgoing.sender)
+    await consent.ensure_may_text(store, principal, outgoing.to)
     if request.channel != "sms" and route.rcs_connector_id is not None:
         outgoing = routing.rcs_first(
             outgoing, content, route, price_book, fallback_after=fallback_after
@@ -253,10 +255,32 @@ async def send_messages(
         results.append(len(batch))
         batch.append(NewMessage(principal, outgoing, route.connector_id, now))
     async with store.db.transaction() as session:
-        written = await write_messages(session, store, batch)
-    for new in batch:
-        metrics.MESSAGE_STATUS.labels(str(new.outgoing.status), new.outgoing.channel).inc()
-    return [r if isinstance(r, DomainError) else written[r][0].sid for r in results]
+        unsubscribed = await consent.unsubscribed_among(
+            session, store, principal.account_id, [new.outgoing.to for new in batch]
+        )
+        refused = {i for i, new in enumerate(batch) if new.outgoing.to in unsubscribed}
+        written_rows = await write_messages(
+            session, store, [new for i, new in enumerate(batch) if i not in refused]
+        )
+    rows = iter(written_rows)
+    written = [None if i in refused else next(rows) for i in range(len(batch))]
+    for new, row in zip(batch, written, strict=True):
+        if row is not None:
+            metrics.MESSAGE_STATUS.labels(str(new.outgoing.status), new.outgoing.channel).inc()
+    return [_result(r, written) for r in results]
+
+
+def _result(
+    outcome: int | DomainError, written: list[tuple[Message, MessageEvent] | None]
+) -> str | DomainError:
+    if isinstance(outcome, DomainError):
+        return outcome
+    row = written[outcome]
+    if row is None:
+        return consent.RecipientUnsubscribed(
+            "Attempt to send to unsubscribed recipient: it replied STOP", field="To"
+        )
+    return row[0].sid
 
 
 def _check(

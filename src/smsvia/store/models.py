@@ -46,6 +46,10 @@ class Account(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     # How long an RCS message may go undelivered before it is revoked and sent as SMS.
     rcs_fallback_seconds: Mapped[int] = mapped_column(Integer, default=60, server_default="60")
+    # Automatic replies to keywords; None: the defaults in services/consent.py.
+    help_text: Mapped[str | None] = mapped_column(Text)
+    opt_out_text: Mapped[str | None] = mapped_column(Text)
+    opt_in_text: Mapped[str | None] = mapped_column(Text)
     date_created: Mapped[datetime]
     date_updated: Mapped[datetime]
 
@@ -248,3 +252,29 @@ class RcsEvent(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)  # sealed event JSON (user text inside)
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
+
+
+class ConsentEvent(Base):
+    """The consent ledger: append-only, one hash chain per account (domain/consent.py).
+
+    `hash` covers the previous entry's hash and this entry's fields, so editing or deleting
+    any entry shows (`smsvia consent verify`). The number is sealed; `phone_index` finds it.
+    """
+
+    __tablename__ = "consent_events"
+    __table_args__ = (
+        Index("ix_consent_events_account_id_phone_index_id", "account_id", "phone_index", "id"),
+        Index("ix_consent_events_account_id_id", "account_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    phone: Mapped[bytes] = mapped_column(LargeBinary)  # sealed E.164
+    phone_index: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(24))
+    source: Mapped[str] = mapped_column(String(16))  # keyword | api | form | import
+    evidence: Mapped[bytes] = mapped_column(LargeBinary)  # sealed JSON: message id, IP, ...
+    disclosure: Mapped[str] = mapped_column(Text, default="")  # the exact text shown
+    at: Mapped[datetime]
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,193 @@
+"""Messages from customers: stored, answered when they are keywords, forwarded to the shop.
+
+An inbound SMS or RCS reply becomes a message (direction `inbound`, status `received`). A
+keyword (STOP, START, HELP and their synonyms) is written to the consent ledger and answered
+once from the same number. Then it is forwarded to the number's `sms_url` as Twilio forwards
+inbound messages (signed, retried), with `OptOutType` when it was a keyword.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smsvia import metrics
+from smsvia.domain import ids
+from smsvia.domain.consent import ConsentKind, Keyword, keyword
+from smsvia.domain.encoding import segment
+from smsvia.domain.errors import DomainError
+from smsvia.domain.phone import parse_phone
+from smsvia.domain.pricing import PriceBook
+from smsvia.domain.status import Status
+from smsvia.services import consent
+from smsvia.services.accounts import Principal
+from smsvia.services.delivery import API_VERSION, Tracker
+from smsvia.services.intake import NewMessage, Outgoing, write_messages
+from smsvia.store import accounts as account_queries
+from smsvia.store import webhooks as webhook_queries
+from smsvia.store.context import Store
+from smsvia.store.models import Message, MessageEvent, Number
+
+log = logging.getLogger(__name__)
+
+_LEDGER_KIND = {
+    Keyword.OPT_OUT: ConsentKind.OPTED_OUT,
+    Keyword.OPT_IN: ConsentKind.OPTED_BACK_IN,
+    Keyword.HELP: ConsentKind.HELP_REQUESTED,
+}
+_OPT_OUT_TYPE = {Keyword.OPT_OUT: "STOP", Keyword.OPT_IN: "START", Keyword.HELP: "HELP"}
+_REPLY_VALIDITY = timedelta(hours=4)
+
+
+async def receive(
+    session: AsyncSession,
+    store: Store,
+    tracker: Tracker,
+    price_book: PriceBook,
+    *,
+    number: Number,
+    handset: str,
+    text: str,
+    channel: str,
+    now: datetime,
+    extra_params: Mapping[str, str] | None = None,
+) -> Message:
+    """Store one inbound message and do what it asks (inside the caller's transaction)."""
+    message = _inbound_row(store, number, handset, text, channel, now)
+    session.add(message)
+    await session.flush()
+    session.add(MessageEvent(message_id=message.id, at=now, event="received", detail=channel))
+    said = keyword(text)
+    if said is not None:
+        await _keyword(session, store, price_book, number, message, handset, text, said, now)
+    if number.sms_url:
+        params = {
+            "MessageSid": message.sid,
+            "SmsMessageSid": message.sid,
+            "SmsSid": message.sid,
+            "AccountSid": await tracker.account_sid(session, number.account_id),
+            "From": handset,
+            "To": number.phone_number,
+            "Body": text,
+            "NumMedia": "0",
+            "NumSegments": str(message.num_segments),
+            "SmsStatus": "received",
+            "ApiVersion": API_VERSION,
+            "Channel": channel,
+            **(extra_params or {}),
+        }
+        if said is not None:
+            params["OptOutType"] = _OPT_OUT_TYPE[said]
+        webhook_queries.queue_webhook(
+            session,
+            store.cipher,
+            account_id=number.account_id,
+            message_id=message.id,
+            url=number.sms_url,
+            params=params,
+            now=now,
+        )
+    metrics.MESSAGE_STATUS.labels(str(Status.RECEIVED), channel).inc()
+    return message
+
+
+async def _keyword(
+    session: AsyncSession,
+    store: Store,
+    price_book: PriceBook,
+    number: Number,
+    message: Message,
+    handset: str,
+    text: str,
+    said: Keyword,
+    now: datetime,
+) -> None:
+    await consent.append(
+        session,
+        store,
+        account_id=number.account_id,
+        phone=handset,
+        kind=_LEDGER_KIND[said],
+        source="keyword",
+        evidence={"message_sid": message.sid, "text": text, "to": number.phone_number},
+        now=now,
+    )
+    session.add(
+        MessageEvent(message_id=message.id, at=now, event="keyword", detail=f"{said}: ledger entry")
+    )
+    account = await account_queries.account_by_id(session, number.account_id)
+    assert account is not None
+    reply = {
+        Keyword.OPT_OUT: account.opt_out_text or consent.DEFAULT_OPT_OUT,
+        Keyword.OPT_IN: account.opt_in_text or consent.DEFAULT_OPT_IN,
+        Keyword.HELP: account.help_text or consent.DEFAULT_HELP,
+    }[said]
+    try:
+        outgoing = _reply(number, handset, reply, price_book, now)
+    except DomainError as exc:
+        log.warning("cannot answer %s from %s: %s", said, number.phone_number, exc.message)
+        return
+    principal = Principal(number.account_id, account.sid, "", account.sid)
+    await write_messages(
+        session, store, [NewMessage(principal, outgoing, number.connector_id, now)]
+    )
+
+
+def _reply(
+    number: Number, handset: str, text: str, price_book: PriceBook, now: datetime
+) -> Outgoing:
+    """The automatic answer, as a plain SMS from the number that was written to."""
+    destination = parse_phone(handset)
+    segmentation = segment(text, smart_encoding=True)
+    quote = price_book.sms(destination.region, segmentation.segments)
+    return Outgoing(
+        to=destination.e164,
+        region=destination.region,
+        sender=number.phone_number,
+        body=text,
+        media=(),
+        smart_encoded=True,
+        encoding=str(segmentation.encoding),
+        segments=segmentation.segments,
+        price=quote.price,
+        currency=quote.currency,
+        status=Status.QUEUED,
+        status_callback=None,
+        validity_period=None,
+        send_at=None,
+        due_at=now,
+        expires_at=now + _REPLY_VALIDITY,
+        detail=f"automatic reply, {segmentation.encoding}, {segmentation.segments} segment(s)",
+        category="transactional",
+    )
+
+
+def _inbound_row(
+    store: Store, number: Number, handset: str, text: str, channel: str, now: datetime
+) -> Message:
+    # The customer's number goes in the sealed `recipient` column and ours in `sender`; the
+    # view turns them round for inbound messages (services/messages.py).
+    segments = segment(text).segments if text else 1
+    return Message(
+        sid=ids.new_sid(ids.MESSAGE),
+        account_id=number.account_id,
+        direction="inbound",
+        sender=number.phone_number,
+        recipient=store.cipher.seal(handset, "message.to"),
+        recipient_index=store.cipher.blind_index(handset, "phone"),
+        body=store.cipher.seal(text, "message.body"),
+        media_urls=[],
+        status=Status.RECEIVED,
+        channel=channel,
+        encoding=str(segment(text).encoding) if text else "GSM-7",
+        num_segments=segments,
+        num_media=0,
+        price_unit="USD",
+        date_created=now,
+        date_updated=now,
+        date_sent=now,
+        attempts=0,
+    )
