@@ -45,6 +45,8 @@ connectors_app.add_typer(connectors_add_app, name="add")
 app.add_typer(numbers_app, name="numbers")
 consent_app = typer.Typer(help="The consent ledger.", no_args_is_help=True)
 app.add_typer(consent_app, name="consent")
+contacts_app = typer.Typer(help="An account's contacts.", no_args_is_help=True)
+app.add_typer(contacts_app, name="contacts")
 
 
 class CliError(Exception):
@@ -228,6 +230,46 @@ def accounts_update(
     )
     console.print(
         f"{account_sid}: RCS falls back to SMS after {rcs_fallback_seconds} s", highlight=False
+    )
+
+
+@contacts_app.command("import")
+def contacts_import(
+    file: Annotated[Path, typer.Argument(help="CSV with a header row; phone is required.")],
+    account: Annotated[str, typer.Option("--account", help="The account SID.")],
+    errors: Annotated[
+        Path | None,
+        typer.Option("--errors", help="Where bad rows are reported (default FILE.errors.csv)."),
+    ] = None,
+) -> None:
+    """Add or update contacts from a CSV file (phone, email, first_name, last_name, tags,
+    time_zone, locale, consent, consent_date, consent_source; other columns are kept as
+    custom attributes). Bad rows go to the error report; the good ones are all imported."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from smsvia.services.contacts import import_csv
+
+    if not file.is_file():
+        raise CliError(f"{file} is not a file")
+    report_path = errors or file.with_name(file.name + ".errors.csv")
+    columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress("[progress.description]{task.description}", *columns, console=err_console) as bar:
+        task = bar.add_task(f"importing {file.name}", total=file.stat().st_size)
+        report = _with_runtime(
+            lambda runtime: import_csv(
+                runtime.store,
+                account,
+                file,
+                errors_to=report_path,
+                default_region=runtime.settings.default_region,
+                on_progress=lambda done: bar.update(task, completed=done),
+            )
+        )
+    console.print(
+        f"{report.rows:,} rows: {report.created:,} contacts created, {report.updated:,} updated, "
+        f"{report.consents:,} consents recorded, {report.failed:,} rows refused"
+        + (f" (see {report_path})" if report.failed else ""),
+        highlight=False,
     )
 
 

@@ -9,6 +9,7 @@ ACCOUNT = "AC"
 API_KEY = "SK"
 MESSAGE = "SM"
 MEDIA_MESSAGE = "MM"
+CONTACT = "CO"
 
 _SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
 

@@ -43,6 +43,15 @@ class LedgerBreak:
     why: str
 
 
+@dataclass(frozen=True, slots=True)
+class NewConsent:
+    phone: str  # E.164
+    kind: ConsentKind
+    source: str  # keyword | api | form | import
+    evidence: dict[str, Any]
+    disclosure: str = ""
+
+
 async def append(
     session: AsyncSession,
     store: Store,
@@ -56,24 +65,45 @@ async def append(
     now: datetime,
 ) -> ConsentEvent:
     """Add an entry at the end of the account's chain (inside the caller's transaction)."""
+    new = NewConsent(phone, kind, source, evidence, disclosure)
+    (entry,) = await append_many(session, store, account_id, [new], now)
+    return entry
+
+
+async def append_many(
+    session: AsyncSession,
+    store: Store,
+    account_id: int,
+    entries: list[NewConsent],
+    now: datetime,
+) -> list[ConsentEvent]:
+    """Add entries in order at the end of the account's chain, with one look at its end."""
+    if not entries:
+        return []
     await queries.lock_ledger(session, account_id)
     previous = await queries.last_hash(session, account_id) or GENESIS
-    phone_index = store.cipher.blind_index(phone, "phone")
-    entry = ConsentEvent(
-        account_id=account_id,
-        phone=store.cipher.seal(phone, "consent.phone"),
-        phone_index=phone_index,
-        kind=kind,
-        source=source,
-        evidence=store.cipher.seal(json.dumps(evidence, sort_keys=True), "consent.evidence"),
-        disclosure=disclosure,
-        at=now,
-        previous_hash=previous,
-    )
-    entry.hash = entry_hash(previous, _hashed_fields(entry, phone, evidence))
-    session.add(entry)
+    rows = []
+    for new in entries:
+        row = ConsentEvent(
+            account_id=account_id,
+            phone=store.cipher.seal(new.phone, "consent.phone"),
+            phone_index=store.cipher.blind_index(new.phone, "phone"),
+            kind=new.kind,
+            source=new.source,
+            evidence=store.cipher.seal(
+                json.dumps(new.evidence, sort_keys=True), "consent.evidence"
+            ),
+            disclosure=new.disclosure,
+            at=now,
+            previous_hash=previous,
+        )
+        row.hash = previous = entry_hash(
+            row.previous_hash, _hashed_fields(row, new.phone, new.evidence)
+        )
+        rows.append(row)
+    session.add_all(rows)
     await session.flush()
-    return entry
+    return rows
 
 
 async def ensure_may_text(store: Store, principal: Principal, phone: str) -> None:

@@ -278,3 +278,30 @@ class ConsentEvent(Base):
     at: Mapped[datetime]
     previous_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Contact(Base):
+    """A shop's customer. Number, email, names and custom attributes are sealed; the
+    blind indexes find a contact by number or email without opening anything."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("account_id", "phone_index"),
+        Index("ix_contacts_account_id_email_index", "account_id", "email_index"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    phone: Mapped[bytes] = mapped_column(LargeBinary)
+    phone_index: Mapped[str] = mapped_column(String(40))
+    email: Mapped[bytes | None] = mapped_column(LargeBinary)
+    email_index: Mapped[str | None] = mapped_column(String(40))
+    first_name: Mapped[bytes | None] = mapped_column(LargeBinary)
+    last_name: Mapped[bytes | None] = mapped_column(LargeBinary)
+    attributes: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed JSON object
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    date_created: Mapped[datetime]
+    date_updated: Mapped[datetime]
