@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import DBAPIError
 
+from smsvia.domain.consent import ConsentKind
 from smsvia.domain.errors import InvalidParameter
 from smsvia.domain.status import Status
+from smsvia.services import consent
 from smsvia.services.intake import Intake, NewMessage, Outgoing
 from smsvia.services.routing import sender_route
 from smsvia.store.models import Message, MessageEvent
@@ -87,3 +89,29 @@ def test_a_sender_the_account_does_not_own_is_21606(backend):
     with pytest.raises(InvalidParameter) as refused:
         backend.run(sender_route(backend.store, shop.principal, other.sender))
     assert refused.value.code == 21606
+
+
+def test_an_opted_out_recipient_is_refused_alone_with_21610(backend):
+    shop = backend.tenant()
+
+    async def send_five_one_opted_out():
+        async with backend.store.db.transaction() as session:
+            await consent.append(
+                session,
+                backend.store,
+                account_id=shop.account_id,
+                phone="+14157000002",
+                kind=ConsentKind.OPTED_OUT,
+                source="keyword",
+                evidence={},
+                now=datetime.now(UTC),
+            )
+        connector = (await sender_route(backend.store, shop.principal, shop.sender)).connector_id
+        intake = Intake(backend.store)
+        batch = [new_message(shop, connector, i) for i in range(5)]
+        return await asyncio.gather(*(intake.write(n) for n in batch), return_exceptions=True)
+
+    results = backend.run(send_five_one_opted_out())
+    assert isinstance(results[2], consent.RecipientUnsubscribed) and results[2].code == 21610
+    assert sum(isinstance(r, tuple) for r in results) == 4
+    assert backend.run(count(backend.store, Message)) == 4

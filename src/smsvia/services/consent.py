@@ -118,9 +118,13 @@ async def ensure_may_text_in(
     index = store.cipher.blind_index(phone, "phone")
     decided = await queries.decisions(session, account_id, [index], OPTING_OUT | OPTING_IN)
     if decided.get(index) in OPTING_OUT:
-        raise RecipientUnsubscribed(
-            "Attempt to send to unsubscribed recipient: it replied STOP", field="To"
-        )
+        raise unsubscribed_error()
+
+
+def unsubscribed_error() -> RecipientUnsubscribed:
+    return RecipientUnsubscribed(
+        "Attempt to send to unsubscribed recipient: it replied STOP", field="To"
+    )
 
 
 async def unsubscribed_among(

@@ -1,4 +1,4 @@
-"""New outbound messages into the outbox, with group commit.
+"""New outbound messages into the outbox, with group commit (and the opt-out check).
 
 Under load many API requests arrive at once; writing each in its own transaction pays a
 BEGIN, a NOTIFY and a COMMIT (a WAL flush) per message. `Intake` lets concurrent sends share
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smsvia import metrics
 from smsvia.domain import ids
 from smsvia.domain.status import Status
+from smsvia.services import consent
 from smsvia.services.accounts import Principal
 from smsvia.store.context import Store
 from smsvia.store.models import Message, MessageEvent
@@ -104,7 +105,9 @@ class Intake:
     async def _commit(self, batch: list[_Waiting]) -> None:
         try:
             async with self._store.db.transaction() as session:
-                written = await write_messages(session, self._store, [w.new for w in batch])
+                refused = await self._unsubscribed(session, batch)
+                accepted = [w for w in batch if id(w) not in refused]
+                written = await write_messages(session, self._store, [w.new for w in accepted])
         except Exception as exc:
             if len(batch) > 1:
                 # Whatever failed must fail alone, not take its neighbours with it.
@@ -113,10 +116,25 @@ class Intake:
                 return
             _settle(batch[0].done, exception=exc)
             return
-        for waiting, result in zip(batch, written, strict=True):
+        for waiting in batch:
+            if id(waiting) in refused:
+                _settle(waiting.done, exception=consent.unsubscribed_error())
+        for waiting, result in zip(accepted, written, strict=True):
             _settle(waiting.done, result=result)
-        for new in (w.new for w in batch):
-            metrics.MESSAGE_STATUS.labels(str(new.outgoing.status), new.outgoing.channel).inc()
+            outgoing = waiting.new.outgoing
+            metrics.MESSAGE_STATUS.labels(str(outgoing.status), outgoing.channel).inc()
+
+    async def _unsubscribed(self, session: AsyncSession, batch: list[_Waiting]) -> set[int]:
+        """The waiters whose recipient opted out: one query per account in the batch."""
+        by_account: dict[int, list[_Waiting]] = {}
+        for waiting in batch:
+            by_account.setdefault(waiting.new.principal.account_id, []).append(waiting)
+        refused: set[int] = set()
+        for account_id, group in by_account.items():
+            phones = [w.new.outgoing.to for w in group]
+            out = await consent.unsubscribed_among(session, self._store, account_id, phones)
+            refused.update(id(w) for w in group if w.new.outgoing.to in out)
+        return refused
 
 
 async def write_messages(

@@ -140,7 +140,6 @@ async def send_message(
     now = clock()
     outgoing = _check(request, price_book, default_region, now)
     route = await sender_route(store, principal, outgoing.sender)
-    await consent.ensure_may_text(store, principal, outgoing.to)
     outgoing = _rcs_first_if_possible(outgoing, route, price_book)
     return await _queue(
         store, principal, NewMessage(principal, outgoing, route.connector_id, now), intake
@@ -190,7 +189,6 @@ async def send_rich_message(
         preview_token=token,
     )
     route = await sender_route(store, principal, outgoing.sender)
-    await consent.ensure_may_text(store, principal, outgoing.to)
     if request.channel != "sms" and route.rcs_connector_id is not None:
         outgoing = routing.rcs_first(
             outgoing, content, route, price_book, fallback_after=fallback_after
@@ -277,9 +275,7 @@ def _result(
         return outcome
     row = written[outcome]
     if row is None:
-        return consent.RecipientUnsubscribed(
-            "Attempt to send to unsubscribed recipient: it replied STOP", field="To"
-        )
+        return consent.unsubscribed_error()
     return row[0].sid
 
 
