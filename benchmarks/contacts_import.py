@@ -13,20 +13,16 @@ import base64
 import os
 import secrets
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
+from _support import SMSVIA, drop_database, new_database, peak_rss_mb
 
 from smsvia.config import Settings
 from smsvia.runtime import open_store
 from smsvia.services import accounts
 from smsvia.store.schema import upgrade
-
-ADMIN = os.environ.get("SMSVIA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-SMSVIA = str(Path(sys.executable).parent / "smsvia")
 
 
 def write_csv(path: Path, rows: int) -> None:
@@ -37,13 +33,6 @@ def write_csv(path: Path, rows: int) -> None:
             out.write(f"{phone},First{i},Last{i},c{i}@example.com,vip,yes,2026-01-01,{i % 12}\n")
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -51,16 +40,7 @@ async def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         work = Path(workdir)
-        scratch = None
-        if args.db == "sqlite":
-            url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
-        else:
-            scratch = f"smsvia_bench_{secrets.token_hex(4)}"
-            admin = await asyncpg.connect(ADMIN)
-            await admin.execute(f'CREATE DATABASE "{scratch}"')
-            await admin.close()
-            url = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-            url = f"{url}/{scratch}"
+        url, scratch = await new_database(args.db, work / "bench.db")
         key = base64.b64encode(secrets.token_bytes(32)).decode()
         store = open_store(Settings(data_dir=work, database_url=url, master_key=key))
         await upgrade(store.db)
@@ -88,10 +68,7 @@ async def main() -> None:
             time.sleep(0.2)
         seconds = time.perf_counter() - started
         summary = " ".join(child.stdout.read().split()) if child.stdout else ""
-        if scratch:
-            admin = await asyncpg.connect(ADMIN)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-            await admin.close()
+        await drop_database(scratch)
     print(summary)
     print(
         f"{args.db}: {args.rows:,} rows in {seconds:.1f} s = {args.rows / seconds:,.0f} rows/s; "

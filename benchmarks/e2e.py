@@ -30,14 +30,13 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
+from _support import SMSVIA, drop_database, new_database, peak_rss_mb
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
@@ -50,8 +49,6 @@ from smsvia.services.quote import load_price_book
 from smsvia.store.models import Message, MessageEvent
 from smsvia.store.schema import upgrade
 
-ADMIN = os.environ.get("SMSVIA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-SMSVIA = str(Path(sys.executable).parent / "smsvia")
 SENDER = "+15005550006"
 BULK_CHUNK = 500
 RBM_TOKEN = "bench-client-token"
@@ -115,13 +112,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 async def wait_http(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient() as client:
@@ -151,16 +141,7 @@ async def run_one(
     api_seconds: float,
     profile_dir: Path | None = None,
 ) -> Result:
-    scratch = None
-    if db == "sqlite":
-        url = f"sqlite+aiosqlite:///{workdir / f'bench-{path}.db'}"
-    else:
-        scratch = f"smsvia_bench_{secrets.token_hex(4)}"
-        admin = await asyncpg.connect(ADMIN)
-        await admin.execute(f'CREATE DATABASE "{scratch}"')
-        await admin.close()
-        base = ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        url = f"{base}/{scratch}"
+    url, scratch = await new_database(db, workdir / f"bench-{path}.db")
     key = base64.b64encode(secrets.token_bytes(32)).decode()
     settings = Settings(data_dir=workdir, database_url=url, master_key=key)
     store = open_store(settings)
@@ -305,10 +286,7 @@ async def run_one(
                 process.kill()
         logs.close()
         await store.db.close()
-        if scratch:
-            admin = await asyncpg.connect(ADMIN)
-            await admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-            await admin.close()
+        await drop_database(scratch)
 
 
 WRK_SCRIPT = """

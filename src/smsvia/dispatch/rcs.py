@@ -28,6 +28,7 @@ from smsvia.channels.rcs import RbmChannel, RevokeOutcome, SendOutcome
 from smsvia.domain.rcs import parse_rich_content
 from smsvia.domain.status import FINAL, Status
 from smsvia.services.delivery import Tracker
+from smsvia.store import outbox
 from smsvia.store.context import Store
 from smsvia.store.models import Message
 
@@ -88,12 +89,12 @@ class RcsFlow:
         status = Status(message.status)
         state = message.rcs_state
         if status in FINAL:
-            _release(message, None)
+            outbox.release(message, None)
             return None
         channel = self.channels.get(message.rcs_connector_id or 0)
         if channel is None:
             self.tracker.note(session, message, now, "waiting", "its RCS connector is not running")
-            _release(message, now + REVOKE_RETRY)
+            outbox.release(message, now + REVOKE_RETRY)
             return None
         msisdn = self.store.cipher.open(message.recipient, "message.to")
         if state in (RcsState.SENT, RcsState.UNCONFIRMED):
@@ -118,7 +119,7 @@ class RcsFlow:
                 content=content.to_rbm(),
                 ttl=window + TTL_MARGIN,
             )
-        _release(message, None)
+        outbox.release(message, None)
         return None
 
     # -- talking to RBM --------------------------------------------------------------------
@@ -152,7 +153,7 @@ class RcsFlow:
     ) -> None:
         if Status(message.status) in FINAL:
             # DELIVERED (or READ) arrived while we were talking to RBM: nothing more to do.
-            _release(message, None)
+            outbox.release(message, None)
             return
         if job.step == Step.SEND:
             await self._record_send(session, message, result, now)
@@ -179,7 +180,7 @@ class RcsFlow:
                 f"RCS accepted by RBM; SMS instead if not delivered by "
                 f"{(now + window):%H:%M:%S} UTC",
             )
-            _release(message, now + window)
+            outbox.release(message, now + window)
         elif result.outcome == SendOutcome.UNANSWERED:
             message.rcs_state = RcsState.UNCONFIRMED
             self.tracker.note(
@@ -190,7 +191,7 @@ class RcsFlow:
                 f"{result.detail}; it may have gone out, so it is revoked, not resent, when "
                 "the window ends",
             )
-            _release(message, now + window)
+            outbox.release(message, now + window)
         else:
             self.tracker.note(session, message, now, "rcs_error", result.detail)
             await self._fall_back(session, message, FallbackReason.RCS_ERROR, now)
@@ -216,7 +217,7 @@ class RcsFlow:
                 now,
                 "RBM refused the revoke: already delivered, so it stays RCS",
             )
-            _release(message, None)
+            outbox.release(message, None)
         elif result.outcome == RevokeOutcome.GONE:
             # An unconfirmed send RBM knows nothing of: it never took it.
             self.tracker.note(
@@ -227,7 +228,7 @@ class RcsFlow:
             self.tracker.note(
                 session, message, now, "revoke_failed", f"{result.detail}; trying again"
             )
-            _release(message, now + REVOKE_RETRY)
+            outbox.release(message, now + REVOKE_RETRY)
 
     async def _fall_back(
         self, session: AsyncSession, message: Message, reason: FallbackReason, now: datetime
@@ -246,11 +247,5 @@ class RcsFlow:
             f"Sent as SMS via server: {reason.value.replace('_', ' ')}",
         )
         # Due as of its creation: it goes ahead of messages queued after it, not behind them.
-        _release(message, min(now, message.date_created))
+        outbox.release(message, min(now, message.date_created))
         await self.store.signal.notify(session)
-
-
-def _release(message: Message, due_at: datetime | None) -> None:
-    message.lease_owner = None
-    message.lease_expires_at = None
-    message.due_at = due_at

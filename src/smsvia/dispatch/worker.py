@@ -134,7 +134,7 @@ class Worker:
     ) -> _Job | None:
         status = Status(message.status)
         if status in FINAL or status not in (Status.QUEUED, Status.SCHEDULED, Status.SENDING):
-            self._release(message, None)
+            outbox.release(message, None)
             return None
         if status == Status.SCHEDULED:
             await self.tracker.move(session, message, Status.QUEUED, now, "send time reached")
@@ -165,12 +165,12 @@ class Worker:
                 error_code=EXPIRED[0],
                 error_message=EXPIRED[1],
             )
-            self._release(message, None)
+            outbox.release(message, None)
             return None
         channel = self.channels.get(message.connector_id or 0)
         if channel is None:
             self.tracker.note(session, message, now, "waiting", "its connector is not running")
-            self._release(message, self._retry_at(message, now))
+            outbox.release(message, self._retry_at(message, now))
             return None
         for part in pending:
             part.status = "sending"
@@ -285,11 +285,11 @@ class Worker:
                 error_code=failed.error_code,
                 error_message=failed.detail,
             )
-            self._release(message, None)
+            outbox.release(message, None)
         elif any(part.status == "pending" for part in parts):
             why = next((r.detail for r in results if r.outcome != PartOutcome.ACCEPTED), "")
             await self.tracker.move(session, message, Status.QUEUED, now, f"will retry: {why}")
-            self._release(message, self._retry_at(message, now))
+            outbox.release(message, self._retry_at(message, now))
         else:
             await self._finish(session, message, parts, now)
 
@@ -299,12 +299,7 @@ class Worker:
         """Every part is submitted or ambiguous: the message is sent."""
         ids = ", ".join(p.smsc_message_id or "?" for p in parts)
         await self.tracker.move(session, message, Status.SENT, now, f"SMSC ids {ids}")
-        self._release(message, None)
-
-    def _release(self, message: Message, due_at: datetime | None) -> None:
-        message.lease_owner = None
-        message.lease_expires_at = None
-        message.due_at = due_at
+        outbox.release(message, None)
 
     def _retry_at(self, message: Message, now: datetime) -> datetime:
         delay = min(

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.domain.consent import GENESIS, OPTING_IN, OPTING_OUT, ConsentKind, entry_hash
 from smsvia.domain.errors import DomainError
-from smsvia.services.accounts import Principal
 from smsvia.store import consent as queries
 from smsvia.store.context import Store
 from smsvia.store.models import ConsentEvent
@@ -104,21 +103,6 @@ async def append_many(
     session.add_all(rows)
     await session.flush()
     return rows
-
-
-async def ensure_may_text(store: Store, principal: Principal, phone: str) -> None:
-    """21610 when the number opted out of this account's messages."""
-    async with store.db.sessions() as session:
-        await ensure_may_text_in(session, store, principal.account_id, phone)
-
-
-async def ensure_may_text_in(
-    session: AsyncSession, store: Store, account_id: int, phone: str
-) -> None:
-    index = store.cipher.blind_index(phone, "phone")
-    decided = await queries.decisions(session, account_id, [index], OPTING_OUT | OPTING_IN)
-    if decided.get(index) in OPTING_OUT:
-        raise unsubscribed_error()
 
 
 def unsubscribed_error() -> RecipientUnsubscribed:

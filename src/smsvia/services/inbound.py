@@ -170,7 +170,7 @@ def _inbound_row(
 ) -> Message:
     # The customer's number goes in the sealed `recipient` column and ours in `sender`; the
     # view turns them round for inbound messages (services/messages.py).
-    segments = segment(text).segments if text else 1
+    segmentation = segment(text) if text else None
     return Message(
         sid=ids.new_sid(ids.MESSAGE),
         account_id=number.account_id,
@@ -182,8 +182,8 @@ def _inbound_row(
         media_urls=[],
         status=Status.RECEIVED,
         channel=channel,
-        encoding=str(segment(text).encoding) if text else "GSM-7",
-        num_segments=segments,
+        encoding=str(segmentation.encoding) if segmentation else "GSM-7",
+        num_segments=segmentation.segments if segmentation else 1,
         num_media=0,
         price_unit="USD",
         date_created=now,

@@ -10,6 +10,8 @@
 -- mark_receipts_tried --  count a matching attempt; matched receipts are done
 -- unapplied_receipts --   receipts not yet matched to a part
 -- queue_depth --          messages waiting, for /metrics
+
+`release` ends a worker's lease on a claimed message (due again at `due_at`, or never).
 """
 
 from __future__ import annotations
@@ -141,3 +143,10 @@ async def queue_depth(session: AsyncSession, now: datetime) -> int:
         await session.scalar(select(func.count()).select_from(Message).where(Message.due_at <= now))
         or 0
     )
+
+
+def release(message: Message, due_at: datetime | None) -> None:
+    """Give a claimed message back: due again at `due_at`, or done with (None)."""
+    message.lease_owner = None
+    message.lease_expires_at = None
+    message.due_at = due_at
