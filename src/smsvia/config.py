@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     default_region: str = "US"
     # A TOML price book replacing the built-in one (src/smsvia/data/price_book.toml).
     price_book: Path | None = None
+    # A TOML table of quiet hours and caps by state replacing the built-in one
+    # (src/smsvia/data/quiet_hours.toml).
+    quiet_hours: Path | None = None
     # Logs on stderr: "text" for people, "json" (one object a line) for collectors.
     log_format: Literal["text", "json"] = "text"
     log_level: str = "info"

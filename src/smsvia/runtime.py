@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from smsvia.config import Settings
 from smsvia.domain.pricing import PriceBook
 from smsvia.services.accounts import Authenticator
+from smsvia.services.compliance import load_rules
 from smsvia.services.intake import Intake
 from smsvia.services.quote import load_price_book
 from smsvia.store.context import Store
@@ -42,4 +43,5 @@ async def open_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     price_book = load_price_book(settings.price_book)
     if migrate:
         await upgrade(store.db)
-    return Runtime(settings, store, price_book, Authenticator(store), Intake(store))
+    rules = load_rules(settings.quiet_hours)
+    return Runtime(settings, store, price_book, Authenticator(store), Intake(store, rules))

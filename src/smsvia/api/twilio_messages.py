@@ -38,6 +38,7 @@ async def create_message(account_sid: str, request: Request, caller: Caller) -> 
             send_at=parse_datetime(str(send_at), "SendAt", 35115) if send_at else None,
             schedule_type=_text(form, "ScheduleType"),
             smart_encoded=_boolean(form, "SmartEncoded"),
+            category=_text(form, "Category"),
         ),
         price_book=runtime.price_book,
         default_region=runtime.settings.default_region,

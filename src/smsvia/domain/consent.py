@@ -44,6 +44,28 @@ OPTING_OUT = frozenset({ConsentKind.OPTED_OUT})
 OPTING_IN = frozenset(
     {ConsentKind.OPT_IN_CONFIRMED, ConsentKind.OPTED_BACK_IN, ConsentKind.IMPORTED}
 )
+DECIDING = OPTING_OUT | OPTING_IN
+# Express consent to marketing: a confirmed double opt-in, or one the shop collected
+# elsewhere and imported with its evidence. START alone only lifts an earlier STOP.
+EXPRESS = frozenset({ConsentKind.OPT_IN_CONFIRMED, ConsentKind.IMPORTED})
+# How long a "Reply Y to confirm" stays open.
+CONFIRM_WITHIN_DAYS = 7
+
+
+def opted_out(newest: str | None) -> bool:
+    """Whether the newest deciding entry (None: there is none) keeps all texts away."""
+    return newest in OPTING_OUT
+
+
+def may_market(newest: str | None, express_given: bool) -> bool:
+    """Marketing needs express consent that no later STOP has withdrawn (START after a STOP
+    restores it; START alone never gave it)."""
+    return newest in OPTING_IN and express_given
+
+
+def is_confirmation(text: str) -> bool:
+    """Y or YES (any case, any spacing): the answer to "Reply Y to confirm"."""
+    return "".join(text.split()).upper() in {"Y", "YES"}
 
 
 def keyword(text: str) -> Keyword | None:

@@ -10,6 +10,7 @@ API_KEY = "SK"
 MESSAGE = "SM"
 MEDIA_MESSAGE = "MM"
 CONTACT = "CO"
+OPTIN_FORM = "OF"
 
 _SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
 

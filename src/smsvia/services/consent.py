@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsvia.domain.consent import GENESIS, OPTING_IN, OPTING_OUT, ConsentKind, entry_hash
+from smsvia.domain.consent import GENESIS, ConsentKind, entry_hash
 from smsvia.domain.errors import DomainError
 from smsvia.store import consent as queries
 from smsvia.store.context import Store
@@ -109,15 +109,6 @@ def unsubscribed_error() -> RecipientUnsubscribed:
     return RecipientUnsubscribed(
         "Attempt to send to unsubscribed recipient: it replied STOP", field="To"
     )
-
-
-async def unsubscribed_among(
-    session: AsyncSession, store: Store, account_id: int, phones: list[str]
-) -> set[str]:
-    """Which of these numbers opted out of the account's messages (one query)."""
-    by_index = {store.cipher.blind_index(phone, "phone"): phone for phone in phones}
-    decided = await queries.decisions(session, account_id, by_index, OPTING_OUT | OPTING_IN)
-    return {by_index[index] for index, kind in decided.items() if kind in OPTING_OUT}
 
 
 async def verify(store: Store) -> tuple[int, list[LedgerBreak]]:

@@ -1,4 +1,4 @@
-"""New outbound messages into the outbox, with group commit (and the opt-out check).
+"""New outbound messages into the outbox, with group commit (and the compliance checks).
 
 Under load many API requests arrive at once; writing each in its own transaction pays a
 BEGIN, a NOTIFY and a COMMIT (a WAL flush) per message. `Intake` lets concurrent sends share
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,8 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia import metrics
 from smsvia.domain import ids
+from smsvia.domain.errors import DomainError
+from smsvia.domain.quiet_hours import RuleBook
 from smsvia.domain.status import Status
-from smsvia.services import consent
+from smsvia.services import compliance
 from smsvia.services.accounts import Principal
 from smsvia.store.context import Store
 from smsvia.store.models import Message, MessageEvent
@@ -59,6 +61,8 @@ class Outgoing:
     fallback_after: int | None = None
     fallback_price: Decimal | None = None
     preview_token: str | None = None
+    # Timeline entries after the first: what the compliance checks decided (event, detail).
+    decisions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +84,11 @@ class _Waiting:
 class Intake:
     """Writes new messages; concurrent callers share a transaction (see the module doc)."""
 
-    def __init__(self, store: Store, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, store: Store, rules: RuleBook | None = None, *, max_batch: int = MAX_BATCH
+    ) -> None:
         self._store = store
+        self._rules = rules or compliance.load_rules()
         self._max_batch = max_batch
         self._waiting: list[_Waiting] = []
         self._committer: asyncio.Task[None] | None = None
@@ -105,9 +112,15 @@ class Intake:
     async def _commit(self, batch: list[_Waiting]) -> None:
         try:
             async with self._store.db.transaction() as session:
-                refused = await self._unsubscribed(session, batch)
-                accepted = [w for w in batch if id(w) not in refused]
-                written = await write_messages(session, self._store, [w.new for w in accepted])
+                screened = await screen_batch(
+                    session, self._store, self._rules, [w.new for w in batch]
+                )
+                accepted = [
+                    (waiting, new)
+                    for waiting, new in zip(batch, screened, strict=True)
+                    if isinstance(new, NewMessage)
+                ]
+                written = await write_messages(session, self._store, [n for _, n in accepted])
         except Exception as exc:
             if len(batch) > 1:
                 # Whatever failed must fail alone, not take its neighbours with it.
@@ -116,25 +129,34 @@ class Intake:
                 return
             _settle(batch[0].done, exception=exc)
             return
-        for waiting in batch:
-            if id(waiting) in refused:
-                _settle(waiting.done, exception=consent.unsubscribed_error())
-        for waiting, result in zip(accepted, written, strict=True):
+        for waiting, new in zip(batch, screened, strict=True):
+            if isinstance(new, DomainError):
+                _settle(waiting.done, exception=new)
+        for (waiting, new), result in zip(accepted, written, strict=True):
             _settle(waiting.done, result=result)
-            outgoing = waiting.new.outgoing
-            metrics.MESSAGE_STATUS.labels(str(outgoing.status), outgoing.channel).inc()
+            metrics.MESSAGE_STATUS.labels(str(new.outgoing.status), new.outgoing.channel).inc()
 
-    async def _unsubscribed(self, session: AsyncSession, batch: list[_Waiting]) -> set[int]:
-        """The waiters whose recipient opted out: one query per account in the batch."""
-        by_account: dict[int, list[_Waiting]] = {}
-        for waiting in batch:
-            by_account.setdefault(waiting.new.principal.account_id, []).append(waiting)
-        refused: set[int] = set()
-        for account_id, group in by_account.items():
-            phones = [w.new.outgoing.to for w in group]
-            out = await consent.unsubscribed_among(session, self._store, account_id, phones)
-            refused.update(id(w) for w in group if w.new.outgoing.to in out)
-        return refused
+
+async def screen_batch(
+    session: AsyncSession, store: Store, rules: RuleBook, batch: Sequence[NewMessage]
+) -> list[NewMessage | DomainError]:
+    """The compliance checks (services/compliance.py) for a batch: each message as it may
+    be written, or why it may not. One pass per account in the batch."""
+    by_account: dict[int, list[int]] = {}
+    for position, new in enumerate(batch):
+        by_account.setdefault(new.principal.account_id, []).append(position)
+    results: list[NewMessage | DomainError] = list(batch)
+    for account_id, positions in by_account.items():
+        screened = await compliance.screen(
+            session, store, rules, account_id, [batch[p].outgoing for p in positions]
+        )
+        for position, outcome in zip(positions, screened, strict=True):
+            results[position] = (
+                outcome
+                if isinstance(outcome, DomainError)
+                else replace(batch[position], outgoing=outcome)
+            )
+    return results
 
 
 async def write_messages(
@@ -154,6 +176,11 @@ async def write_messages(
         for message, new in zip(messages, batch, strict=True)
     ]
     session.add_all(events)
+    session.add_all(
+        MessageEvent(message_id=message.id, at=new.now, event=event, detail=detail)
+        for message, new in zip(messages, batch, strict=True)
+        for event, detail in new.outgoing.decisions
+    )
     if messages:
         await store.signal.notify(session)
     return list(zip(messages, events, strict=True))

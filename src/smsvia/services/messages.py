@@ -16,14 +16,16 @@ from smsvia.domain.encoding import segment
 from smsvia.domain.errors import Conflict, DomainError, InvalidParameter, NotFound
 from smsvia.domain.phone import parse_phone
 from smsvia.domain.pricing import PriceBook
+from smsvia.domain.quiet_hours import RuleBook
 from smsvia.domain.rcs import parse_rich_content
 from smsvia.domain.rendering import sms_text
 from smsvia.domain.status import FINAL, Status
-from smsvia.services import consent, routing
+from smsvia.services import routing
 from smsvia.services.accounts import Principal
 from smsvia.services.clock import Clock, utcnow
+from smsvia.services.compliance import load_rules
 from smsvia.services.delivery import Tracker
-from smsvia.services.intake import Intake, NewMessage, Outgoing, write_messages
+from smsvia.services.intake import Intake, NewMessage, Outgoing, screen_batch, write_messages
 from smsvia.services.routing import sender_route
 from smsvia.services.senders import normalize_sender
 from smsvia.store import messages as queries
@@ -48,9 +50,11 @@ class SendRequest:
     send_at: datetime | None = None
     schedule_type: str | None = None
     smart_encoded: bool = False
+    category: str | None = None  # transactional (the default) | marketing
 
 
 CHANNELS = ("auto", "rcs", "sms")
+CATEGORIES = (None, "transactional", "marketing")
 FALLBACK_LABEL = "Sent as SMS via server"
 _FALLBACK_SENT = frozenset({Status.QUEUED, Status.SENDING, Status.SENT, Status.DELIVERED})
 
@@ -167,10 +171,6 @@ async def send_rich_message(
         raise InvalidParameter(
             f"channel must be one of {', '.join(CHANNELS)}", code=21100, field="channel"
         )
-    if request.category not in (None, "transactional", "marketing"):
-        raise InvalidParameter(
-            "category must be transactional or marketing", code=21100, field="category"
-        )
     fallback_after = routing.check_fallback_after(request.fallback_after_seconds)
     content = parse_rich_content(request.content)
     token = routing.new_preview_token() if content.media_urls else None
@@ -181,10 +181,10 @@ async def send_rich_message(
         body=body,
         status_callback=request.status_callback,
         smart_encoded=True,
+        category=request.category,
     )
     outgoing = replace(
         _check(sms, price_book, default_region, now),
-        category=request.category,
         rich_content=content.to_json(),
         preview_token=token,
     )
@@ -231,6 +231,7 @@ async def send_messages(
     requests: Sequence[SendRequest],
     *,
     price_book: PriceBook,
+    rules: RuleBook | None = None,
     default_region: str = "US",
     clock: Clock = utcnow,
 ) -> list[str | DomainError]:
@@ -253,30 +254,16 @@ async def send_messages(
         results.append(len(batch))
         batch.append(NewMessage(principal, outgoing, route.connector_id, now))
     async with store.db.transaction() as session:
-        unsubscribed = await consent.unsubscribed_among(
-            session, store, principal.account_id, [new.outgoing.to for new in batch]
+        screened = await screen_batch(session, store, rules or load_rules(), batch)
+        written = await write_messages(
+            session, store, [new for new in screened if isinstance(new, NewMessage)]
         )
-        refused = {i for i, new in enumerate(batch) if new.outgoing.to in unsubscribed}
-        written_rows = await write_messages(
-            session, store, [new for i, new in enumerate(batch) if i not in refused]
-        )
-    rows = iter(written_rows)
-    written = [None if i in refused else next(rows) for i in range(len(batch))]
-    for new, row in zip(batch, written, strict=True):
-        if row is not None:
+    sids = iter(message.sid for message, _ in written)
+    outcomes = [new if isinstance(new, DomainError) else next(sids) for new in screened]
+    for new in screened:
+        if isinstance(new, NewMessage):
             metrics.MESSAGE_STATUS.labels(str(new.outgoing.status), new.outgoing.channel).inc()
-    return [_result(r, written) for r in results]
-
-
-def _result(
-    outcome: int | DomainError, written: list[tuple[Message, MessageEvent] | None]
-) -> str | DomainError:
-    if isinstance(outcome, DomainError):
-        return outcome
-    row = written[outcome]
-    if row is None:
-        return consent.unsubscribed_error()
-    return row[0].sid
+    return [r if isinstance(r, DomainError) else outcomes[r] for r in results]
 
 
 def _check(
@@ -298,6 +285,10 @@ def _check(
         )
     if not request.sender:
         raise InvalidParameter("A 'From' phone number is required.", code=21603, field="From")
+    if request.category not in CATEGORIES:
+        raise InvalidParameter(
+            "category must be transactional or marketing", code=21100, field="category"
+        )
     sender = normalize_sender(request.sender, default_region)
     segmentation = segment(sms_text(body, media), smart_encoding=request.smart_encoded)
     quote = price_book.sms(to.region, segmentation.segments)
@@ -326,6 +317,7 @@ def _check(
         due_at=start,
         expires_at=start + timedelta(seconds=validity),
         detail=detail,
+        category=request.category,
     )
 
 

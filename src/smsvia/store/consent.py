@@ -3,7 +3,9 @@
 -- lock_ledger --       serialize appends to one account's chain (an advisory lock on
                        PostgreSQL; SQLite has one writer anyway)
 -- last_hash --         the newest entry's hash in the account's chain
--- decisions --         for each number, the newest entry that opted it in or out
+-- standings --         for each number, the newest entry that opted it in or out, and
+                       whether express consent was ever given
+-- newest --            one number's newest entry among some kinds
 -- ledger --            an account's entries, oldest first (verify, export)
 -- accounts_with_ledger --  the accounts that have any entry
 """
@@ -11,8 +13,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.models import ConsentEvent
@@ -37,28 +41,70 @@ async def last_hash(session: AsyncSession, account_id: int) -> str | None:
     )
 
 
-async def decisions(
-    session: AsyncSession, account_id: int, phone_indexes: Collection[str], kinds: Collection[str]
-) -> dict[str, str]:
-    """phone index -> the kind of its newest entry among `kinds`."""
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where a number stands: its newest deciding entry and whether express consent exists."""
+
+    entry_id: int
+    kind: str
+    at: datetime
+    express_given: bool
+
+
+async def standings(
+    session: AsyncSession,
+    account_id: int,
+    phone_indexes: Collection[str],
+    deciding: Collection[str],
+    express: Collection[str],
+) -> dict[str, Standing]:
+    """phone index -> its standing, for the numbers that have any deciding entry (one query)."""
     if not phone_indexes:
         return {}
-    newest = (
-        select(ConsentEvent.phone_index, func.max(ConsentEvent.id).label("id"))
+    grouped = (
+        select(
+            ConsentEvent.phone_index,
+            func.max(ConsentEvent.id).label("newest"),
+            func.max(case((ConsentEvent.kind.in_(list(express)), ConsentEvent.id))).label(
+                "express"
+            ),
+        )
         .where(
             ConsentEvent.account_id == account_id,
             ConsentEvent.phone_index.in_(list(phone_indexes)),
-            ConsentEvent.kind.in_(list(kinds)),
+            ConsentEvent.kind.in_(list(deciding)),
         )
         .group_by(ConsentEvent.phone_index)
         .subquery()
     )
     rows = await session.execute(
-        select(ConsentEvent.phone_index, ConsentEvent.kind).join(
-            newest, ConsentEvent.id == newest.c.id
-        )
+        select(
+            ConsentEvent.phone_index,
+            ConsentEvent.id,
+            ConsentEvent.kind,
+            ConsentEvent.at,
+            grouped.c.express,
+        ).join(grouped, ConsentEvent.id == grouped.c.newest)
     )
-    return {index: kind for index, kind in rows}
+    return {
+        index: Standing(entry_id, kind, at, express is not None)
+        for index, entry_id, kind, at, express in rows
+    }
+
+
+async def newest(
+    session: AsyncSession, account_id: int, phone_index: str, kinds: Collection[str]
+) -> ConsentEvent | None:
+    return await session.scalar(
+        select(ConsentEvent)
+        .where(
+            ConsentEvent.account_id == account_id,
+            ConsentEvent.phone_index == phone_index,
+            ConsentEvent.kind.in_(list(kinds)),
+        )
+        .order_by(ConsentEvent.id.desc())
+        .limit(1)
+    )
 
 
 async def ledger(

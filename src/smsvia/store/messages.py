@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +25,33 @@ async def message_by_sid(session: AsyncSession, account_id: int, sid: str) -> Me
     return await session.scalar(
         select(Message).where(Message.account_id == account_id, Message.sid == sid)
     )
+
+
+async def marketing_times(
+    session: AsyncSession,
+    account_id: int,
+    recipient_indexes: Collection[str],
+    since: datetime,
+    until: datetime,
+) -> dict[str, list[datetime]]:
+    """When each recipient's marketing messages went (or are due to go) between the two
+    times, canceled ones aside: what the frequency caps count."""
+    when = func.coalesce(Message.date_sent, Message.due_at, Message.date_created)
+    rows = await session.execute(
+        select(Message.recipient_index, when).where(
+            Message.account_id == account_id,
+            Message.recipient_index.in_(list(recipient_indexes)),
+            Message.category == "marketing",
+            Message.direction != "inbound",
+            Message.status != "canceled",
+            when >= since,
+            when < until,
+        )
+    )
+    times: dict[str, list[datetime]] = {}
+    for index, at in rows:
+        times.setdefault(index, []).append(at)
+    return times
 
 
 async def message_by_preview_token(session: AsyncSession, token: str) -> Message | None:

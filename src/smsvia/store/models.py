@@ -50,6 +50,10 @@ class Account(Base):
     help_text: Mapped[str | None] = mapped_column(Text)
     opt_out_text: Mapped[str | None] = mapped_column(Text)
     opt_in_text: Mapped[str | None] = mapped_column(Text)
+    # Marketing texts: quiet hours in the recipient's local time ("21:00-08:00"; None: that
+    # default) and the most one person gets in 24 hours (None: only where state law caps it).
+    quiet_hours: Mapped[str | None] = mapped_column(String(11))
+    marketing_cap_24h: Mapped[int | None] = mapped_column(Integer)
     date_created: Mapped[datetime]
     date_updated: Mapped[datetime]
 
@@ -303,5 +307,24 @@ class Contact(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     time_zone: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(16))
+    date_created: Mapped[datetime]
+    date_updated: Mapped[datetime]
+
+
+class OptInForm(Base):
+    """A hosted opt-in form (/optin/{sid}): what it shows and which number confirms."""
+
+    __tablename__ = "optin_forms"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    number_id: Mapped[int] = mapped_column(ForeignKey("numbers.id"))
+    brand: Mapped[str] = mapped_column(String(100))
+    disclosure: Mapped[str] = mapped_column(Text)  # the exact consent text beside the box
+    # The texts sent: "Reply Y to confirm" and, after Y, the welcome. None: the defaults.
+    confirm_text: Mapped[str | None] = mapped_column(Text)
+    welcome_text: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True)
     date_created: Mapped[datetime]
     date_updated: Mapped[datetime]

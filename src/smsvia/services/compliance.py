@@ -1,0 +1,231 @@
+"""Every outbound message checked against what its recipient agreed to and when it may arrive.
+
+`screen` runs inside the transaction that writes the messages (services/intake.py), a batch
+at a time:
+
+* a number whose newest consent entry is a STOP gets nothing: 21610;
+* a marketing message needs express consent (a confirmed double opt-in or imported
+  evidence) that no later STOP withdrew: otherwise 100051;
+* a marketing message outside the allowed hours in the recipient's local time (the
+  account's quiet hours, the federal rule, the state's when stricter) is rescheduled to the
+  next allowed moment, never dropped;
+* a marketing message over a 24-hour cap (the state's, or the account's own) is refused:
+  100052.
+
+Transactional messages (order updates, keyword replies) pass with the STOP check alone.
+Each decision on a marketing message becomes an entry on its timeline, so the message
+itself shows which consent allowed it and why it went when it did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smsvia.domain import consent as rules_of_consent
+from smsvia.domain import quiet_hours
+from smsvia.domain.errors import DomainError
+from smsvia.domain.phone import parse_phone
+from smsvia.domain.quiet_hours import QuietHoursError, RuleBook
+from smsvia.domain.status import Status
+from smsvia.services.consent import unsubscribed_error
+from smsvia.store import accounts as account_queries
+from smsvia.store import consent as consent_queries
+from smsvia.store import contacts as contact_queries
+from smsvia.store import messages as message_queries
+from smsvia.store.consent import Standing
+from smsvia.store.context import Store
+
+if TYPE_CHECKING:
+    from smsvia.services.intake import Outgoing
+
+MARKETING = "marketing"
+_DAY = timedelta(hours=24)
+
+
+class NoMarketingConsent(DomainError):
+    """A marketing message to a number with no express consent on the ledger."""
+
+    code = 100051
+
+
+class FrequencyCapReached(DomainError):
+    """A marketing message over the 24-hour cap for its recipient."""
+
+    code = 100052
+
+
+def load_rules(path: Path | None = None) -> RuleBook:
+    """The operator's quiet-hours table at `path`, or the built-in one."""
+    if path is None:
+        return _built_in_rules()
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuietHoursError(f"cannot read quiet hours rules {path}: {exc}") from exc
+    return RuleBook.parse(text, str(path))
+
+
+@cache
+def _built_in_rules() -> RuleBook:
+    text = resources.files("smsvia.data").joinpath("quiet_hours.toml").read_text("utf-8")
+    return RuleBook.parse(text, "built-in quiet hours")
+
+
+async def screen(
+    session: AsyncSession,
+    store: Store,
+    rules: RuleBook,
+    account_id: int,
+    outgoing: Sequence[Outgoing],
+) -> list[Outgoing | DomainError]:
+    """Each message as it may go (perhaps rescheduled), or the error that keeps it back."""
+    indexes = [store.cipher.blind_index(item.to, "phone") for item in outgoing]
+    standing = await consent_queries.standings(
+        session,
+        account_id,
+        set(indexes),
+        rules_of_consent.DECIDING,
+        rules_of_consent.EXPRESS,
+    )
+    results: list[Outgoing | DomainError] = []
+    marketing: list[int] = []
+    for item, index in zip(outgoing, indexes, strict=True):
+        held = standing.get(index)
+        newest = held.kind if held else None
+        if rules_of_consent.opted_out(newest):
+            results.append(unsubscribed_error())
+            continue
+        if item.category == MARKETING:
+            if not rules_of_consent.may_market(newest, held.express_given if held else False):
+                results.append(_no_consent(item.to, newest))
+                continue
+            marketing.append(len(results))
+        results.append(item)
+    if marketing:
+        await _time_and_count(session, rules, account_id, results, marketing, indexes, standing)
+    return results
+
+
+def _no_consent(to: str, newest: str | None) -> NoMarketingConsent:
+    why = (
+        "only a START without an earlier express opt-in"
+        if newest == rules_of_consent.ConsentKind.OPTED_BACK_IN
+        else "none"
+    )
+    return NoMarketingConsent(
+        f"Marketing messages need the recipient's express consent; the ledger holds {why} "
+        f"for {to}. Collect it with an opt-in form or import it with its evidence, or send "
+        "with category transactional if this is not marketing.",
+        field="category",
+    )
+
+
+async def _time_and_count(
+    session: AsyncSession,
+    rules: RuleBook,
+    account_id: int,
+    results: list[Outgoing | DomainError],
+    marketing: list[int],
+    indexes: list[str],
+    standing: dict[str, Standing],
+) -> None:
+    """Quiet hours and caps for the marketing messages in `results` (positions `marketing`),
+    updated in place: three queries for the whole batch."""
+    account = await account_queries.account_by_id(session, account_id)
+    assert account is not None
+    own = quiet_hours.account_rule(account.quiet_hours, account.marketing_cap_24h)
+    wanted = {indexes[i] for i in marketing}
+    contacts = await contact_queries.contacts_by_phone_index(session, account_id, wanted)
+    firsts = [results[i].due_at for i in marketing]  # type: ignore[union-attr]
+    earlier = await message_queries.marketing_times(
+        session, account_id, wanted, min(firsts) - _DAY, max(firsts) + 8 * _DAY
+    )
+    for position in marketing:
+        item = results[position]
+        assert not isinstance(item, DomainError)
+        index = indexes[position]
+        contact = contacts.get(index)
+        held = standing[index]
+        decided = _when(item, rules, own, contact.time_zone if contact else None)
+        if isinstance(decided, DomainError):
+            results[position] = decided
+            continue
+        item, rules_applied = decided
+        capped = _count(item, rules_applied, earlier.setdefault(index, []))
+        if isinstance(capped, DomainError):
+            results[position] = capped
+            continue
+        results[position] = replace(
+            item,
+            decisions=(
+                (
+                    "consent",
+                    f"marketing consent: {held.kind} at {held.at:%Y-%m-%d %H:%M} UTC "
+                    f"(ledger entry {held.entry_id})",
+                ),
+                *item.decisions,
+                capped,
+            ),
+        )
+
+
+def _when(
+    item: Outgoing, rules: RuleBook, own: quiet_hours.Rule, contact_zone: str | None
+) -> tuple[Outgoing, list[quiet_hours.Rule]] | DomainError:
+    phone = parse_phone(item.to, strict=False)
+    applied = rules.rules_for(phone, own)
+    zones = quiet_hours.recipient_zones(phone, contact_zone)
+    names = ", ".join(rule.describe() for rule in applied)
+    if not zones:
+        note = f"local time of {item.to} unknown: quiet hours not applied ({names})"
+        return replace(item, decisions=(*item.decisions, ("quiet_hours", note))), applied
+    at = quiet_hours.next_allowed(item.due_at, zones, applied)
+    if at is None and len(zones) > 1:
+        zones = zones[:1]  # the zones never share an allowed hour: go by the first
+        at = quiet_hours.next_allowed(item.due_at, zones, applied)
+    if at is None:
+        return QuietHoursError(f"no hour is allowed by every rule for {item.to}: {names}")
+    local = at.astimezone(ZoneInfo(zones[0]))
+    if at == item.due_at:
+        note = f"within allowed hours ({local:%H:%M} {zones[0]}): {names}"
+        return replace(item, decisions=(*item.decisions, ("quiet_hours", note))), applied
+    note = (
+        f"quiet hours: rescheduled from {item.due_at:%Y-%m-%d %H:%M} UTC to "
+        f"{at:%Y-%m-%d %H:%M} UTC ({local:%a %H:%M} {zones[0]}): {names}"
+    )
+    moved = replace(
+        item,
+        status=Status.SCHEDULED,
+        send_at=at,
+        due_at=at,
+        expires_at=at + (item.expires_at - item.due_at),
+        decisions=(*item.decisions, ("quiet_hours", note)),
+    )
+    return moved, applied
+
+
+def _count(
+    item: Outgoing, applied: list[quiet_hours.Rule], times: list[datetime]
+) -> tuple[str, str] | DomainError:
+    """The cap decision; `times` (the recipient's other marketing messages) gains this one."""
+    near = sum(1 for t in times if abs(t - item.due_at) < _DAY)
+    cap = quiet_hours.strictest_cap(applied)
+    if cap is not None and cap.cap_24h is not None and near >= cap.cap_24h:
+        return FrequencyCapReached(
+            f"{item.to} already has {near} marketing message(s) within 24 hours of "
+            f"{item.due_at:%Y-%m-%d %H:%M} UTC; {cap.name} allows {cap.cap_24h} "
+            f"({cap.source})",
+            field="To",
+        )
+    times.append(item.due_at)
+    limit = f"{cap.cap_24h} ({cap.name})" if cap is not None else "no cap"
+    return ("frequency_cap", f"{near + 1} marketing message(s) in 24 hours; limit {limit}")

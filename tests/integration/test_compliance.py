@@ -1,0 +1,141 @@
+"""Send-time compliance on both databases: consent for marketing, quiet hours, caps, STOP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+
+from smsvia.domain.consent import ConsentKind
+from smsvia.services import consent
+from smsvia.services.compliance import FrequencyCapReached, NoMarketingConsent
+from smsvia.services.consent import RecipientUnsubscribed
+from smsvia.services.messages import SendRequest, get_message, send_message, send_messages
+from smsvia.store.models import Account
+from tests.integration.scenario import BOOK
+
+MIAMI = "+13055550100"  # Florida: 08:00-20:00, at most 3 a day
+MANHATTAN = "+12125550100"  # New York: the federal rule only
+NEW_YORK = ZoneInfo("America/New_York")
+NOON = datetime(2026, 11, 26, 12, 0, tzinfo=NEW_YORK).astimezone(UTC)
+
+
+def ledger(backend, tenant, phone, *kinds: ConsentKind, at: datetime = NOON) -> None:
+    async def write():
+        async with backend.store.db.transaction() as session:
+            for kind in kinds:
+                await consent.append(
+                    session,
+                    backend.store,
+                    account_id=tenant.account_id,
+                    phone=phone,
+                    kind=kind,
+                    source="import",
+                    evidence={"file": "shop.csv"},
+                    now=at - timedelta(days=1),
+                )
+
+    backend.run(write())
+
+
+def send(backend, tenant, to, *, category="marketing", at=NOON, body="20% off today"):
+    request = SendRequest(to=to, sender=tenant.sender, body=body, category=category)
+    return backend.run(
+        send_message(backend.store, tenant.principal, request, price_book=BOOK, clock=lambda: at)
+    )
+
+
+def timeline(backend, tenant, sid) -> dict[str, str]:
+    view = backend.run(get_message(backend.store, tenant.principal, sid, with_timeline=True))
+    return {entry.event: entry.detail for entry in view.timeline}
+
+
+def test_marketing_without_express_consent_is_refused_and_transactional_is_not(backend):
+    shop = backend.tenant()
+    with pytest.raises(NoMarketingConsent) as refused:
+        send(backend, shop, MANHATTAN)
+    assert refused.value.code == 100051 and refused.value.field == "category"
+    assert send(backend, shop, MANHATTAN, category="transactional").status == "queued"
+    assert send(backend, shop, MANHATTAN, category=None).status == "queued"
+
+    # START alone is not consent to marketing; an import with evidence is.
+    ledger(backend, shop, MANHATTAN, ConsentKind.OPTED_BACK_IN)
+    with pytest.raises(NoMarketingConsent, match="only a START"):
+        send(backend, shop, MANHATTAN)
+    ledger(backend, shop, MANHATTAN, ConsentKind.IMPORTED)
+    message = send(backend, shop, MANHATTAN)
+    assert message.status == "queued"
+    decided = timeline(backend, shop, message.sid)
+    assert decided["consent"].startswith("marketing consent: imported at")
+    assert "within allowed hours (12:00 America/New_York)" in decided["quiet_hours"]
+    assert decided["frequency_cap"] == "1 marketing message(s) in 24 hours; limit no cap"
+
+
+def test_stop_refuses_marketing_and_transactional_alike_until_start(backend):
+    shop = backend.tenant()
+    ledger(backend, shop, MIAMI, ConsentKind.IMPORTED, ConsentKind.OPTED_OUT)
+    for category in ("marketing", "transactional"):
+        with pytest.raises(RecipientUnsubscribed):
+            send(backend, shop, MIAMI, category=category)
+    ledger(backend, shop, MIAMI, ConsentKind.OPTED_BACK_IN)
+    assert send(backend, shop, MIAMI).status == "queued"  # the earlier import stands again
+
+
+def test_a_florida_evening_marketing_text_is_rescheduled_to_eight_not_dropped(backend):
+    shop = backend.tenant()
+    ledger(backend, shop, MIAMI, ConsentKind.IMPORTED)
+    evening = datetime(2026, 11, 26, 20, 30, tzinfo=NEW_YORK).astimezone(UTC)
+    message = send(backend, shop, MIAMI, at=evening)
+    assert message.status == "scheduled"
+    decided = timeline(backend, shop, message.sid)
+    assert "rescheduled from 2026-11-27 01:30 UTC to 2026-11-27 13:00 UTC" in decided["quiet_hours"]
+    assert "Florida 08:00-20:00 (Fla. Stat." in decided["quiet_hours"]
+    # An order update at the same moment goes now.
+    assert send(backend, shop, MIAMI, category="transactional", at=evening).status == "queued"
+
+
+def test_florida_caps_marketing_at_three_a_day_and_the_account_can_cap_everyone(backend):
+    shop = backend.tenant()
+    ledger(backend, shop, MIAMI, ConsentKind.IMPORTED)
+    ledger(backend, shop, MANHATTAN, ConsentKind.IMPORTED)
+    for hour in range(3):
+        send(backend, shop, MIAMI, at=NOON + timedelta(hours=hour))
+    with pytest.raises(FrequencyCapReached) as capped:
+        send(backend, shop, MIAMI, at=NOON + timedelta(hours=3))
+    assert capped.value.code == 100052 and "Florida allows 3" in capped.value.message
+    # A day after the first, there is room again; order updates never count.
+    send(backend, shop, MIAMI, category="transactional", at=NOON + timedelta(hours=4))
+    assert send(backend, shop, MIAMI, at=NOON + timedelta(hours=24, minutes=1)).status in (
+        "queued",
+        "scheduled",
+    )
+    for hour in range(4):  # New York has no cap of its own
+        send(backend, shop, MANHATTAN, at=NOON + timedelta(hours=hour))
+
+    async def cap_account():
+        async with backend.store.db.transaction() as session:
+            await session.execute(
+                update(Account).where(Account.id == shop.account_id).values(marketing_cap_24h=5)
+            )
+
+    backend.run(cap_account())
+    send(backend, shop, MANHATTAN, at=NOON + timedelta(hours=5))
+    with pytest.raises(FrequencyCapReached, match="account quiet hours allows 5"):
+        send(backend, shop, MANHATTAN, at=NOON + timedelta(hours=6))
+
+
+def test_bulk_sends_apply_every_check_and_count_the_cap_inside_the_batch(backend):
+    shop = backend.tenant()
+    ledger(backend, shop, MIAMI, ConsentKind.IMPORTED)
+    requests = [
+        SendRequest(to=MIAMI, sender=shop.sender, body=f"Deal {n}", category="marketing")
+        for n in range(4)
+    ] + [SendRequest(to=MANHATTAN, sender=shop.sender, body="Deal", category="marketing")]
+    results = backend.run(
+        send_messages(backend.store, shop.principal, requests, price_book=BOOK, clock=lambda: NOON)
+    )
+    assert [type(r).__name__ for r in results[3:]] == ["FrequencyCapReached", "NoMarketingConsent"]
+    assert all(isinstance(sid, str) and sid.startswith("SM") for sid in results[:3])
+    assert timeline(backend, shop, results[2])["frequency_cap"].startswith("3 marketing")
