@@ -47,6 +47,8 @@ consent_app = typer.Typer(help="The consent ledger.", no_args_is_help=True)
 app.add_typer(consent_app, name="consent")
 contacts_app = typer.Typer(help="An account's contacts.", no_args_is_help=True)
 app.add_typer(contacts_app, name="contacts")
+forms_app = typer.Typer(help="Hosted opt-in forms (double opt-in).", no_args_is_help=True)
+app.add_typer(forms_app, name="forms")
 
 
 class CliError(Exception):
@@ -215,22 +217,60 @@ def accounts_create(
 def accounts_update(
     account_sid: Annotated[str, typer.Argument(help="The account to change.")],
     rcs_fallback_seconds: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--rcs-fallback-seconds",
             help="How long RCS may go undelivered before the message goes as SMS (default 60).",
         ),
-    ],
+    ] = None,
+    help_text: Annotated[
+        str | None, typer.Option("--help-text", help='The answer to HELP ("" for the default).')
+    ] = None,
+    opt_out_text: Annotated[
+        str | None, typer.Option("--opt-out-text", help="The answer to STOP and its synonyms.")
+    ] = None,
+    opt_in_text: Annotated[
+        str | None, typer.Option("--opt-in-text", help="The answer to START, YES, UNSTOP.")
+    ] = None,
+    quiet_hours: Annotated[
+        str | None,
+        typer.Option(
+            "--quiet-hours",
+            help="No marketing texts between these local times (default 21:00-08:00); state "
+            "law may be stricter and wins.",
+        ),
+    ] = None,
+    marketing_cap: Annotated[
+        int | None,
+        typer.Option(
+            "--marketing-cap",
+            help="At most this many marketing texts to one person in 24 hours (0: none beyond "
+            "state law).",
+        ),
+    ] = None,
 ) -> None:
-    """Change an account's settings."""
-    from smsvia.services.accounts import set_rcs_fallback
+    """Change an account's settings: only the options given change."""
+    from dataclasses import asdict
 
-    _with_runtime(
-        lambda runtime: set_rcs_fallback(runtime.store, account_sid, rcs_fallback_seconds)
+    from smsvia.services.accounts import AccountSettings, update_settings
+
+    changes = AccountSettings(
+        rcs_fallback_seconds=rcs_fallback_seconds,
+        help_text=help_text,
+        opt_out_text=opt_out_text,
+        opt_in_text=opt_in_text,
+        quiet_hours=quiet_hours,
+        marketing_cap_24h=marketing_cap,
     )
-    console.print(
-        f"{account_sid}: RCS falls back to SMS after {rcs_fallback_seconds} s", highlight=False
+    if changes == AccountSettings():
+        raise CliError("nothing to change: give at least one option (see --help)")
+    _with_runtime(lambda runtime: update_settings(runtime.store, account_sid, changes))
+    said = ", ".join(
+        f"{name.replace('_', ' ')} = {value!r}"
+        for name, value in asdict(changes).items()
+        if value is not None
     )
+    console.print(f"{account_sid}: {said}", highlight=False)
 
 
 @contacts_app.command("import")
@@ -267,7 +307,8 @@ def contacts_import(
         )
     console.print(
         f"{report.rows:,} rows: {report.created:,} contacts created, {report.updated:,} updated, "
-        f"{report.consents:,} consents recorded, {report.failed:,} rows refused"
+        f"{report.consents:,} consents recorded ({report.consents_known:,} already known, "
+        f"{report.kept_opted_out:,} ignored: opted out), {report.failed:,} rows refused"
         + (f" (see {report_path})" if report.failed else ""),
         highlight=False,
     )
@@ -286,6 +327,136 @@ def consent_verify() -> None:
     if breaks:
         raise CliError(f"the consent ledger was tampered with: {len(breaks)} broken entries")
     console.print(f"consent ledger intact: {checked} entries verified", highlight=False)
+
+
+@forms_app.command("create")
+def forms_create(
+    account_sid: Annotated[str, typer.Argument(help="The account collecting consent.")],
+    sender: Annotated[str, typer.Option("--from", help="The account's number that confirms.")],
+    brand: Annotated[str, typer.Option("--brand", help="The shop's name, shown and texted.")],
+    disclosure: Annotated[
+        str,
+        typer.Option(
+            "--disclosure",
+            help="The exact consent text beside the box (kept in every ledger entry).",
+        ),
+    ],
+    confirm_text: Annotated[
+        str | None, typer.Option("--confirm-text", help="The 'reply Y to confirm' text.")
+    ] = None,
+    welcome_text: Annotated[
+        str | None, typer.Option("--welcome-text", help="The text sent after Y.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the form as JSON.")] = False,
+) -> None:
+    """Create a hosted opt-in form; prints its URL and the snippet that embeds it."""
+    from smsvia.services.optin import create_form
+
+    def create(runtime):
+        return create_form(
+            runtime.store,
+            account_sid,
+            sender=sender,
+            brand=brand,
+            disclosure=disclosure,
+            confirm_text=confirm_text,
+            welcome_text=welcome_text,
+            default_region=runtime.settings.default_region,
+        )
+
+    form = _with_runtime(create)
+    _print_forms([form], Settings().public_url, as_json=as_json, one=True)
+
+
+@forms_app.command("list")
+def forms_list(
+    account_sid: Annotated[str, typer.Argument(help="The account.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the forms as JSON.")] = False,
+) -> None:
+    """An account's opt-in forms, with their URLs and embed snippets."""
+    from smsvia.services.optin import forms_of
+
+    forms = _with_runtime(lambda runtime: forms_of(runtime.store, account_sid))
+    _print_forms(forms, Settings().public_url, as_json=as_json)
+
+
+def _print_forms(forms, public_url: str, *, as_json: bool, one: bool = False) -> None:
+    described = [
+        {
+            "sid": form.sid,
+            "brand": form.brand,
+            "from": form.sender,
+            "url": form.url(public_url),
+            "embed_html": form.embed_html(public_url),
+            "disclosure": form.disclosure,
+            "confirm_text": form.confirm_text,
+            "welcome_text": form.welcome_text,
+            "active": form.active,
+        }
+        for form in forms
+    ]
+    if as_json:
+        print(json.dumps(described[0] if one else described, indent=2))
+        return
+    for form in described:
+        console.print(
+            f"{form['sid']}  {form['brand']} (from {form['from']})\n  {form['url']}\n"
+            f"  embed: {form['embed_html']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@consent_app.command("export")
+def consent_export(
+    account: Annotated[str, typer.Option("--account", help="The account SID.")],
+    phone: Annotated[
+        str | None, typer.Option("--phone", help="Only this number's entries.")
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="json or csv.", case_sensitive=False)
+    ] = "json",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Export the consent ledger (an account's, or one number's) for a regulator or carrier:
+    every entry with its time, source, evidence, disclosure and hashes."""
+    import csv
+    import io
+    from datetime import UTC, datetime
+
+    from smsvia.services.consent import EXPORT_COLUMNS, export
+    from smsvia.services.contacts import normalize_phone
+    from smsvia.store import accounts as account_queries
+
+    if output_format.lower() not in ("json", "csv"):
+        raise CliError("--format must be json or csv")
+
+    async def run(runtime):
+        async with runtime.store.db.sessions() as session:
+            found = await account_queries.account_by_sid(session, account)
+        if found is None:
+            raise CliError(f"account {account} not found")
+        number = normalize_phone(phone, runtime.settings.default_region) if phone else None
+        return await export(runtime.store, found.id, found.sid, number)
+
+    exported = _with_runtime(run)
+    if output_format.lower() == "json":
+        text = json.dumps(exported.as_json(datetime.now(UTC)), indent=2, ensure_ascii=False)
+    else:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(EXPORT_COLUMNS)
+        writer.writerows(exported.csv_rows())
+        text = buffer.getvalue()
+    if output is None:
+        print(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"{len(exported.entries)} entries written to {output}", highlight=False)
+    if not exported.chain_intact:
+        raise CliError("the ledger's hash chain does not verify: run `smsvia consent verify`")
 
 
 @keys_app.command("create")
@@ -664,6 +835,12 @@ RCS, odd ones cannot, so one card goes as RCS and the other as "Sent as SMS via 
   done
 
 Then GET {base_url}/v1/messages/SM… shows each one's channel, status_label and timeline.
+
+Consent: sign up on the hosted form, answer Y (or STOP) from the demo phone, and see the
+ledger with `smsvia consent export --account {sid}`:
+
+  Opt-in form   {base_url}/optin/{demo.optin_form}
+  Demo phone    {base_url}/demo/phone?number=%2B14155550100
 """,
         highlight=False,
         soft_wrap=True,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +20,7 @@ from smsvia.services.messages import SendRequest, get_message, send_message, sen
 from smsvia.store.models import Account
 from tests.integration.scenario import BOOK
 
+SMSVIA = str(Path(sys.executable).parent / "smsvia")
 MIAMI = "+13055550100"  # Florida: 08:00-20:00, at most 3 a day
 MANHATTAN = "+12125550100"  # New York: the federal rule only
 NEW_YORK = ZoneInfo("America/New_York")
@@ -139,3 +144,43 @@ def test_bulk_sends_apply_every_check_and_count_the_cap_inside_the_batch(backend
     assert [type(r).__name__ for r in results[3:]] == ["FrequencyCapReached", "NoMarketingConsent"]
     assert all(isinstance(sid, str) and sid.startswith("SM") for sid in results[:3])
     assert timeline(backend, shop, results[2])["frequency_cap"].startswith("3 marketing")
+
+
+def test_accounts_update_sets_quiet_hours_caps_and_keyword_texts(backend, settings):
+    shop = backend.tenant()
+    env = {
+        **os.environ,
+        "SMSVIA_DATABASE_URL": settings.database_url,
+        "SMSVIA_MASTER_KEY": settings.master_key.get_secret_value(),
+        "SMSVIA_DATA_DIR": str(settings.data_dir),
+    }
+
+    def update(*options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [SMSVIA, "accounts", "update", shop.sid, *options],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    done = update("--quiet-hours", "20:00-10:00", "--marketing-cap", "2", "--help-text", "Call us")
+    assert done.returncode == 0, done.stderr
+    for bad, why in (
+        (("--quiet-hours", "25:00-08:00"), "not a time of day"),
+        (("--marketing-cap", "-1"), "0 (no cap) or more"),
+        ((), "nothing to change"),
+    ):
+        refused = update(*bad)
+        assert refused.returncode != 0 and why in refused.stderr
+        assert "Traceback" not in refused.stderr
+
+    async def settings_of():
+        async with backend.store.db.sessions() as session:
+            account = await session.get(Account, shop.account_id)
+            return account.quiet_hours, account.marketing_cap_24h, account.help_text
+
+    assert backend.run(settings_of()) == ("20:00-10:00", 2, "Call us")
+    ledger(backend, shop, MANHATTAN, ConsentKind.IMPORTED)
+    nine = datetime(2026, 11, 26, 9, 0, tzinfo=NEW_YORK).astimezone(UTC)
+    assert send(backend, shop, MANHATTAN, at=nine).status == "scheduled"  # quiet until 10:00

@@ -6,13 +6,16 @@ import asyncio
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from smsvia.services.consent import RecipientUnsubscribed, verify
-from smsvia.services.messages import SendRequest, send_messages
+from smsvia.domain.consent import ConsentKind
+from smsvia.services.consent import RecipientUnsubscribed, append, verify
+from smsvia.services.messages import SendRequest, send_message, send_messages
 from smsvia.store.models import ConsentEvent
 from tests.integration.scenario import BOOK, Scenario
 
@@ -154,3 +157,37 @@ def test_consent_verify_command_fails_on_a_broken_chain(backend, settings):
     broken = subprocess.run([SMSVIA, "consent", "verify"], capture_output=True, text=True, env=env)
     assert broken.returncode == 2
     assert "changed or removed" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_stop_fails_what_still_waits_in_the_outbox_with_21610(backend):
+    evening = datetime(2026, 11, 26, 22, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
+
+    async def run():
+        async with Scenario(backend) as sc:
+            async with backend.store.db.transaction() as session:
+                await append(
+                    session,
+                    backend.store,
+                    account_id=sc.shop.account_id,
+                    phone=HANDSET,
+                    kind=ConsentKind.IMPORTED,
+                    source="import",
+                    evidence={"file": "shop.csv"},
+                    now=evening,
+                )
+            request = SendRequest(
+                to=HANDSET, sender=sc.shop.sender, body="Tomorrow: -20%", category="marketing"
+            )
+            waiting = await send_message(
+                backend.store, sc.shop.principal, request, price_book=BOOK, clock=lambda: evening
+            )
+            assert waiting.status == "scheduled"
+            await handset_says(sc, "STOP")
+            failed = await sc.wait_for(waiting.sid, "failed")
+            await wait_until(lambda: len(replies(sc)) == 1)
+            return failed, replies(sc)
+
+    failed, sent = backend.run(run())
+    assert failed.error_code == 21610
+    assert failed.timeline[-1].detail == "the recipient opted out (STOP) before it was sent"
+    assert len(sent) == 1 and "unsubscribed" in sent[0]  # only the confirmation

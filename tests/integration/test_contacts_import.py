@@ -6,14 +6,16 @@ import csv
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select, text
 
+from smsvia.domain.consent import ConsentKind
 from smsvia.services import accounts
-from smsvia.services.consent import verify
+from smsvia.services.consent import append, verify
 from smsvia.services.contacts import import_csv
-from smsvia.store.models import ConsentEvent, Contact
+from smsvia.store.models import Account, ConsentEvent, Contact
 
 SMSVIA = str(Path(sys.executable).parent / "smsvia")
 CSV = """Phone,First Name,Last Name,Email,Tags,Consent,Consent Date,Shoe size
@@ -78,6 +80,34 @@ def test_importing_again_updates_instead_of_duplicating(backend, tmp_path):
     assert contact.tags == ["poet", "vip"]
 
 
+def test_reimported_evidence_adds_nothing_and_never_undoes_a_stop(backend, tmp_path):
+    shop = backend.run(accounts.create_account(backend.store, "shop"))
+    path = write(tmp_path)
+    backend.run(import_csv(backend.store, shop.sid, path, errors_to=tmp_path / "e1.csv"))
+    again = backend.run(import_csv(backend.store, shop.sid, path, errors_to=tmp_path / "e2.csv"))
+    assert (again.consents, again.consents_known, again.kept_opted_out) == (0, 1, 0)
+
+    async def stop(phone: str):
+        async with backend.store.db.transaction() as session:
+            account = await session.scalar(select(Account).where(Account.sid == shop.sid))
+            await append(
+                session,
+                backend.store,
+                account_id=account.id,
+                phone=phone,
+                kind=ConsentKind.OPTED_OUT,
+                source="keyword",
+                evidence={"text": "STOP"},
+                now=datetime.now(UTC),
+            )
+
+    backend.run(stop("+14155550100"))
+    path.write_text("phone,consent,consent_date\n+14155550100,yes,2026-11-01\n")
+    third = backend.run(import_csv(backend.store, shop.sid, path, errors_to=tmp_path / "e3.csv"))
+    assert (third.consents, third.kept_opted_out) == (0, 1)
+    assert count(backend, ConsentEvent) == 2  # the first import and the STOP
+
+
 def test_the_raw_database_holds_no_number_name_or_email(backend, tmp_path, settings):
     shop = backend.run(accounts.create_account(backend.store, "shop"))
     backend.run(import_csv(backend.store, shop.sid, write(tmp_path), errors_to=tmp_path / "e.csv"))
@@ -119,9 +149,10 @@ def test_import_command_shows_progress_and_a_summary(backend, tmp_path, settings
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert "6 rows: 3 contacts created, 0 updated, 1 consents recorded, 3 rows refused" in (
-        " ".join(done.stdout.split())
-    )
+    assert (
+        "6 rows: 3 contacts created, 0 updated, 1 consents recorded (0 already known, "
+        "0 ignored: opted out), 3 rows refused"
+    ) in " ".join(done.stdout.split())
     assert (tmp_path / "contacts.csv.errors.csv").exists()
     assert "importing contacts.csv" in done.stderr
     missing = subprocess.run(

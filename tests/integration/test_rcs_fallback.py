@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from smsvia.services.accounts import set_rcs_fallback
+from smsvia.services.accounts import AccountSettings, update_settings
 from smsvia.sim.rbm import RbmBehaviour
 from tests.integration.rcs_stack import RcsStack
 
@@ -150,7 +150,9 @@ def test_callbacks_say_the_channel_and_why_it_fell_back(backend, settings, callb
 
 
 def test_the_accounts_window_applies_when_the_message_names_none(stack, backend):
-    backend.run(set_rcs_fallback(backend.store, stack.shop.sid, 1))
+    backend.run(
+        update_settings(backend.store, stack.shop.sid, AccountSettings(rcs_fallback_seconds=1))
+    )
     sent = stack.send(OFFLINE, text="Order shipped")
     assert "within 1 s" in sent["timeline"][0]["detail"]
     done = stack.wait_for(sent["sid"], "delivered")

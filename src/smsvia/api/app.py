@@ -7,17 +7,21 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from smsvia import __version__
-from smsvia.api import errors, native_messages, rcs_webhook, twilio_messages
+from smsvia.api import contacts, errors, native_messages, rcs_webhook, twilio_messages
 from smsvia.config import Settings
 from smsvia.runtime import Runtime, open_runtime
 from smsvia.services.accounts import Credentials
 from smsvia.web import routes as dashboard
+
+if TYPE_CHECKING:
+    from smsvia.sim.smsc import SmscSimulator
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class Demo:
     rcs_sender: str
     smsc_address: str
     rbm_url: str
+    optin_form: str  # the demo shop's sign-up form SID
+    smsc: SmscSimulator  # the demo phone page texts through it
 
 
 def create_app(
@@ -73,6 +79,7 @@ def create_app(
     errors.install(app)
     app.include_router(twilio_messages.router)
     app.include_router(native_messages.router)
+    app.include_router(contacts.router)
     app.include_router(rcs_webhook.router)
     dashboard.install(app)
 
@@ -114,4 +121,13 @@ async def _start_demo(
     await rbm.start()
     stack.push_async_callback(rbm.stop)
     credentials = await demo.prepare_demo(runtime.store, "127.0.0.1", port, rbm.base_url)
-    return Demo(credentials, demo.SENDER, demo.RCS_SENDER, f"127.0.0.1:{port}", rbm.base_url)
+    form = await demo.demo_form(runtime.store, credentials.sid)
+    return Demo(
+        credentials,
+        demo.SENDER,
+        demo.RCS_SENDER,
+        f"127.0.0.1:{port}",
+        rbm.base_url,
+        form,
+        smsc,
+    )

@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from smsvia.domain import ids
 from smsvia.domain.errors import AuthenticationFailed, InvalidParameter, NotFound
+from smsvia.domain.quiet_hours import parse_window
 from smsvia.services.clock import Clock, utcnow
 from smsvia.store import accounts as queries
 from smsvia.store.context import Store
@@ -54,22 +55,61 @@ async def create_account(store: Store, friendly_name: str, *, clock: Clock = utc
     return Credentials(sid, token)
 
 
-async def set_rcs_fallback(
-    store: Store, account_sid: str, seconds: int, *, clock: Clock = utcnow
+@dataclass(frozen=True, slots=True)
+class AccountSettings:
+    """Settings to change; None leaves one as it is, "" puts a text back to its default."""
+
+    rcs_fallback_seconds: int | None = None
+    help_text: str | None = None
+    opt_out_text: str | None = None
+    opt_in_text: str | None = None
+    quiet_hours: str | None = None  # "21:00-08:00"
+    marketing_cap_24h: int | None = None  # 0: no account-wide cap
+
+
+MAX_REPLY = 320  # characters in an automatic reply: two GSM-7 segments
+
+
+async def update_settings(
+    store: Store, account_sid: str, changes: AccountSettings, *, clock: Clock = utcnow
 ) -> None:
-    """How long the account's RCS messages may go undelivered before they go as SMS (a
-    message's own fallback_after_seconds wins)."""
-    if not 1 <= seconds <= 86_400:
+    """Change the account's settings; each is checked before any is written."""
+    seconds = changes.rcs_fallback_seconds
+    if seconds is not None and not 1 <= seconds <= 86_400:
         raise InvalidParameter(
             "the fallback window must be between 1 and 86400 seconds",
             code=21100,
             field="rcs_fallback_seconds",
         )
+    texts = {
+        name: getattr(changes, name)
+        for name in ("help_text", "opt_out_text", "opt_in_text")
+        if getattr(changes, name) is not None
+    }
+    for name, text in texts.items():
+        if len(text) > MAX_REPLY:
+            raise InvalidParameter(
+                f"{name} is longer than {MAX_REPLY} characters", code=21100, field=name
+            )
+    if changes.quiet_hours is not None:
+        parse_window(changes.quiet_hours, "quiet hours")
+    cap = changes.marketing_cap_24h
+    if cap is not None and cap < 0:
+        raise InvalidParameter(
+            "marketing_cap_24h must be 0 (no cap) or more", code=21100, field="marketing_cap_24h"
+        )
     async with store.db.transaction() as session:
         account = await queries.account_by_sid(session, account_sid)
         if account is None:
             raise NotFound(f"Account {account_sid} not found")
-        account.rcs_fallback_seconds = seconds
+        if seconds is not None:
+            account.rcs_fallback_seconds = seconds
+        for name, text in texts.items():
+            setattr(account, name, text.strip() or None)
+        if changes.quiet_hours is not None:
+            account.quiet_hours = changes.quiet_hours.strip()
+        if cap is not None:
+            account.marketing_cap_24h = cap or None
         account.date_updated = clock()
 
 

@@ -109,6 +109,8 @@ async def screen(
                 results.append(_no_consent(item.to, newest))
                 continue
             marketing.append(len(results))
+        else:
+            item = replace(item, detail=f"{item.detail}; transactional, no STOP on record")
         results.append(item)
     if marketing:
         await _time_and_count(session, rules, account_id, results, marketing, indexes, standing)

@@ -9,6 +9,7 @@ that opt-out.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -111,19 +112,99 @@ def unsubscribed_error() -> RecipientUnsubscribed:
     )
 
 
+EXPORT_COLUMNS = (
+    "entry",
+    "at",
+    "phone",
+    "kind",
+    "source",
+    "disclosure",
+    "evidence",
+    "previous_hash",
+    "hash",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerExport:
+    """An account's ledger (or one number's part of it), opened, for an inquiry."""
+
+    account_sid: str
+    phone: str | None
+    chain_intact: bool  # the account's whole chain verified when exported
+    entries: list[dict[str, Any]]
+
+    def as_json(self, exported_at: datetime) -> dict[str, Any]:
+        return {
+            "account_sid": self.account_sid,
+            "phone": self.phone,
+            "exported_at": exported_at.isoformat(),
+            "chain_intact": self.chain_intact,
+            "hash_rule": "sha256(previous_hash + '\\n' + canonical JSON of the entry's fields)",
+            "entries": self.entries,
+        }
+
+    def csv_rows(self) -> list[list[str]]:
+        return [
+            [
+                json.dumps(entry[column], sort_keys=True, ensure_ascii=False)
+                if column == "evidence"
+                else str(entry[column])
+                for column in EXPORT_COLUMNS
+            ]
+            for entry in self.entries
+        ]
+
+
+async def export(
+    store: Store, account_id: int, account_sid: str, phone: str | None
+) -> LedgerExport:
+    """Every entry of the account's ledger, oldest first, or only those of `phone`."""
+    index = store.cipher.blind_index(phone, "phone") if phone else None
+    async with store.db.sessions() as session:
+        entries = await queries.ledger(session, account_id, phone_index=index)
+        chain = await queries.ledger(session, account_id) if index else entries
+    broken = _breaks(store, chain)
+    opened = []
+    for entry in entries:
+        opened.append(
+            {
+                "entry": entry.id,
+                "at": entry.at.isoformat(),
+                "phone": store.cipher.open(entry.phone, "consent.phone"),
+                "kind": entry.kind,
+                "source": entry.source,
+                "disclosure": entry.disclosure,
+                "evidence": json.loads(store.cipher.open(entry.evidence, "consent.evidence")),
+                "previous_hash": entry.previous_hash,
+                "hash": entry.hash,
+            }
+        )
+    return LedgerExport(account_sid, phone, not broken, opened)
+
+
+def _breaks(store: Store, chain: Sequence[ConsentEvent]) -> list[tuple[ConsentEvent, str]]:
+    """The entries of one account's chain, oldest first, that do not hold, and why."""
+    previous, broken = GENESIS, []
+    for entry in chain:
+        why = _check(store, entry, previous)
+        if why:
+            broken.append((entry, why))
+        previous = entry.hash
+    return broken
+
+
 async def verify(store: Store) -> tuple[int, list[LedgerBreak]]:
     """Recompute every account's chain; returns (entries checked, breaks found)."""
     breaks: list[LedgerBreak] = []
     checked = 0
     async with store.db.sessions() as session:
         for account_id in await queries.accounts_with_ledger(session):
-            previous = GENESIS
-            for entry in await queries.ledger(session, account_id):
-                checked += 1
-                why = _check(store, entry, previous)
-                if why:
-                    breaks.append(LedgerBreak(account_id, entry.id, why))
-                previous = entry.hash
+            chain = await queries.ledger(session, account_id)
+            checked += len(chain)
+            breaks.extend(
+                LedgerBreak(account_id, entry.id, why) for entry, why in _breaks(store, chain)
+            )
     return checked, breaks
 
 

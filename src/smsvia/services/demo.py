@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from smsvia.services.accounts import Credentials, create_account
+from smsvia.services.optin import create_form, forms_of
 from smsvia.services.senders import (
     RcsSettings,
     SmppSettings,
@@ -68,3 +69,21 @@ async def _demo_account(store: Store) -> Credentials:
     if account is None:
         return await create_account(store, DEMO_ACCOUNT)
     return Credentials(account.sid, store.cipher.open(account.auth_token, f"account:{account.sid}"))
+
+
+DISCLOSURE = (
+    "I agree to receive recurring marketing text messages (cart reminders, offers) from the "
+    "smsvia demo shop at the number above. Consent is not a condition of purchase. Msg "
+    "frequency varies. Msg & data rates may apply. Reply STOP to cancel, HELP for help."
+)
+
+
+async def demo_form(store: Store, account_sid: str) -> str:
+    """The demo shop's opt-in form, created on the first run."""
+    existing = await forms_of(store, account_sid)
+    if existing:
+        return existing[0].sid
+    form = await create_form(
+        store, account_sid, sender=SENDER, brand="smsvia demo shop", disclosure=DISCLOSURE
+    )
+    return form.sid

@@ -2,7 +2,8 @@
 
 An inbound SMS or RCS reply becomes a message (direction `inbound`, status `received`). A
 keyword (STOP, START, HELP and their synonyms) is written to the consent ledger and answered
-once from the same number. Then it is forwarded to the number's `sms_url` as Twilio forwards
+once from the same number; a Y that answers an open double opt-in confirms it
+(services/optin.py). Then it is forwarded to the number's `sms_url` as Twilio forwards
 inbound messages (signed, retried), with `OptOutType` when it was a keyword.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,18 +19,17 @@ from smsvia import metrics
 from smsvia.domain import ids
 from smsvia.domain.consent import ConsentKind, Keyword, keyword
 from smsvia.domain.encoding import segment
-from smsvia.domain.errors import DomainError
-from smsvia.domain.phone import parse_phone
 from smsvia.domain.pricing import PriceBook
 from smsvia.domain.status import Status
-from smsvia.services import consent
-from smsvia.services.accounts import Principal
+from smsvia.services import automatic, consent, optin
+from smsvia.services.consent import RecipientUnsubscribed
 from smsvia.services.delivery import API_VERSION, Tracker
-from smsvia.services.intake import NewMessage, Outgoing, write_messages
 from smsvia.store import accounts as account_queries
+from smsvia.store import messages as message_queries
 from smsvia.store import webhooks as webhook_queries
 from smsvia.store.context import Store
 from smsvia.store.models import Message, MessageEvent, Number
+from smsvia.store.outbox import release
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ _LEDGER_KIND = {
     Keyword.HELP: ConsentKind.HELP_REQUESTED,
 }
 _OPT_OUT_TYPE = {Keyword.OPT_OUT: "STOP", Keyword.OPT_IN: "START", Keyword.HELP: "HELP"}
-_REPLY_VALIDITY = timedelta(hours=4)
 
 
 async def receive(
@@ -60,9 +59,21 @@ async def receive(
     session.add(message)
     await session.flush()
     session.add(MessageEvent(message_id=message.id, at=now, event="received", detail=channel))
-    said = keyword(text)
+    confirmed = await optin.confirm_if_pending(
+        session,
+        store,
+        price_book,
+        number=number,
+        message=message,
+        handset=handset,
+        text=text,
+        now=now,
+    )
+    said = None if confirmed else keyword(text)
     if said is not None:
-        await _keyword(session, store, price_book, number, message, handset, text, said, now)
+        await _keyword(
+            session, store, tracker, price_book, number, message, handset, text, said, now
+        )
     if number.sms_url:
         params = {
             "MessageSid": message.sid,
@@ -97,6 +108,7 @@ async def receive(
 async def _keyword(
     session: AsyncSession,
     store: Store,
+    tracker: Tracker,
     price_book: PriceBook,
     number: Number,
     message: Message,
@@ -118,6 +130,8 @@ async def _keyword(
     session.add(
         MessageEvent(message_id=message.id, at=now, event="keyword", detail=f"{said}: ledger entry")
     )
+    if said == Keyword.OPT_OUT:
+        await _withdraw_pending(session, store, tracker, number.account_id, handset, now)
     account = await account_queries.account_by_id(session, number.account_id)
     assert account is not None
     reply = {
@@ -125,44 +139,33 @@ async def _keyword(
         Keyword.OPT_IN: account.opt_in_text or consent.DEFAULT_OPT_IN,
         Keyword.HELP: account.help_text or consent.DEFAULT_HELP,
     }[said]
-    try:
-        outgoing = _reply(number, handset, reply, price_book, now)
-    except DomainError as exc:
-        log.warning("cannot answer %s from %s: %s", said, number.phone_number, exc.message)
-        return
-    principal = Principal(number.account_id, account.sid, "", account.sid)
-    await write_messages(
-        session, store, [NewMessage(principal, outgoing, number.connector_id, now)]
-    )
+    await automatic.send(session, store, price_book, number, account.sid, handset, reply, now)
 
 
-def _reply(
-    number: Number, handset: str, text: str, price_book: PriceBook, now: datetime
-) -> Outgoing:
-    """The automatic answer, as a plain SMS from the number that was written to."""
-    destination = parse_phone(handset)
-    segmentation = segment(text, smart_encoding=True)
-    quote = price_book.sms(destination.region, segmentation.segments)
-    return Outgoing(
-        to=destination.e164,
-        region=destination.region,
-        sender=number.phone_number,
-        body=text,
-        media=(),
-        smart_encoded=True,
-        encoding=str(segmentation.encoding),
-        segments=segmentation.segments,
-        price=quote.price,
-        currency=quote.currency,
-        status=Status.QUEUED,
-        status_callback=None,
-        validity_period=None,
-        send_at=None,
-        due_at=now,
-        expires_at=now + _REPLY_VALIDITY,
-        detail=f"automatic reply, {segmentation.encoding}, {segmentation.segments} segment(s)",
-        category="transactional",
-    )
+async def _withdraw_pending(
+    session: AsyncSession,
+    store: Store,
+    tracker: Tracker,
+    account_id: int,
+    handset: str,
+    now: datetime,
+) -> None:
+    """STOP applies at once: what waits for this number in the outbox (a marketing text
+    rescheduled past quiet hours, a scheduled reminder) fails with 21610 instead of going
+    out later. The confirmation of the STOP is written after this."""
+    index = store.cipher.blind_index(handset, "phone")
+    for waiting in await message_queries.pending_to(session, account_id, index, now):
+        moved = await tracker.move(
+            session,
+            waiting,
+            Status.FAILED,
+            now,
+            "the recipient opted out (STOP) before it was sent",
+            error_code=RecipientUnsubscribed.code,
+            error_message="Attempt to send to unsubscribed recipient",
+        )
+        if moved:
+            release(waiting, None)
 
 
 def _inbound_row(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ from smsvia.services.clock import Clock, utcnow
 from smsvia.services.compliance import load_rules
 from smsvia.services.delivery import Tracker
 from smsvia.services.intake import Intake, NewMessage, Outgoing, screen_batch, write_messages
+from smsvia.services.paging import decode_token, encode_token
 from smsvia.services.routing import sender_route
 from smsvia.services.senders import normalize_sender
 from smsvia.store import messages as queries
@@ -345,7 +345,7 @@ async def list_messages(store: Store, principal: Principal, query: ListQuery) ->
         sent_before=query.sent_before,
         status=_status(query.status) if query.status else None,
     )
-    before_id = _decode_token(query.page_token) if query.page_token else None
+    before_id = decode_token(query.page_token) if query.page_token else None
     offset = 0 if before_id is not None else query.page * query.page_size
     async with store.db.sessions() as session:
         rows = await queries.page_of_messages(
@@ -359,7 +359,7 @@ async def list_messages(store: Store, principal: Principal, query: ListQuery) ->
     more = len(rows) > query.page_size
     rows = rows[: query.page_size]
     views = [_view(store, row, principal.account_sid, ()) for row in rows]
-    return MessagePage(views, _encode_token(rows[-1].id) if more else None)
+    return MessagePage(views, encode_token(rows[-1].id) if more else None)
 
 
 async def cancel_message(
@@ -538,17 +538,3 @@ def _schedule(request: SendRequest, now: datetime) -> datetime | None:
             "SendAt must be in the future and at most 35 days ahead", code=35115, field="SendAt"
         )
     return request.send_at
-
-
-def _encode_token(last_id: int) -> str:
-    return "PA" + base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> int:
-    try:
-        raw = token.removeprefix("PA")
-        return int(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidParameter(
-            f"PageToken '{token}' is not valid", code=20001, field="PageToken"
-        ) from exc

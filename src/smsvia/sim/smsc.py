@@ -127,6 +127,24 @@ class SmscSimulator:
     def destinations(self) -> list[str]:
         return [submit.destination for submit in self.accepted]
 
+    def texts_to(self, destination: str) -> list[str]:
+        """What a handset received, oldest first, the parts of a long message joined (an
+        incomplete one shows what has arrived)."""
+        from smsvia.domain.encoding.parts import parse_part
+
+        wanted = destination.lstrip("+")
+        messages: dict[object, list] = {}
+        for submit in self.accepted:
+            if submit.destination.lstrip("+") != wanted:
+                continue
+            part = parse_part(submit.short_message, submit.data_coding, submit.esm_class)
+            key = (part.reference, part.total) if part.total > 1 else submit.message_id
+            messages.setdefault(key, []).append(part)
+        return [
+            "".join(part.text() for part in sorted(parts, key=lambda p: p.sequence))
+            for parts in messages.values()
+        ]
+
     async def send_raw(self, data: bytes) -> None:
         """Write arbitrary bytes to every bound session (for garbage-PDU tests)."""
         for session in list(self._sessions):

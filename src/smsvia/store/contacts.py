@@ -2,13 +2,15 @@
 
 -- contacts_by_phone_index --  the account's contacts with these blind-indexed numbers
 -- contact_by_sid --           one contact
+-- page_of_contacts --         newest first, filtered by number, email or tag
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.models import Contact
@@ -31,3 +33,28 @@ async def contact_by_sid(session: AsyncSession, account_id: int, sid: str) -> Co
     return await session.scalar(
         select(Contact).where(Contact.account_id == account_id, Contact.sid == sid)
     )
+
+
+async def page_of_contacts(
+    session: AsyncSession,
+    account_id: int,
+    *,
+    phone_index: str | None,
+    email_index: str | None,
+    tag: str | None,
+    before_id: int | None,
+    limit: int,
+) -> Sequence[Contact]:
+    """Newest first. Tags are stored as a JSON list, so a tag is matched as its quoted
+    JSON string (the same text on SQLite and PostgreSQL)."""
+    query = select(Contact).where(Contact.account_id == account_id)
+    if phone_index is not None:
+        query = query.where(Contact.phone_index == phone_index)
+    if email_index is not None:
+        query = query.where(Contact.email_index == email_index)
+    if tag is not None:
+        quoted = json.dumps(tag).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(cast(Contact.tags, Text).like(f"%{quoted}%", escape="\\"))
+    if before_id is not None:
+        query = query.where(Contact.id < before_id)
+    return (await session.scalars(query.order_by(Contact.id.desc()).limit(limit))).all()

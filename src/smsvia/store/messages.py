@@ -54,6 +54,23 @@ async def marketing_times(
     return times
 
 
+async def pending_to(
+    session: AsyncSession, account_id: int, recipient_index: str, now: datetime
+) -> Sequence[Message]:
+    """The account's messages to this recipient that wait in the outbox and no worker holds
+    (a held one may be on the wire already). Locked; on PostgreSQL a held row is skipped."""
+    query = select(Message).where(
+        Message.account_id == account_id,
+        Message.recipient_index == recipient_index,
+        Message.direction != "inbound",
+        Message.status.in_(("queued", "scheduled")),
+        (Message.lease_expires_at.is_(None)) | (Message.lease_expires_at < now),
+    )
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return (await session.scalars(query.order_by(Message.id))).all()
+
+
 async def message_by_preview_token(session: AsyncSession, token: str) -> Message | None:
     """Not scoped by account: the token itself is the key to a public preview page."""
     return await session.scalar(select(Message).where(Message.preview_token == token))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit
@@ -11,7 +9,6 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from smsvia.domain import ids
 from smsvia.domain.errors import AuthenticationFailed, DomainError, NotFound
@@ -19,6 +16,7 @@ from smsvia.domain.status import FINAL, Status
 from smsvia.services import activity
 from smsvia.services import messages as message_service
 from smsvia.services.quote import quote_message
+from smsvia.web import demo_phone, optin
 from smsvia.web.session import (
     SignInRequired,
     WebSession,
@@ -27,18 +25,20 @@ from smsvia.web.session import (
     sign_in,
     sign_out,
 )
+from smsvia.web.templating import templates
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=HERE / "templates")
 SignedIn = Annotated[WebSession, Depends(current_session)]
 
 
 def install(app: FastAPI) -> None:
-    """Mount the dashboard, its static files, and the redirect to sign in."""
+    """Mount the dashboard, the opt-in forms, their static files, and the redirect to sign in."""
     app.include_router(router)
+    app.include_router(optin.router)
+    app.include_router(demo_phone.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(SignInRequired)
@@ -286,19 +286,3 @@ def _local(target: str) -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/messages"
     return target
-
-
-def _when(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _money(amount: Decimal | str | None, currency: str = "USD") -> str:
-    if amount is None:
-        return ""
-    return f"{abs(Decimal(amount)):.4f} {currency}"
-
-
-templates.env.filters["when"] = _when
-templates.env.filters["money"] = _money
