@@ -17,6 +17,7 @@ from smsvia.domain.quiet_hours import (
     Window,
     account_rule,
     next_allowed,
+    parse_area_codes,
     parse_window,
     recipient_zones,
     strictest_cap,
@@ -48,8 +49,9 @@ def test_every_state_in_the_shipped_table_names_its_source_and_is_stricter_than_
     [
         ("+13055550100", "FL"),  # "Florida"
         ("+19185550100", "OK"),
-        ("+12065550100", "WA"),  # "Washington State"
-        ("+14155550100", "CA"),  # "San Francisco, CA"
+        ("+12065550100", "WA"),
+        ("+14155550100", "CA"),
+        ("+17135550100", "TX"),  # only city prefixes in phonenumbers' data: Houston
         ("+15005550006", None),  # non-geographic
         ("+447911123456", None),
     ],
@@ -172,4 +174,10 @@ def test_bad_quiet_hours_are_refused_with_the_reason(text, why):
 )
 def test_a_broken_rules_file_names_what_is_wrong(toml, why):
     with pytest.raises(QuietHoursError, match=why):
-        RuleBook.parse(toml, "rules.toml")
+        RuleBook.parse(toml, {}, "rules.toml")
+
+
+def test_a_broken_area_code_table_names_the_line():
+    assert parse_area_codes("area_code,state\n# comment\n305,fl\n") == {"305": "FL"}
+    with pytest.raises(QuietHoursError, match="line 2: '30,FL' is not like 305,FL"):
+        parse_area_codes("area_code,state\n30,FL\n")

@@ -4,7 +4,7 @@ Three kinds of rule apply at once, each a window of allowed local time per weekd
 the account's own quiet hours (default 21:00-08:00), the federal rule for US numbers
 (TCPA: 8:00-21:00) and, when stricter, the recipient's state's (a shorter day, no Sunday, at
 most 3 a day). The state rules are data (src/smsvia/data/quiet_hours.toml, each with its
-source); the state comes from the number's area code.
+source); the state comes from the number's area code (src/smsvia/data/us_area_codes.csv).
 
 A message outside the allowed hours is not dropped: `next_allowed` finds the first moment
 every rule allows, in every time zone the recipient may be in.
@@ -20,9 +20,6 @@ from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import phonenumbers
-from phonenumbers import geocoder
 
 from smsvia.domain.errors import DomainError
 from smsvia.domain.phone import PhoneNumber
@@ -107,6 +104,20 @@ def parse_window(text: str, where: str) -> Window:
     return window
 
 
+def parse_area_codes(text: str, origin: str = "area codes") -> dict[str, str]:
+    """`area_code,state` lines (after a header; # starts a comment) as a mapping."""
+    codes: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line or line == "area_code,state":
+            continue
+        area, _, state = line.partition(",")
+        if not (area.isdigit() and len(area) == 3 and len(state) == 2 and state.isalpha()):
+            raise QuietHoursError(f"{origin} line {number}: {line!r} is not like 305,FL")
+        codes[area] = state.upper()
+    return codes
+
+
 def account_rule(quiet_hours: str | None, cap_24h: int | None) -> Rule:
     """The account's setting: quiet from the first time to the second, every day."""
     quiet = parse_window(quiet_hours or DEFAULT_QUIET_HOURS, "quiet hours")
@@ -118,10 +129,12 @@ def account_rule(quiet_hours: str | None, cap_24h: int | None) -> Rule:
 class RuleBook:
     federal: Rule
     states: Mapping[str, Rule]  # by USPS code
-    names: Mapping[str, str]  # lower-case name or alias -> code
+    area_codes: Mapping[str, str]  # US area code -> USPS code
 
     @classmethod
-    def parse(cls, text: str, origin: str = "quiet hours rules") -> RuleBook:
+    def parse(
+        cls, text: str, area_codes: Mapping[str, str], origin: str = "quiet hours rules"
+    ) -> RuleBook:
         try:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -129,22 +142,18 @@ class RuleBook:
         if "federal" not in document:
             raise QuietHoursError(f"{origin} has no [federal] table")
         federal = _rule(document["federal"], f"{origin} [federal]")
-        states: dict[str, Rule] = {}
-        names: dict[str, str] = {}
-        for code, entry in (document.get("states") or {}).items():
-            states[code.upper()] = _rule(entry, f"{origin} [states.{code}]")
-            for name in (entry.get("name", code), *entry.get("aliases", ())):
-                names[str(name).lower()] = code.upper()
-        return cls(federal, states, names)
+        states = {
+            code.upper(): _rule(entry, f"{origin} [states.{code}]")
+            for code, entry in (document.get("states") or {}).items()
+        }
+        return cls(federal, states, area_codes)
 
     def state_of(self, phone: PhoneNumber) -> str | None:
-        """The US state a number's area code belongs to (as phonenumbers' geocoder knows it)."""
-        if phone.region != "US":
+        """The US state a number's area code belongs to; None for other countries and for
+        numbers that are not geographic (toll-free, 5XX)."""
+        if phone.region != "US" or not phone.e164.startswith("+1"):
             return None
-        place = geocoder.description_for_number(phonenumbers.parse(phone.e164), "en")
-        if ", " in place:  # "San Francisco, CA"
-            return place.rsplit(", ", 1)[1].upper()
-        return self.names.get(place.lower())
+        return self.area_codes.get(phone.e164[2:5])
 
     def rules_for(self, phone: PhoneNumber, account: Rule) -> list[Rule]:
         rules = [account]
@@ -157,7 +166,7 @@ class RuleBook:
 
 
 def _rule(entry: Mapping[str, Any], where: str) -> Rule:
-    unknown = set(entry) - {"name", "aliases", "allowed", "days", "cap_24h", "source"}
+    unknown = set(entry) - {"name", "allowed", "days", "cap_24h", "source"}
     if unknown:
         raise QuietHoursError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
     if "allowed" not in entry or "source" not in entry:

@@ -71,13 +71,19 @@ def load_rules(path: Path | None = None) -> RuleBook:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise QuietHoursError(f"cannot read quiet hours rules {path}: {exc}") from exc
-    return RuleBook.parse(text, str(path))
+    return RuleBook.parse(text, _area_codes(), str(path))
 
 
 @cache
 def _built_in_rules() -> RuleBook:
     text = resources.files("smsvia.data").joinpath("quiet_hours.toml").read_text("utf-8")
-    return RuleBook.parse(text, "built-in quiet hours")
+    return RuleBook.parse(text, _area_codes(), "built-in quiet hours")
+
+
+@cache
+def _area_codes() -> dict[str, str]:
+    text = resources.files("smsvia.data").joinpath("us_area_codes.csv").read_text("utf-8")
+    return quiet_hours.parse_area_codes(text, "us_area_codes.csv")
 
 
 async def screen(
