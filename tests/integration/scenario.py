@@ -10,7 +10,8 @@ from dataclasses import replace
 from smsvia.channels.smpp import SmppChannel
 from smsvia.dispatch.runner import Dispatch
 from smsvia.dispatch.worker import WorkerConfig
-from smsvia.services.messages import SendRequest, get_message, send_message
+from smsvia.services.message_views import get_message
+from smsvia.services.messages import SendRequest, send_message
 from smsvia.services.quote import load_price_book
 from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
 from smsvia.webhooks.dispatcher import WebhookConfig

@@ -16,7 +16,8 @@ from smsvia.domain.consent import ConsentKind
 from smsvia.services import consent
 from smsvia.services.compliance import FrequencyCapReached, NoMarketingConsent
 from smsvia.services.consent import RecipientUnsubscribed
-from smsvia.services.messages import SendRequest, get_message, send_message, send_messages
+from smsvia.services.message_views import get_message
+from smsvia.services.messages import SendRequest, send_message, send_messages
 from smsvia.store.models import Account
 from tests.integration.scenario import BOOK
 

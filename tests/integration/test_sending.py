@@ -9,7 +9,8 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from smsvia.services.clock import utcnow
-from smsvia.services.messages import SendRequest, get_message, send_message, send_messages
+from smsvia.services.message_views import get_message
+from smsvia.services.messages import SendRequest, send_message, send_messages
 from smsvia.sim import smpp_wire as wire
 from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
 from smsvia.store.models import MessagePart, ReceiptInbox

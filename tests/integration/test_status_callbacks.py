@@ -11,7 +11,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from smsvia.services.clock import utcnow
-from smsvia.services.messages import cancel_message
+from smsvia.services.message_views import cancel_message
 from smsvia.store.models import WebhookAttempt, WebhookDelivery
 from tests.integration.scenario import QUICK_RETRIES, Scenario
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsvia.api.auth import Caller
 from smsvia.api.twilio_messages import message_resource
+from smsvia.services import message_views
 from smsvia.services import messages as service
 
 router = APIRouter(prefix="/v1", tags=["Native messages"])
@@ -70,13 +71,13 @@ async def create_message(body: NewMessage, request: Request, caller: Caller) -> 
 
 @router.get("/messages/{sid}")
 async def fetch_message(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
-    view = await service.get_message(
+    view = await message_views.get_message(
         request.app.state.runtime.store, caller, sid, with_timeline=True
     )
     return native_resource(view)
 
 
-def native_resource(view: service.MessageView) -> dict[str, Any]:
+def native_resource(view: message_views.MessageView) -> dict[str, Any]:
     return {
         **message_resource(view),
         "category": view.category,

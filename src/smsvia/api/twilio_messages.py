@@ -12,6 +12,7 @@ from starlette.datastructures import FormData
 from smsvia.api.auth import Caller, same_account
 from smsvia.domain.errors import InvalidParameter
 from smsvia.domain.twilio_format import parse_datetime, price, rfc2822
+from smsvia.services import message_views as views
 from smsvia.services import messages as service
 
 API_VERSION = "2010-04-01"
@@ -54,10 +55,10 @@ async def list_messages(account_sid: str, request: Request, caller: Caller) -> d
     page_size = _integer(params, "PageSize", code=20001) or 50
     page = _integer(params, "Page", code=20001) or 0
     on_or_after, before = _date_sent_range(params)
-    result = await service.list_messages(
+    result = await views.list_messages(
         request.app.state.runtime.store,
         caller,
-        service.ListQuery(
+        views.ListQuery(
             to=params.get("To") or None,
             sender=params.get("From") or None,
             sent_on_or_after=on_or_after,
@@ -95,7 +96,7 @@ async def fetch_message(
     account_sid: str, sid: str, request: Request, caller: Caller
 ) -> dict[str, Any]:
     same_account(caller, account_sid)
-    return message_resource(await service.get_message(request.app.state.runtime.store, caller, sid))
+    return message_resource(await views.get_message(request.app.state.runtime.store, caller, sid))
 
 
 @router.post("/Messages/{sid}.json")
@@ -110,20 +111,20 @@ async def update_message(
     if status is not None:
         if status != "canceled":
             raise InvalidParameter("Status can only be set to 'canceled'", code=21100)
-        return message_resource(await service.cancel_message(store, caller, sid))
+        return message_resource(await views.cancel_message(store, caller, sid))
     if form.get("Body") == "":
-        return message_resource(await service.redact_message(store, caller, sid))
+        return message_resource(await views.redact_message(store, caller, sid))
     raise InvalidParameter("Give Status=canceled or an empty Body", code=21100)
 
 
 @router.delete("/Messages/{sid}.json", status_code=204)
 async def delete_message(account_sid: str, sid: str, request: Request, caller: Caller) -> Response:
     same_account(caller, account_sid)
-    await service.delete_message(request.app.state.runtime.store, caller, sid)
+    await views.delete_message(request.app.state.runtime.store, caller, sid)
     return Response(status_code=204)
 
 
-def message_resource(view: service.MessageView) -> dict[str, Any]:
+def message_resource(view: views.MessageView) -> dict[str, Any]:
     """The Message resource exactly as Twilio writes it, plus smsvia's additive fields."""
     uri = f"/{API_VERSION}/Accounts/{view.account_sid}/Messages/{view.sid}.json"
     return {

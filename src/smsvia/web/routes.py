@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from smsvia.domain import ids
 from smsvia.domain.errors import AuthenticationFailed, DomainError, NotFound
 from smsvia.domain.status import FINAL, Status
-from smsvia.services import activity
+from smsvia.services import activity, message_views
 from smsvia.services import messages as message_service
 from smsvia.services.quote import quote_message
 from smsvia.web import demo_phone, optin
@@ -201,7 +201,7 @@ async def send(
 async def _message_rows(
     request: Request, session: WebSession, status: str, to: str, page_token: str
 ) -> dict[str, object]:
-    query = message_service.ListQuery(
+    query = message_views.ListQuery(
         to=to.strip() or None,
         status=status or None,
         page_size=PAGE_SIZE,
@@ -209,11 +209,11 @@ async def _message_rows(
     )
     error = None
     try:
-        page = await message_service.list_messages(
+        page = await message_views.list_messages(
             request.app.state.runtime.store, session.principal, query
         )
     except DomainError as exc:
-        page, error = message_service.MessagePage([], None), exc.message
+        page, error = message_views.MessagePage([], None), exc.message
     filters = {"status": status, "to": to}
     return {
         "page": page,
@@ -226,7 +226,7 @@ async def _message_rows(
 
 async def _message(request: Request, session: WebSession, sid: str) -> dict[str, object]:
     store = request.app.state.runtime.store
-    view = await message_service.get_message(store, session.principal, sid, with_timeline=True)
+    view = await message_views.get_message(store, session.principal, sid, with_timeline=True)
     callbacks = await activity.callback_history(store, session.principal, sid)
     # Callbacks about the final status are made after it, so keep watching until they are.
     settled = view.status in FINAL and not callbacks.pending
