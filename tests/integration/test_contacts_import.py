@@ -164,3 +164,13 @@ def test_import_command_shows_progress_and_a_summary(backend, tmp_path, settings
     )
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
     assert count(backend, ConsentEvent) == 1
+
+
+def test_a_file_of_several_batches_is_imported_whole(backend, tmp_path):
+    # Three batches: the statistics are refreshed after the first and second (PostgreSQL).
+    shop = backend.run(accounts.create_account(backend.store, "shop"))
+    lines = "".join(f"+1415555{n:04d},Customer {n}\n" for n in range(2500))
+    path = write(tmp_path, "phone,first_name\n" + lines)
+    report = backend.run(import_csv(backend.store, shop.sid, path, errors_to=tmp_path / "e.csv"))
+    assert (report.rows, report.created, report.failed) == (2500, 2500, 0)
+    assert count(backend, Contact) == 2500

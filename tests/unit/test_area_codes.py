@@ -41,6 +41,10 @@ def _state(description: str) -> str | None:
 def generate() -> str:
     from phonenumbers.geodata import GEOCODE_DATA
 
+    longer: dict[str, list[str]] = collections.defaultdict(list)  # "1713" -> city names
+    for key, names in GEOCODE_DATA.items():
+        if key.startswith("1") and len(key) > 4:
+            longer[key[:4]].append(names.get("en", ""))
     rows = []
     for npa in range(200, 1000):
         number = phonenumbers.parse(f"+1{npa}5550100")
@@ -50,11 +54,7 @@ def generate() -> str:
         if prefix in GEOCODE_DATA:
             state = _state(GEOCODE_DATA[prefix].get("en", ""))
         else:  # only longer prefixes (cities): the state most of them name
-            votes = collections.Counter(
-                _state(names.get("en", ""))
-                for key, names in GEOCODE_DATA.items()
-                if key.startswith(prefix)
-            )
+            votes = collections.Counter(_state(name) for name in longer[prefix])
             votes.pop(None, None)
             state = votes.most_common(1)[0][0] if votes else None
         if state is not None:

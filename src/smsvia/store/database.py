@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -52,6 +52,20 @@ class Database:
         """A session inside one transaction: committed on success, rolled back on error."""
         async with self._writer, self.sessions() as session, session.begin():
             yield session
+
+    async def analyze(self, *tables: str) -> None:
+        """Refresh PostgreSQL's statistics on tables a bulk load just grew.
+
+        Without them, statements prepared while a table was nearly empty keep plans made for
+        an empty table (a sequential scan per look-up), and a long import slows down as it
+        goes; autovacuum would fix that only later, and only where it is on. ANALYZE also
+        makes those cached plans be made again. SQLite needs nothing."""
+        if self.is_sqlite:
+            return
+        async with self.engine.connect() as connection:
+            for table in tables:
+                await connection.execute(text(f'ANALYZE "{table}"'))
+            await connection.commit()
 
     async def close(self) -> None:
         await self.engine.dispose()
