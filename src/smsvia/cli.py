@@ -642,6 +642,7 @@ def worker(
             runtime.store,
             worker_config=settings.worker_config(),
             price_book=runtime.price_book,
+            rules=runtime.rules,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from smsvia.config import Settings
 from smsvia.domain.pricing import PriceBook
+from smsvia.domain.quiet_hours import RuleBook
 from smsvia.services.accounts import Authenticator
 from smsvia.services.compliance import load_rules
 from smsvia.services.intake import Intake
@@ -24,6 +25,7 @@ class Runtime:
     price_book: PriceBook
     authenticator: Authenticator
     intake: Intake  # new messages, group-committed
+    rules: RuleBook  # quiet hours and caps by state
 
     async def close(self) -> None:
         await self.store.signal.close()
@@ -44,4 +46,4 @@ async def open_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     if migrate:
         await upgrade(store.db)
     rules = load_rules(settings.quiet_hours)
-    return Runtime(settings, store, price_book, Authenticator(store), Intake(store, rules))
+    return Runtime(settings, store, price_book, Authenticator(store), Intake(store, rules), rules)

@@ -10,15 +10,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from smsvia.dispatch.worker import Worker
 from smsvia.domain.consent import ConsentKind
 from smsvia.services import consent
 from smsvia.services.compliance import FrequencyCapReached, NoMarketingConsent
 from smsvia.services.consent import RecipientUnsubscribed
+from smsvia.services.delivery import Tracker
 from smsvia.services.message_views import get_message
 from smsvia.services.messages import SendRequest, send_message, send_messages
-from smsvia.store.models import Account
+from smsvia.store.models import Account, Message
 from tests.integration.scenario import BOOK
 
 SMSVIA = str(Path(sys.executable).parent / "smsvia")
@@ -185,3 +187,28 @@ def test_accounts_update_sets_quiet_hours_caps_and_keyword_texts(backend, settin
     ledger(backend, shop, MANHATTAN, ConsentKind.IMPORTED)
     nine = datetime(2026, 11, 26, 9, 0, tzinfo=NEW_YORK).astimezone(UTC)
     assert send(backend, shop, MANHATTAN, at=nine).status == "scheduled"  # quiet until 10:00
+
+
+def test_a_marketing_text_that_waited_past_the_evening_is_held_by_the_worker(backend):
+    """Accepted at 19:55 in Florida, claimed at 20:05 (a backlog): not sent at night."""
+    shop = backend.tenant()
+    ledger(backend, shop, MIAMI, ConsentKind.IMPORTED)
+    accepted_at = datetime(2026, 11, 26, 19, 55, tzinfo=NEW_YORK).astimezone(UTC)
+    marketing = send(backend, shop, MIAMI, at=accepted_at)
+    order = send(backend, shop, MIAMI, category="transactional", at=accepted_at)
+    assert marketing.status == "queued"
+    late = accepted_at + timedelta(minutes=10)
+    worker = Worker(backend.store, {}, Tracker(backend.store), clock=lambda: late)
+    assert backend.run(worker.run_once()) == 2
+
+    async def outbox_of(sid):
+        async with backend.store.db.sessions() as session:
+            message = await session.scalar(select(Message).where(Message.sid == sid))
+            return message.status, message.due_at, message.lease_owner
+
+    morning = datetime(2026, 11, 27, 8, 0, tzinfo=NEW_YORK).astimezone(UTC)
+    assert backend.run(outbox_of(marketing.sid)) == ("queued", morning, None)
+    held = timeline(backend, shop, marketing.sid)["quiet_hours"]
+    assert held.startswith("quiet hours: held until 2026-11-27 13:00 UTC (Fri 08:00")
+    # The order update went on to its connector (none runs here, so it waits for one).
+    assert "its connector is not running" in timeline(backend, shop, order.sid)["waiting"]

@@ -68,6 +68,7 @@ def create_app(
                     app.state.runtime.store,
                     worker_config=settings.worker_config(),
                     price_book=app.state.runtime.price_book,
+                    rules=app.state.runtime.rules,
                 )
                 await dispatch.start()
                 stack.push_async_callback(dispatch.stop)

@@ -17,8 +17,10 @@ from smsvia.dispatch.rcs_events import RcsEventProcessor
 from smsvia.dispatch.receipts import ReceiptProcessor
 from smsvia.dispatch.worker import Worker, WorkerConfig, worker_name
 from smsvia.domain.pricing import PriceBook
+from smsvia.domain.quiet_hours import RuleBook
 from smsvia.metrics import QUEUE_DEPTH
 from smsvia.services.clock import utcnow
+from smsvia.services.compliance import load_rules
 from smsvia.services.delivery import Tracker
 from smsvia.services.quote import load_price_book
 from smsvia.store import outbox
@@ -42,6 +44,8 @@ class Dispatch:
     channel_factory: ChannelFactory = SmppChannel
     # Prices the automatic replies to keywords (STOP, HELP...).
     price_book: PriceBook = field(default_factory=load_price_book)
+    # Quiet hours, checked again for marketing messages as they go out.
+    rules: RuleBook = field(default_factory=load_rules)
     owner: str = field(default_factory=worker_name)
     # How often the connectors table is read again, so connectors added later start too.
     connector_refresh: float = 5.0
@@ -70,6 +74,7 @@ class Dispatch:
             owner=self.owner,
             config=self.worker_config,
             rcs=RcsFlow(self.store, self.rcs_channels, self.tracker),
+            rules=self.rules,
         )
         self.rcs_events = RcsEventProcessor(self.store, self.tracker, self.price_book)
         self.webhooks = WebhookDispatcher(self.store, owner=self.owner, config=self.webhook_config)

@@ -23,9 +23,11 @@ from smsvia import metrics
 from smsvia.channels.base import PartOutcome, PartResult, SmsChannel, SmsSubmission
 from smsvia.dispatch.rcs import RcsFlow, RcsJob, RcsOutcome
 from smsvia.domain.encoding import Part, segment, to_parts
+from smsvia.domain.quiet_hours import RuleBook
 from smsvia.domain.rendering import sms_text
 from smsvia.domain.status import FINAL, Status
 from smsvia.services.clock import Clock, utcnow
+from smsvia.services.compliance import held_for_quiet_hours, load_rules
 from smsvia.services.delivery import Tracker
 from smsvia.store import outbox
 from smsvia.store.context import Store
@@ -69,8 +71,10 @@ class Worker:
         config: WorkerConfig | None = None,
         clock: Clock = utcnow,
         rcs: RcsFlow | None = None,
+        rules: RuleBook | None = None,
     ) -> None:
         self.store = store
+        self.rules = rules or load_rules()
         self.channels = channels
         self.tracker = tracker
         self.rcs = rcs or RcsFlow(store, {}, tracker)
@@ -108,6 +112,8 @@ class Worker:
             )
             if not messages:
                 return 0
+            claimed = len(messages)
+            messages = await self._hold_for_quiet_hours(session, messages, now)
             rcs_first = [m for m in messages if m.channel == "rcs"]
             sms = [m for m in messages if m.channel != "rcs"]
             rcs_jobs = [
@@ -125,9 +131,29 @@ class Worker:
         )
         if jobs or rcs_jobs:
             await self._record(jobs, results, rcs_jobs, rcs_results)
-        return len(messages)
+        return claimed
 
     # -- claiming transaction ------------------------------------------------------------
+
+    async def _hold_for_quiet_hours(
+        self, session: AsyncSession, messages: Sequence[Message], now: datetime
+    ) -> Sequence[Message]:
+        """Intake timed marketing messages for allowed hours; one that waited in a backlog
+        past the end of the day is held again here rather than sent at night."""
+        marketing = [
+            m
+            for m in messages
+            if m.category == "marketing" and m.status in (Status.QUEUED, Status.SCHEDULED)
+        ]
+        if not marketing:
+            return messages
+        held = await held_for_quiet_hours(session, self.store, self.rules, marketing, now)
+        for message in messages:
+            if message.id in held:
+                at, why = held[message.id]
+                self.tracker.note(session, message, now, "quiet_hours", why)
+                outbox.release(message, at)
+        return [m for m in messages if m.id not in held]
 
     async def _prepare(
         self, session: AsyncSession, message: Message, parts: list[MessagePart], now: datetime

@@ -20,7 +20,7 @@ itself shows which consent allowed it and why it went when it did.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -43,6 +43,7 @@ from smsvia.store import contacts as contact_queries
 from smsvia.store import messages as message_queries
 from smsvia.store.consent import Standing
 from smsvia.store.context import Store
+from smsvia.store.models import Message
 
 if TYPE_CHECKING:
     from smsvia.services.intake import Outgoing
@@ -186,29 +187,55 @@ async def _time_and_count(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """When a marketing text to one number may go: `at` (None: no hour is ever allowed),
+    judged in `zone` (None: the number's local time is unknown, so nothing was applied)."""
+
+    at: datetime | None
+    zone: str | None
+    applied: list[quiet_hours.Rule]
+
+    def rules(self) -> str:
+        return ", ".join(rule.describe() for rule in self.applied)
+
+    def local(self) -> datetime:
+        assert self.at is not None and self.zone is not None
+        return self.at.astimezone(ZoneInfo(self.zone))
+
+
+def opening(
+    rules: RuleBook, own: quiet_hours.Rule, to: str, contact_zone: str | None, wanted: datetime
+) -> Opening:
+    """The first moment at or after `wanted` that every rule allows for `to`."""
+    phone = parse_phone(to, strict=False)
+    applied = rules.rules_for(phone, own)
+    zones = quiet_hours.recipient_zones(phone, contact_zone)
+    if not zones:
+        return Opening(wanted, None, applied)
+    at = quiet_hours.next_allowed(wanted, zones, applied)
+    if at is None and len(zones) > 1:
+        zones = zones[:1]  # the zones never share an allowed hour: go by the first
+        at = quiet_hours.next_allowed(wanted, zones, applied)
+    return Opening(at, zones[0], applied)
+
+
 def _when(
     item: Outgoing, rules: RuleBook, own: quiet_hours.Rule, contact_zone: str | None
 ) -> tuple[Outgoing, list[quiet_hours.Rule]] | DomainError:
-    phone = parse_phone(item.to, strict=False)
-    applied = rules.rules_for(phone, own)
-    zones = quiet_hours.recipient_zones(phone, contact_zone)
-    names = ", ".join(rule.describe() for rule in applied)
-    if not zones:
-        note = f"local time of {item.to} unknown: quiet hours not applied ({names})"
-        return replace(item, decisions=(*item.decisions, ("quiet_hours", note))), applied
-    at = quiet_hours.next_allowed(item.due_at, zones, applied)
-    if at is None and len(zones) > 1:
-        zones = zones[:1]  # the zones never share an allowed hour: go by the first
-        at = quiet_hours.next_allowed(item.due_at, zones, applied)
-    if at is None:
-        return QuietHoursError(f"no hour is allowed by every rule for {item.to}: {names}")
-    local = at.astimezone(ZoneInfo(zones[0]))
+    found = opening(rules, own, item.to, contact_zone, item.due_at)
+    if found.zone is None:
+        note = f"local time of {item.to} unknown: quiet hours not applied ({found.rules()})"
+        return replace(item, decisions=(*item.decisions, ("quiet_hours", note))), found.applied
+    if found.at is None:
+        return QuietHoursError(f"no hour is allowed by every rule for {item.to}: {found.rules()}")
+    at, local = found.at, found.local()
     if at == item.due_at:
-        note = f"within allowed hours ({local:%H:%M} {zones[0]}): {names}"
-        return replace(item, decisions=(*item.decisions, ("quiet_hours", note))), applied
+        note = f"within allowed hours ({local:%H:%M} {found.zone}): {found.rules()}"
+        return replace(item, decisions=(*item.decisions, ("quiet_hours", note))), found.applied
     note = (
         f"quiet hours: rescheduled from {item.due_at:%Y-%m-%d %H:%M} UTC to "
-        f"{at:%Y-%m-%d %H:%M} UTC ({local:%a %H:%M} {zones[0]}): {names}"
+        f"{at:%Y-%m-%d %H:%M} UTC ({local:%a %H:%M} {found.zone}): {found.rules()}"
     )
     moved = replace(
         item,
@@ -218,7 +245,44 @@ def _when(
         expires_at=at + (item.expires_at - item.due_at),
         decisions=(*item.decisions, ("quiet_hours", note)),
     )
-    return moved, applied
+    return moved, found.applied
+
+
+async def held_for_quiet_hours(
+    session: AsyncSession,
+    store: Store,
+    rules: RuleBook,
+    messages: Sequence[Message],
+    now: datetime,
+) -> dict[int, tuple[datetime, str]]:
+    """Marketing messages a worker is about to send that the hour now forbids (a backlog
+    pushed them past the end of the allowed day): message id -> (when it may go, why).
+    One account and one contacts query per account in the batch."""
+    held: dict[int, tuple[datetime, str]] = {}
+    by_account: dict[int, list[Message]] = {}
+    for message in messages:
+        by_account.setdefault(message.account_id, []).append(message)
+    for account_id, group in by_account.items():
+        account = await account_queries.account_by_id(session, account_id)
+        assert account is not None
+        own = quiet_hours.account_rule(account.quiet_hours, account.marketing_cap_24h)
+        contacts = await contact_queries.contacts_by_phone_index(
+            session, account_id, {message.recipient_index for message in group}
+        )
+        for message in group:
+            contact = contacts.get(message.recipient_index)
+            to = store.cipher.open(message.recipient, "message.to")
+            found = opening(rules, own, to, contact.time_zone if contact else None, now)
+            if found.zone is None or found.at == now:
+                continue
+            if found.at is None:
+                found = Opening(now + _DAY, found.zone, found.applied)
+            held[message.id] = (
+                found.at,
+                f"quiet hours: held until {found.at:%Y-%m-%d %H:%M} UTC "
+                f"({found.local():%a %H:%M} {found.zone}): {found.rules()}",
+            )
+    return held
 
 
 def _count(
