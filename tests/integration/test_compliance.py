@@ -17,6 +17,7 @@ from smsvia.domain.consent import ConsentKind
 from smsvia.services import consent
 from smsvia.services.compliance import FrequencyCapReached, NoMarketingConsent
 from smsvia.services.consent import RecipientUnsubscribed
+from smsvia.services.contacts import save_contact
 from smsvia.services.delivery import Tracker
 from smsvia.services.message_views import get_message
 from smsvia.services.messages import SendRequest, send_message, send_messages
@@ -212,3 +213,23 @@ def test_a_marketing_text_that_waited_past_the_evening_is_held_by_the_worker(bac
     assert held.startswith("quiet hours: held until 2026-11-27 13:00 UTC (Fri 08:00")
     # The order update went on to its connector (none runs here, so it waits for one).
     assert "its connector is not running" in timeline(backend, shop, order.sid)["waiting"]
+
+
+def test_a_contacts_own_time_zone_decides_the_hour(backend):
+    """A Manhattan number whose owner lives in Los Angeles: 10:00 in New York is 07:00 there."""
+    shop = backend.tenant()
+    backend.run(
+        save_contact(
+            backend.store,
+            shop.principal,
+            {"phone": MANHATTAN, "time_zone": "America/Los_Angeles"},
+        )
+    )
+    ledger(backend, shop, MANHATTAN, ConsentKind.IMPORTED)
+    ten = datetime(2026, 11, 26, 10, 0, tzinfo=NEW_YORK).astimezone(UTC)
+    message = send(backend, shop, MANHATTAN, at=ten)
+    assert message.status == "scheduled"
+    assert (
+        "to 2026-11-26 16:00 UTC (Thu 08:00 America/Los_Angeles)"
+        in timeline(backend, shop, message.sid)["quiet_hours"]
+    )

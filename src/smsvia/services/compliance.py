@@ -149,11 +149,8 @@ async def _time_and_count(
 ) -> None:
     """Quiet hours and caps for the marketing messages in `results` (positions `marketing`),
     updated in place: three queries for the whole batch."""
-    account = await account_queries.account_by_id(session, account_id)
-    assert account is not None
-    own = quiet_hours.account_rule(account.quiet_hours, account.marketing_cap_24h)
     wanted = {indexes[i] for i in marketing}
-    contacts = await contact_queries.contacts_by_phone_index(session, account_id, wanted)
+    own, zones = await _local_settings(session, account_id, wanted)
     firsts = [results[i].due_at for i in marketing]  # type: ignore[union-attr]
     earlier = await message_queries.marketing_times(
         session, account_id, wanted, min(firsts) - _DAY, max(firsts) + 8 * _DAY
@@ -162,9 +159,8 @@ async def _time_and_count(
         item = results[position]
         assert not isinstance(item, DomainError)
         index = indexes[position]
-        contact = contacts.get(index)
         held = standing[index]
-        decided = _when(item, rules, own, contact.time_zone if contact else None)
+        decided = _when(item, rules, own, zones.get(index))
         if isinstance(decided, DomainError):
             results[position] = decided
             continue
@@ -263,16 +259,12 @@ async def held_for_quiet_hours(
     for message in messages:
         by_account.setdefault(message.account_id, []).append(message)
     for account_id, group in by_account.items():
-        account = await account_queries.account_by_id(session, account_id)
-        assert account is not None
-        own = quiet_hours.account_rule(account.quiet_hours, account.marketing_cap_24h)
-        contacts = await contact_queries.contacts_by_phone_index(
+        own, zones = await _local_settings(
             session, account_id, {message.recipient_index for message in group}
         )
         for message in group:
-            contact = contacts.get(message.recipient_index)
             to = store.cipher.open(message.recipient, "message.to")
-            found = opening(rules, own, to, contact.time_zone if contact else None, now)
+            found = opening(rules, own, to, zones.get(message.recipient_index), now)
             if found.zone is None or found.at == now:
                 continue
             if found.at is None:
@@ -283,6 +275,17 @@ async def held_for_quiet_hours(
                 f"({found.local():%a %H:%M} {found.zone}): {found.rules()}",
             )
     return held
+
+
+async def _local_settings(
+    session: AsyncSession, account_id: int, indexes: set[str]
+) -> tuple[quiet_hours.Rule, dict[str, str]]:
+    """The account's own quiet hours and cap, and the time zones its contacts with these
+    numbers gave (by phone index)."""
+    account = await account_queries.account_by_id(session, account_id)
+    assert account is not None
+    own = quiet_hours.account_rule(account.quiet_hours, account.marketing_cap_24h)
+    return own, await contact_queries.time_zones(session, account_id, indexes)
 
 
 def _count(

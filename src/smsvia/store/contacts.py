@@ -2,6 +2,7 @@
 
 -- contacts_by_phone_index --  the account's contacts with these blind-indexed numbers
 -- contact_by_sid --           one contact
+-- time_zones --               the time zones the contacts with these numbers gave
 -- page_of_contacts --         newest first, filtered by number, email or tag
 """
 
@@ -27,6 +28,22 @@ async def contacts_by_phone_index(
         )
     )
     return {contact.phone_index: contact for contact in found}
+
+
+async def time_zones(
+    session: AsyncSession, account_id: int, indexes: Collection[str]
+) -> dict[str, str]:
+    """phone index -> time zone, for the account's contacts that have one."""
+    if not indexes:
+        return {}
+    rows = await session.execute(
+        select(Contact.phone_index, Contact.time_zone).where(
+            Contact.account_id == account_id,
+            Contact.phone_index.in_(list(indexes)),
+            Contact.time_zone.is_not(None),
+        )
+    )
+    return {index: zone for index, zone in rows}
 
 
 async def contact_by_sid(session: AsyncSession, account_id: int, sid: str) -> Contact | None:
