@@ -422,11 +422,9 @@ def consent_export(
 ) -> None:
     """Export the consent ledger (an account's, or one number's) for a regulator or carrier:
     every entry with its time, source, evidence, disclosure and hashes."""
-    import csv
-    import io
     from datetime import UTC, datetime
 
-    from smsvia.services.consent import EXPORT_COLUMNS, export
+    from smsvia.services.consent import export
     from smsvia.services.contacts import normalize_phone
     from smsvia.store import accounts as account_queries
 
@@ -445,11 +443,7 @@ def consent_export(
     if output_format.lower() == "json":
         text = json.dumps(exported.as_json(datetime.now(UTC)), indent=2, ensure_ascii=False)
     else:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(EXPORT_COLUMNS)
-        writer.writerows(exported.csv_rows())
-        text = buffer.getvalue()
+        text = exported.as_csv()
     if output is None:
         print(text)
     else:

@@ -8,8 +8,6 @@ GET /v1/contacts/{sid}/consent export the ledger as JSON or, with format=csv, as
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -169,13 +167,9 @@ async def _export(
     now = datetime.now(UTC)
     if format == "json":
         return exported.as_json(now)
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(consent_service.EXPORT_COLUMNS)
-    writer.writerows(exported.csv_rows())
     name = f"consent-{caller.account_sid}-{now:%Y%m%dT%H%M%SZ}.csv"
     return Response(
-        text.getvalue(),
+        exported.as_csv(),
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="{name}"',

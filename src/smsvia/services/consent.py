@@ -8,6 +8,8 @@ that opt-out.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -144,8 +146,12 @@ class LedgerExport:
             "entries": self.entries,
         }
 
-    def csv_rows(self) -> list[list[str]]:
-        return [
+    def as_csv(self) -> str:
+        """A header row, then one row an entry; the evidence column holds its JSON."""
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(EXPORT_COLUMNS)
+        writer.writerows(
             [
                 json.dumps(entry[column], sort_keys=True, ensure_ascii=False)
                 if column == "evidence"
@@ -153,7 +159,8 @@ class LedgerExport:
                 for column in EXPORT_COLUMNS
             ]
             for entry in self.entries
-        ]
+        )
+        return text.getvalue()
 
 
 async def export(

@@ -149,15 +149,11 @@ async def _write(
     for number, data in batch:
         latest[store.cipher.blind_index(data.phone, "phone")] = (number, data)
     async with store.db.transaction() as session:
-        existing = await queries.contacts_by_phone_index(session, account_id, latest)
-        for index, (_, data) in latest.items():
-            contact = existing.get(index)
-            if contact is None:
-                session.add(_new_contact(store, account_id, index, data, now))
-                report.created += 1
-            else:
-                _update(store, contact, data, now)
-                report.updated += 1
+        wanted = {index: data for index, (_, data) in latest.items()}
+        saved = await _upsert_many(session, store, account_id, wanted, now)
+        created = sum(new for _, new in saved.values())
+        report.created += created
+        report.updated += len(saved) - created
         evidence = {
             index: _imported_consent(data, {"file": source, "row": number})
             for index, (number, data) in latest.items()
@@ -201,13 +197,29 @@ async def upsert_contact(
 ) -> tuple[Contact, bool]:
     """The account's contact with this number, created or updated; True when created."""
     index = store.cipher.blind_index(data.phone, "phone")
-    existing = (await queries.contacts_by_phone_index(session, account_id, [index])).get(index)
-    if existing is not None:
-        _update(store, existing, data, now)
-        return existing, False
-    contact = _new_contact(store, account_id, index, data, now)
-    session.add(contact)
-    return contact, True
+    return (await _upsert_many(session, store, account_id, {index: data}, now))[index]
+
+
+async def _upsert_many(
+    session: AsyncSession,
+    store: Store,
+    account_id: int,
+    wanted: Mapping[str, ContactData],
+    now: datetime,
+) -> dict[str, tuple[Contact, bool]]:
+    """Contacts by phone index, created or updated, with one look for the existing ones."""
+    existing = await queries.contacts_by_phone_index(session, account_id, wanted)
+    saved: dict[str, tuple[Contact, bool]] = {}
+    for index, data in wanted.items():
+        contact = existing.get(index)
+        if contact is None:
+            contact = _new_contact(store, account_id, index, data, now)
+            session.add(contact)
+            saved[index] = (contact, True)
+        else:
+            _update(store, contact, data, now)
+            saved[index] = (contact, False)
+    return saved
 
 
 def _imported_consent(

@@ -28,7 +28,7 @@ from smsvia.store import accounts as account_queries
 from smsvia.store import messages as message_queries
 from smsvia.store import webhooks as webhook_queries
 from smsvia.store.context import Store
-from smsvia.store.models import Message, MessageEvent, Number
+from smsvia.store.models import Message, Number
 from smsvia.store.outbox import release
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ async def receive(
     message = _inbound_row(store, number, handset, text, channel, now)
     session.add(message)
     await session.flush()
-    session.add(MessageEvent(message_id=message.id, at=now, event="received", detail=channel))
+    message_queries.record_event(session, message.id, now, "received", channel)
     confirmed = await optin.confirm_if_pending(
         session,
         store,
@@ -127,9 +127,7 @@ async def _keyword(
         evidence={"message_sid": message.sid, "text": text, "to": number.phone_number},
         now=now,
     )
-    session.add(
-        MessageEvent(message_id=message.id, at=now, event="keyword", detail=f"{said}: ledger entry")
-    )
+    message_queries.record_event(session, message.id, now, "keyword", f"{said}: ledger entry")
     if said == Keyword.OPT_OUT:
         await _withdraw_pending(session, store, tracker, number.account_id, handset, now)
     account = await account_queries.account_by_id(session, number.account_id)

@@ -32,9 +32,10 @@ from smsvia.services.senders import normalize_sender
 from smsvia.store import accounts as account_queries
 from smsvia.store import consent as consent_queries
 from smsvia.store import forms as queries
+from smsvia.store import messages as message_queries
 from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
-from smsvia.store.models import Message, MessageEvent, Number, OptInForm
+from smsvia.store.models import Message, Number, OptInForm
 
 DEFAULT_CONFIRM = (
     "{brand}: reply Y to confirm you want our marketing texts. Msg frequency varies. "
@@ -273,13 +274,12 @@ async def confirm_if_pending(
         disclosure=request.disclosure,
         now=now,
     )
-    session.add(
-        MessageEvent(
-            message_id=message.id,
-            at=now,
-            event="keyword",
-            detail=f"double opt-in confirmed (ledger entry {request.id} requested it)",
-        )
+    message_queries.record_event(
+        session,
+        message.id,
+        now,
+        "keyword",
+        f"double opt-in confirmed (ledger entry {request.id} requested it)",
     )
     if found is not None:
         welcome = _view(*found).welcome_text
