@@ -27,10 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smsvia.channels.rcs import RbmChannel, RevokeOutcome, SendOutcome
 from smsvia.domain.rcs import parse_rich_content
 from smsvia.domain.status import FINAL, Status
-from smsvia.services.delivery import Tracker
+from smsvia.services.delivery import Changes, Tracker
 from smsvia.store import outbox
 from smsvia.store.context import Store
-from smsvia.store.models import Message
+from smsvia.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class RcsFlow:
 
     # -- in the claiming transaction -----------------------------------------------------
 
-    async def plan(self, session: AsyncSession, message: Message, now: datetime) -> RcsJob | None:
+    def plan(self, changes: Changes, message: OutboxMessage, now: datetime) -> RcsJob | None:
         """What to do next with this claimed message, or None (released, or nothing)."""
         status = Status(message.status)
         state = message.rcs_state
@@ -93,7 +93,7 @@ class RcsFlow:
             return None
         channel = self.channels.get(message.rcs_connector_id or 0)
         if channel is None:
-            self.tracker.note(session, message, now, "waiting", "its RCS connector is not running")
+            changes.note(message, now, "waiting", "its RCS connector is not running")
             outbox.release(message, now + REVOKE_RETRY)
             return None
         msisdn = self.store.cipher.open(message.recipient, "message.to")
@@ -101,10 +101,8 @@ class RcsFlow:
             return RcsJob(message.id, channel, msisdn, message.sid, Step.REVOKE)
         if state is None and status in (Status.QUEUED, Status.SCHEDULED, Status.SENDING):
             if status == Status.SCHEDULED:
-                await self.tracker.move(session, message, Status.QUEUED, now, "send time reached")
-            await self.tracker.move(
-                session, message, Status.SENDING, now, f"RCS via {channel.name}"
-            )
+                self.tracker.stage(changes, message, Status.QUEUED, now, "send time reached")
+            self.tracker.stage(changes, message, Status.SENDING, now, f"RCS via {channel.name}")
             assert message.rich_content is not None
             content = parse_rich_content(
                 json.loads(self.store.cipher.open(message.rich_content, "message.rich_content"))
@@ -146,7 +144,8 @@ class RcsFlow:
     async def record(
         self,
         session: AsyncSession,
-        message: Message,
+        changes: Changes,
+        message: OutboxMessage,
         job: RcsJob,
         result: RcsOutcome,
         now: datetime,
@@ -156,24 +155,29 @@ class RcsFlow:
             outbox.release(message, None)
             return
         if job.step == Step.SEND:
-            await self._record_send(session, message, result, now)
+            await self._record_send(session, changes, message, result, now)
         else:
-            await self._record_revoke(session, message, result, now)
+            await self._record_revoke(session, changes, message, result, now)
 
     async def _record_send(
-        self, session: AsyncSession, message: Message, result: RcsOutcome, now: datetime
+        self,
+        session: AsyncSession,
+        changes: Changes,
+        message: OutboxMessage,
+        result: RcsOutcome,
+        now: datetime,
     ) -> None:
         window = timedelta(seconds=message.fallback_after or 60)
         if result.outcome in (None, SendOutcome.NOT_CAPABLE):
-            self.tracker.note(session, message, now, "capability", "not RCS-capable")
-            await self._fall_back(session, message, FallbackReason.NOT_RCS_CAPABLE, now)
+            changes.note(message, now, "capability", "not RCS-capable")
+            await self._fall_back(session, changes, message, FallbackReason.NOT_RCS_CAPABLE, now)
             return
         answer = "RCS-capable" if result.capable else "RBM could not say; sending anyway"
-        self.tracker.note(session, message, now, "capability", answer)
+        changes.note(message, now, "capability", answer)
         if result.outcome == SendOutcome.ACCEPTED:
             message.rcs_state = RcsState.SENT
-            await self.tracker.move(
-                session,
+            self.tracker.stage(
+                changes,
                 message,
                 Status.SENT,
                 now,
@@ -183,8 +187,7 @@ class RcsFlow:
             outbox.release(message, now + window)
         elif result.outcome == SendOutcome.UNANSWERED:
             message.rcs_state = RcsState.UNCONFIRMED
-            self.tracker.note(
-                session,
+            changes.note(
                 message,
                 now,
                 "rcs_unconfirmed",
@@ -193,25 +196,31 @@ class RcsFlow:
             )
             outbox.release(message, now + window)
         else:
-            self.tracker.note(session, message, now, "rcs_error", result.detail)
-            await self._fall_back(session, message, FallbackReason.RCS_ERROR, now)
+            changes.note(message, now, "rcs_error", result.detail)
+            await self._fall_back(session, changes, message, FallbackReason.RCS_ERROR, now)
 
     async def _record_revoke(
-        self, session: AsyncSession, message: Message, result: RcsOutcome, now: datetime
+        self,
+        session: AsyncSession,
+        changes: Changes,
+        message: OutboxMessage,
+        result: RcsOutcome,
+        now: datetime,
     ) -> None:
         if result.outcome == RevokeOutcome.REVOKED:
-            self.tracker.note(
-                session,
+            changes.note(
                 message,
                 now,
                 "revoked",
                 f"not delivered within {message.fallback_after} s; RBM confirmed the revoke",
             )
-            await self._fall_back(session, message, FallbackReason.NOT_DELIVERED_IN_TIME, now)
+            await self._fall_back(
+                session, changes, message, FallbackReason.NOT_DELIVERED_IN_TIME, now
+            )
         elif result.outcome == RevokeOutcome.GONE and message.rcs_state == RcsState.SENT:
             message.rcs_state = RcsState.DELIVERED
-            await self.tracker.move(
-                session,
+            self.tracker.stage(
+                changes,
                 message,
                 Status.DELIVERED,
                 now,
@@ -220,18 +229,19 @@ class RcsFlow:
             outbox.release(message, None)
         elif result.outcome == RevokeOutcome.GONE:
             # An unconfirmed send RBM knows nothing of: it never took it.
-            self.tracker.note(
-                session, message, now, "rcs_error", "RBM never had the unconfirmed send"
-            )
-            await self._fall_back(session, message, FallbackReason.RCS_ERROR, now)
+            changes.note(message, now, "rcs_error", "RBM never had the unconfirmed send")
+            await self._fall_back(session, changes, message, FallbackReason.RCS_ERROR, now)
         else:
-            self.tracker.note(
-                session, message, now, "revoke_failed", f"{result.detail}; trying again"
-            )
+            changes.note(message, now, "revoke_failed", f"{result.detail}; trying again")
             outbox.release(message, now + REVOKE_RETRY)
 
     async def _fall_back(
-        self, session: AsyncSession, message: Message, reason: FallbackReason, now: datetime
+        self,
+        session: AsyncSession,
+        changes: Changes,
+        message: OutboxMessage,
+        reason: FallbackReason,
+        now: datetime,
     ) -> None:
         """The message goes out as SMS instead, priced as the SMS it now is."""
         message.channel = "sms"
@@ -239,8 +249,8 @@ class RcsFlow:
         message.rcs_state = RcsState.FELL_BACK
         if message.fallback_price is not None:
             message.price = message.fallback_price
-        await self.tracker.move(
-            session,
+        self.tracker.stage(
+            changes,
             message,
             Status.QUEUED,
             now,

@@ -12,7 +12,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia import metrics
@@ -24,10 +26,13 @@ from smsvia.domain.receipts import (
 )
 from smsvia.domain.status import Status
 from smsvia.services.clock import Clock, utcnow
-from smsvia.services.delivery import Tracker
+from smsvia.services.delivery import Changes, Tracker
 from smsvia.store import outbox
 from smsvia.store.context import Store
-from smsvia.store.models import Message, MessagePart, ReceiptInbox
+from smsvia.store.outbox import OutboxMessage, OutboxPart
+
+# A row of the receipt inbox (store/models.py ReceiptInbox), as Core reads it.
+Receipt = Row[Any]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ class ReceiptProcessor:
         self.batch_size = batch_size
         self.sweep_interval = sweep_interval
         self._queue: asyncio.Queue[ReceiptHeard] = asyncio.Queue()
-        self._stored: asyncio.Queue[list[ReceiptInbox]] = asyncio.Queue()
+        self._stored: asyncio.Queue[list[Receipt]] = asyncio.Queue()
 
     async def heard(self, receipt: ReceiptHeard) -> None:
         """A receipt a channel heard."""
@@ -131,10 +136,11 @@ class ReceiptProcessor:
 
     async def _store(self, batch: list[ReceiptHeard]) -> None:
         now = self.clock()
-        rows = [self._row(heard, now) for heard in batch]
         try:
             async with self.store.db.transaction() as session:
-                session.add_all(rows)
+                rows = await outbox.store_receipts(
+                    session, [self._row(heard, now) for heard in batch]
+                )
         except Exception:
             log.exception("could not record %d receipts; they will be retried", len(batch))
             for heard in batch:
@@ -142,7 +148,7 @@ class ReceiptProcessor:
             await asyncio.sleep(1)
             return
         log.debug("stored %d receipts", len(rows))
-        self._stored.put_nowait(rows)
+        self._stored.put_nowait(list(rows))
 
     async def _apply_forever(self) -> None:
         while True:
@@ -156,33 +162,35 @@ class ReceiptProcessor:
             except Exception:
                 log.exception("could not match %d stored receipts; the sweep will", len(rows))
 
-    def _row(self, heard: ReceiptHeard, now: datetime) -> ReceiptInbox:
-        return ReceiptInbox(
-            connector_id=self.connector_ids[heard.connector],
-            smsc_message_id=heard.receipt.message_id,
-            state=heard.receipt.state,
-            error=heard.receipt.error[:16],
-            recipient_index=self.store.cipher.blind_index(heard.recipient, "phone"),
-            received_at=now,
-            attempts=0,
-        )
+    def _row(self, heard: ReceiptHeard, now: datetime) -> dict[str, Any]:
+        return {
+            "connector_id": self.connector_ids[heard.connector],
+            "smsc_message_id": heard.receipt.message_id,
+            "state": heard.receipt.state,
+            "error": heard.receipt.error[:16],
+            "recipient_index": self.store.cipher.blind_index(heard.recipient, "phone"),
+            "received_at": now,
+            "applied_at": None,
+            "attempts": 0,
+        }
 
     async def _apply(
-        self, session: AsyncSession, rows: Sequence[ReceiptInbox], now: datetime
+        self, session: AsyncSession, rows: Sequence[Receipt], now: datetime
     ) -> set[int]:
         """Match receipts to their parts and settle the messages; returns the inbox ids of
         the receipts that matched.
 
-        A handful of queries a batch, whatever its size: the parts by SMSC id, then their
-        messages (locked) and all their parts.
+        A handful of statements a batch, whatever its size: the parts by SMSC id, then
+        their messages (locked) and all their parts; then what changed, written at once.
         """
         if not rows:
             return set()
+        changes = Changes()
         found = await self._parts_for(session, rows)
         message_ids = {part.message_id for part in found.values()}
-        messages = {m.id: m for m in await outbox.messages_for_update(session, sorted(message_ids))}
-        parts: dict[int, list[MessagePart]] = defaultdict(list)
-        for part in await outbox.parts_of(session, list(message_ids)):
+        messages = {m.id: m for m in await outbox.messages_for_update(session, message_ids)}
+        parts: dict[int, list[OutboxPart]] = defaultdict(list)
+        for part in await outbox.parts_of(session, message_ids):
             parts[part.message_id].append(part)
         by_id = {part.id: part for group in parts.values() for part in group}
         for row in rows:
@@ -197,8 +205,7 @@ class ReceiptProcessor:
                 continue
             if part.status == "ambiguous":
                 part.smsc_message_id = row.smsc_message_id
-                self.tracker.note(
-                    session,
+                changes.note(
                     message,
                     now,
                     "reconciled",
@@ -208,22 +215,23 @@ class ReceiptProcessor:
             verdict = VERDICTS.get(row.state, VERDICTS["UNKNOWN"])
             metrics.RECEIPTS.labels(verdict.outcome.value).inc()
             if verdict.outcome == Outcome.PENDING:
-                self.tracker.note(
-                    session, message, now, "receipt", f"part {part.sequence}: {row.state}"
-                )
+                changes.note(message, now, "receipt", f"part {part.sequence}: {row.state}")
                 continue
             part.status = verdict.outcome.value
             part.error_code = verdict.error_code
             part.done_at = now
-            await self._settle(session, message, parts[message.id], now)
+            self._settle(changes, message, parts[message.id], now)
+        await outbox.save(session, by_id.values())
+        await outbox.save(session, messages.values())
+        await self.tracker.write(session, changes)
         await outbox.mark_receipts_tried(
             session, [row.id for row in rows], matched=set(found), now=now
         )
         return set(found)
 
     async def _parts_for(
-        self, session: AsyncSession, rows: Sequence[ReceiptInbox]
-    ) -> dict[int, MessagePart]:
+        self, session: AsyncSession, rows: Sequence[Receipt]
+    ) -> dict[int, OutboxPart]:
         """The part each receipt answers, by inbox row id.
 
         By SMSC id first: a part still waiting for its receipt wins over one that had it
@@ -231,14 +239,14 @@ class ReceiptProcessor:
         the same connector: the submit whose answer was lost.
         """
         variants = {row.id: message_id_variants(row.smsc_message_id) for row in rows}
-        candidates: dict[tuple[int, str], list[MessagePart]] = defaultdict(list)
+        candidates: dict[tuple[int, str], list[OutboxPart]] = defaultdict(list)
         by_connector: dict[int, set[str]] = defaultdict(set)
         for row in rows:
             by_connector[row.connector_id].update(variants[row.id])
         for connector_id, ids in by_connector.items():
             for part in await outbox.parts_by_smsc_ids(session, connector_id, ids):
                 candidates[(connector_id, part.smsc_message_id)].append(part)
-        found: dict[int, MessagePart] = {}
+        found: dict[int, OutboxPart] = {}
         unmatched = []
         for row in rows:
             options = [
@@ -255,14 +263,14 @@ class ReceiptProcessor:
         return found
 
     async def _reconcile(
-        self, session: AsyncSession, rows: list[ReceiptInbox], found: dict[int, MessagePart]
+        self, session: AsyncSession, rows: list[Receipt], found: dict[int, OutboxPart]
     ) -> None:
         """Give receipts that match no SMSC id the ambiguous parts to the same handsets,
         oldest first, one part per receipt."""
         by_connector: dict[int, set[str]] = defaultdict(set)
         for row in rows:
             by_connector[row.connector_id].add(row.recipient_index)
-        waiting: dict[tuple[int, str], list[MessagePart]] = defaultdict(list)
+        waiting: dict[tuple[int, str], list[OutboxPart]] = defaultdict(list)
         for connector_id, indexes in by_connector.items():
             for part, index in await outbox.ambiguous_parts_for(session, connector_id, indexes):
                 waiting[(connector_id, index)].append(part)
@@ -271,21 +279,21 @@ class ReceiptProcessor:
             if queue:
                 found[row.id] = queue.pop(0)
 
-    async def _settle(
-        self, session: AsyncSession, message: Message, parts: list[MessagePart], now: datetime
+    def _settle(
+        self, changes: Changes, message: OutboxMessage, parts: list[OutboxPart], now: datetime
     ) -> None:
         """Once every part has its receipt, the message is delivered or undelivered."""
         if any(part.status not in ("delivered", "undelivered") for part in parts):
             done = sum(part.status in ("delivered", "undelivered") for part in parts)
-            self.tracker.note(session, message, now, "receipt", f"{done} of {len(parts)} parts")
+            changes.note(message, now, "receipt", f"{done} of {len(parts)} parts")
             return
         failed = next((p for p in parts if p.status == "undelivered"), None)
         if failed is None:
-            await self.tracker.move(session, message, Status.DELIVERED, now, "DLR DELIVRD")
+            self.tracker.stage(changes, message, Status.DELIVERED, now, "DLR DELIVRD")
             return
         verdict = next(v for v in VERDICTS.values() if v.error_code == failed.error_code)
-        await self.tracker.move(
-            session,
+        self.tracker.stage(
+            changes,
             message,
             Status.UNDELIVERED,
             now,

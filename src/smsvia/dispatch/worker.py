@@ -1,8 +1,13 @@
 """Claim due messages, submit their parts, record what happened: two transactions a batch.
 
-A part is marked `sending` in the claiming transaction, before anything reaches the SMSC.
-If the worker dies before it records the answer, the next worker finds the part still
-`sending` and marks it ambiguous: it may have gone out, so it is never sent again.
+A message is `sending` once the claiming transaction commits, before anything reaches the
+SMSC; its parts are recorded with the SMSC's answers in the recording transaction. If the
+worker dies in between, the next one finds the message still `sending`, its parts unrecorded
+(or, on a retry, recorded `sending`), and flags them ambiguous: they may have gone out, so
+they are never sent again.
+
+Both transactions read Core rows (store/rows.py) and write a whole batch's changes in a few
+statements; a message costs some attribute and dict work, not an ORM flush of its own.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import socket
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,10 +34,10 @@ from smsvia.domain.rendering import sms_text
 from smsvia.domain.status import FINAL, Status
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.compliance import held_for_quiet_hours, load_rules
-from smsvia.services.delivery import Tracker
+from smsvia.services.delivery import Changes, Tracker
 from smsvia.store import outbox
 from smsvia.store.context import Store
-from smsvia.store.models import Message, MessagePart
+from smsvia.store.outbox import OutboxMessage, OutboxPart
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +58,20 @@ class WorkerConfig:
 @dataclass(frozen=True)
 class _Job:
     message_id: int
+    connector_id: int | None
     channel: SmsChannel
     submission: SmsSubmission
+    # SMSC ids of the parts an earlier attempt settled, by sequence (None: ambiguous).
+    earlier: dict[int, str | None]
+
+
+@dataclass
+class _Claim:
+    """What a claiming transaction writes besides the messages: timeline entries and
+    callbacks, and the parts found unanswered after a crash."""
+
+    changes: Changes
+    unanswered: list[dict[str, Any]] = field(default_factory=list)
 
 
 def worker_name() -> str:
@@ -102,6 +120,7 @@ class Worker:
         """One batch: claim, submit, record. Returns how many messages were claimed."""
         now = self.clock()
         lease_until = now + timedelta(seconds=self.config.lease_seconds)
+        claim = _Claim(Changes())
         async with self.store.db.transaction() as session:
             messages = await outbox.claim_due_messages(
                 session,
@@ -112,32 +131,40 @@ class Worker:
             )
             if not messages:
                 return 0
-            claimed = len(messages)
-            messages = await self._hold_for_quiet_hours(session, messages, now)
-            rcs_first = [m for m in messages if m.channel == "rcs"]
-            sms = [m for m in messages if m.channel != "rcs"]
+            ready = await self._hold_for_quiet_hours(session, claim.changes, messages, now)
             rcs_jobs = [
-                job for message in rcs_first if (job := await self.rcs.plan(session, message, now))
+                job
+                for message in ready
+                if message.channel == "rcs" and (job := self.rcs.plan(claim.changes, message, now))
             ]
-            parts = _by_message(await outbox.parts_of(session, [m.id for m in sms]))
+            sms = [message for message in ready if message.channel != "rcs"]
+            recorded = _by_message(await outbox.parts_of(session, [m.id for m in sms]))
             jobs = [
                 job
                 for message in sms
-                if (job := await self._prepare(session, message, parts[message.id], now))
+                if (job := self._prepare(claim, message, recorded[message.id], now))
             ]
+            await outbox.save(session, messages)
+            await outbox.save(session, [part for parts in recorded.values() for part in parts])
+            await outbox.record_parts(session, claim.unanswered)
+            await self.tracker.write(session, claim.changes)
         results, rcs_results = await asyncio.gather(
             asyncio.gather(*(self._submit(job) for job in jobs)),
             asyncio.gather(*(self.rcs.act(job) for job in rcs_jobs)),
         )
         if jobs or rcs_jobs:
             await self._record(jobs, results, rcs_jobs, rcs_results)
-        return claimed
+        return len(messages)
 
     # -- claiming transaction ------------------------------------------------------------
 
     async def _hold_for_quiet_hours(
-        self, session: AsyncSession, messages: Sequence[Message], now: datetime
-    ) -> Sequence[Message]:
+        self,
+        session: AsyncSession,
+        changes: Changes,
+        messages: Sequence[OutboxMessage],
+        now: datetime,
+    ) -> Sequence[OutboxMessage]:
         """Intake timed marketing messages for allowed hours; one that waited in a backlog
         past the end of the day is held again here rather than sent at night."""
         marketing = [
@@ -151,39 +178,44 @@ class Worker:
         for message in messages:
             if message.id in held:
                 at, why = held[message.id]
-                self.tracker.note(session, message, now, "quiet_hours", why)
+                changes.note(message, now, "quiet_hours", why)
                 outbox.release(message, at)
         return [m for m in messages if m.id not in held]
 
-    async def _prepare(
-        self, session: AsyncSession, message: Message, parts: list[MessagePart], now: datetime
+    def _prepare(
+        self, claim: _Claim, message: OutboxMessage, recorded: list[OutboxPart], now: datetime
     ) -> _Job | None:
+        changes = claim.changes
         status = Status(message.status)
         if status in FINAL or status not in (Status.QUEUED, Status.SCHEDULED, Status.SENDING):
             outbox.release(message, None)
             return None
         if status == Status.SCHEDULED:
-            await self.tracker.move(session, message, Status.QUEUED, now, "send time reached")
-        for part in parts:
-            if part.status == "sending":
-                part.status = "ambiguous"
-                self.tracker.note(
-                    session,
-                    message,
-                    now,
-                    "ambiguous",
-                    f"part {part.sequence}: a worker stopped before the SMSC's answer was "
-                    "recorded; it may have gone out, so it is not sent again",
-                )
-        if not parts:
-            parts = self._create_parts(session, message)
-        pending = [part for part in parts if part.status == "pending"]
+            self.tracker.stage(changes, message, Status.QUEUED, now, "send time reached")
+        encoded = self._encode(message)
+        parts = {part.sequence: part for part in recorded}
+        flagged = (
+            self._flag_unanswered(claim, message, encoded, parts, now)
+            if status == Status.SENDING
+            else set()
+        )
+
+        def waiting(sequence: int) -> bool:
+            part = parts.get(sequence)
+            return part.status == "pending" if part is not None else sequence not in flagged
+
+        pending = [part for part in encoded if waiting(part.sequence)]
+        earlier = {
+            part.sequence: parts[part.sequence].smsc_message_id if part.sequence in parts else None
+            for part in encoded
+            if not waiting(part.sequence)
+        }
         if not pending:
-            await self._finish(session, message, parts, now)
+            self._finish(changes, message, earlier, now)
             return None
         if message.expires_at is not None and now > message.expires_at:
-            await self.tracker.move(
-                session,
+            self.tracker.stage(
+                changes,
                 message,
                 Status.FAILED,
                 now,
@@ -195,38 +227,62 @@ class Worker:
             return None
         channel = self.channels.get(message.connector_id or 0)
         if channel is None:
-            self.tracker.note(session, message, now, "waiting", "its connector is not running")
+            changes.note(message, now, "waiting", "its connector is not running")
             outbox.release(message, self._retry_at(message, now))
             return None
         for part in pending:
-            part.status = "sending"
-        await self.tracker.move(session, message, Status.SENDING, now, f"via {channel.name}")
-        wanted = {part.sequence for part in pending}
+            if part.sequence in parts:
+                parts[part.sequence].status = "sending"
+        self.tracker.stage(changes, message, Status.SENDING, now, f"via {channel.name}")
         return _Job(
             message.id,
+            message.connector_id,
             channel,
             SmsSubmission(
                 reference=message.sid,
                 source=message.sender,
                 destination=self.store.cipher.open(message.recipient, "message.to"),
-                parts=tuple(p for p in self._encode(message) if p.sequence in wanted),
+                parts=tuple(pending),
             ),
+            earlier=earlier,
         )
 
-    def _create_parts(self, session: AsyncSession, message: Message) -> list[MessagePart]:
-        parts = [
-            MessagePart(
-                message_id=message.id,
-                sequence=part.sequence,
-                connector_id=message.connector_id,
-                status="pending",
+    def _flag_unanswered(
+        self,
+        claim: _Claim,
+        message: OutboxMessage,
+        encoded: tuple[Part, ...],
+        parts: dict[int, OutboxPart],
+        now: datetime,
+    ) -> set[int]:
+        """The message was left `sending`: a worker stopped before it recorded the SMSC's
+        answers. Its parts in flight (recorded `sending`, or not recorded at all on a first
+        attempt) may have gone out, so they are ambiguous, never sent again. Returns the
+        sequences of those that were not recorded (they are now, in `claim.unanswered`)."""
+        unrecorded = set()
+        for part in encoded:
+            recorded = parts.get(part.sequence)
+            if recorded is None:
+                unrecorded.add(part.sequence)
+                claim.unanswered.append(
+                    _part_row(
+                        message, part.sequence, "ambiguous", connector_id=message.connector_id
+                    )
+                )
+            elif recorded.status == "sending":
+                recorded.status = "ambiguous"
+            else:
+                continue
+            claim.changes.note(
+                message,
+                now,
+                "ambiguous",
+                f"part {part.sequence}: a worker stopped before the SMSC's answer was "
+                "recorded; it may have gone out, so it is not sent again",
             )
-            for part in self._encode(message)
-        ]
-        session.add_all(parts)
-        return parts
+        return unrecorded
 
-    def _encode(self, message: Message) -> tuple[Part, ...]:
+    def _encode(self, message: OutboxMessage) -> tuple[Part, ...]:
         """The exact parts; the same every time, so a retry resends identical bytes."""
         body = self.store.cipher.open(message.body, "message.body")
         text = sms_text(body, message.media_urls or ())
@@ -260,50 +316,55 @@ class Worker:
         rcs_results: Sequence[RcsOutcome],
     ) -> None:
         now = self.clock()
+        changes = Changes()
         async with self.store.db.transaction() as session:
-            ids = [job.message_id for job in jobs]
-            rcs_ids = [job.message_id for job in rcs_jobs]
-            messages = {m.id: m for m in await outbox.messages_for_update(session, ids + rcs_ids)}
-            parts = _by_message(await outbox.parts_of(session, ids))
+            ids = [job.message_id for job in jobs] + [job.message_id for job in rcs_jobs]
+            messages = {m.id: m for m in await outbox.messages_for_update(session, ids)}
+            parts: list[dict[str, Any]] = []
             for job, outcome in zip(jobs, results, strict=True):
                 message = messages.get(job.message_id)
                 if message is None:
                     continue  # deleted meanwhile
                 if message.lease_owner != self.owner:
                     log.warning("lost the lease on %s before recording its submit", message.sid)
-                await self._apply(session, message, parts[message.id], outcome, now)
+                parts.extend(self._apply(changes, message, job, outcome, now))
             for rcs_job, rcs_result in zip(rcs_jobs, rcs_results, strict=True):
                 message = messages.get(rcs_job.message_id)
                 if message is not None:
-                    await self.rcs.record(session, message, rcs_job, rcs_result, now)
+                    await self.rcs.record(session, changes, message, rcs_job, rcs_result, now)
+            await outbox.record_parts(session, parts)
+            await outbox.save(session, messages.values())
+            await self.tracker.write(session, changes)
 
-    async def _apply(
+    def _apply(
         self,
-        session: AsyncSession,
-        message: Message,
-        parts: list[MessagePart],
+        changes: Changes,
+        message: OutboxMessage,
+        job: _Job,
         results: list[PartResult],
         now: datetime,
-    ) -> None:
-        by_sequence = {part.sequence: part for part in parts}
+    ) -> list[dict[str, Any]]:
+        """Settle the message on the SMSC's answers; returns its parts' rows to record."""
+        rows = []
         for result in results:
-            part = by_sequence[result.sequence]
-            if result.outcome == PartOutcome.ACCEPTED:
-                part.status, part.smsc_message_id = "submitted", result.smsc_message_id
-                part.submitted_at = now
-            elif result.outcome == PartOutcome.AMBIGUOUS:
-                part.status = "ambiguous"
-                self.tracker.note(
-                    session, message, now, "ambiguous", f"part {part.sequence}: {result.detail}"
+            accepted = result.outcome == PartOutcome.ACCEPTED
+            rows.append(
+                _part_row(
+                    message,
+                    result.sequence,
+                    _PART_STATUS[result.outcome],
+                    connector_id=job.connector_id,
+                    smsc_message_id=result.smsc_message_id,
+                    error_code=result.error_code,
+                    submitted_at=now if accepted else None,
                 )
-            elif result.outcome == PartOutcome.REJECTED:
-                part.status, part.error_code = "failed", result.error_code
-            else:
-                part.status = "pending"
+            )
+            if result.outcome == PartOutcome.AMBIGUOUS:
+                changes.note(message, now, "ambiguous", f"part {result.sequence}: {result.detail}")
         failed = next((r for r in results if r.outcome == PartOutcome.REJECTED), None)
         if failed is not None:
-            await self.tracker.move(
-                session,
+            self.tracker.stage(
+                changes,
                 message,
                 Status.FAILED,
                 now,
@@ -312,30 +373,67 @@ class Worker:
                 error_message=failed.detail,
             )
             outbox.release(message, None)
-        elif any(part.status == "pending" for part in parts):
+        elif any(row["status"] == "pending" for row in rows):
             why = next((r.detail for r in results if r.outcome != PartOutcome.ACCEPTED), "")
-            await self.tracker.move(session, message, Status.QUEUED, now, f"will retry: {why}")
+            self.tracker.stage(changes, message, Status.QUEUED, now, f"will retry: {why}")
             outbox.release(message, self._retry_at(message, now))
         else:
-            await self._finish(session, message, parts, now)
+            ids = {**job.earlier, **{r.sequence: r.smsc_message_id for r in results}}
+            self._finish(changes, message, ids, now)
+        return rows
 
-    async def _finish(
-        self, session: AsyncSession, message: Message, parts: list[MessagePart], now: datetime
+    def _finish(
+        self,
+        changes: Changes,
+        message: OutboxMessage,
+        smsc_ids: dict[int, str | None],
+        now: datetime,
     ) -> None:
         """Every part is submitted or ambiguous: the message is sent."""
-        ids = ", ".join(p.smsc_message_id or "?" for p in parts)
-        await self.tracker.move(session, message, Status.SENT, now, f"SMSC ids {ids}")
+        ids = ", ".join(smsc_ids[sequence] or "?" for sequence in sorted(smsc_ids))
+        self.tracker.stage(changes, message, Status.SENT, now, f"SMSC ids {ids}")
         outbox.release(message, None)
 
-    def _retry_at(self, message: Message, now: datetime) -> datetime:
+    def _retry_at(self, message: OutboxMessage, now: datetime) -> datetime:
         delay = min(
             self.config.retry_initial * 2 ** max(message.attempts - 1, 0), self.config.retry_max
         )
         return now + timedelta(seconds=delay)
 
 
-def _by_message(parts: Sequence[MessagePart]) -> defaultdict[int, list[MessagePart]]:
-    grouped: defaultdict[int, list[MessagePart]] = defaultdict(list)
+_PART_STATUS = {
+    PartOutcome.ACCEPTED: "submitted",
+    PartOutcome.AMBIGUOUS: "ambiguous",
+    PartOutcome.REJECTED: "failed",
+    PartOutcome.RETRY: "pending",
+    PartOutcome.NOT_SENT: "pending",
+}
+
+
+def _part_row(
+    message: OutboxMessage,
+    sequence: int,
+    status: str,
+    *,
+    connector_id: int | None,
+    smsc_message_id: str | None = None,
+    error_code: int | None = None,
+    submitted_at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "message_id": message.id,
+        "sequence": sequence,
+        "connector_id": connector_id,
+        "status": status,
+        "smsc_message_id": smsc_message_id,
+        "error_code": error_code,
+        "submitted_at": submitted_at,
+        "done_at": None,
+    }
+
+
+def _by_message(parts: Sequence[OutboxPart]) -> defaultdict[int, list[OutboxPart]]:
+    grouped: defaultdict[int, list[OutboxPart]] = defaultdict(list)
     for part in parts:
         grouped[part.message_id].append(part)
     return grouped

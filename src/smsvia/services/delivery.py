@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia import metrics
@@ -13,7 +16,8 @@ from smsvia.store import accounts as account_queries
 from smsvia.store import messages as queries
 from smsvia.store import webhooks as webhook_queries
 from smsvia.store.context import Store
-from smsvia.store.models import Message
+from smsvia.store.models import Message, MessageEvent
+from smsvia.store.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +34,48 @@ CALLBACK_STATUSES = frozenset(
 )
 API_VERSION = "2010-04-01"
 
+# A message loaded either way: as an ORM object, or as a row by the worker's Core queries.
+Tracked = Message | OutboxMessage
+
+
+@dataclass(frozen=True, slots=True)
+class _Callback:
+    account_id: int
+    message_id: int
+    url: str
+    params: dict[str, str]  # all but AccountSid, added when written
+    at: datetime
+
+
+@dataclass
+class Changes:
+    """Timeline entries and status callbacks made during one transaction, written together
+    by `Tracker.write`: one multi-row INSERT each, however many messages moved."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    callbacks: list[_Callback] = field(default_factory=list)
+
+    def note(self, message: Tracked, now: datetime, event: str, detail: str = "") -> None:
+        """A timeline entry that is not a status change."""
+        self.events.append({"message_id": message.id, "at": now, "event": event, "detail": detail})
+
 
 class Tracker:
-    """Applies status changes; remembers account SIDs so callbacks need no extra query."""
+    """Applies status changes; remembers account SIDs so callbacks need no extra query.
+
+    Batches (the worker, receipts) `stage` moves into a `Changes` and `write` it once;
+    single changes `move` and are written at once. Either way the message itself (an ORM
+    object or a row of store/rows.py) only has its attributes set: saving it is the caller's.
+    """
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._account_sids: dict[int, str] = {}
 
-    async def move(
+    def stage(
         self,
-        session: AsyncSession,
-        message: Message,
+        changes: Changes,
+        message: Tracked,
         status: Status,
         now: datetime,
         detail: str = "",
@@ -55,9 +89,7 @@ class Tracker:
             return False
         if not can_move(current, status):
             log.info("message %s: %s -> %s refused (%s)", message.sid, current, status, detail)
-            queries.record_event(
-                session, message.id, now, "ignored", f"{status} after {current}: {detail}"
-            )
+            changes.note(message, now, "ignored", f"{status} after {current}: {detail}")
             return False
         message.status = status
         message.date_updated = now
@@ -66,24 +98,77 @@ class Tracker:
         if error_code is not None:
             message.error_code = error_code
             message.error_message = error_message
-        queries.record_event(session, message.id, now, str(status), detail)
+        changes.note(message, now, str(status), detail)
         metrics.MESSAGE_STATUS.labels(str(status), message.channel).inc()
         if message.status_callback and status in CALLBACK_STATUSES:
-            await self._enqueue_callback(session, message, now)
+            changes.callbacks.append(
+                _Callback(
+                    message.account_id,
+                    message.id,
+                    message.status_callback,
+                    self._params(message),
+                    now,
+                )
+            )
         return True
 
-    def note(self, session: AsyncSession, message: Message, now: datetime, event: str, detail: str):
+    async def write(self, session: AsyncSession, changes: Changes) -> None:
+        """Insert the staged timeline entries and callbacks; `changes` is empty afterwards."""
+        if changes.events:
+            await session.execute(insert(MessageEvent.__table__), changes.events)
+        if changes.callbacks:
+            webhooks = []
+            for callback in changes.callbacks:
+                sid = await self.account_sid(session, callback.account_id)
+                webhooks.append(
+                    webhook_queries.Webhook(
+                        account_id=callback.account_id,
+                        message_id=callback.message_id,
+                        url=callback.url,
+                        params={**callback.params, "AccountSid": sid},
+                        now=callback.at,
+                    )
+                )
+            await webhook_queries.queue_webhooks(session, self._store.cipher, webhooks)
+        changes.events.clear()
+        changes.callbacks.clear()
+
+    async def move(
+        self,
+        session: AsyncSession,
+        message: Tracked,
+        status: Status,
+        now: datetime,
+        detail: str = "",
+        *,
+        error_code: int | None = None,
+        error_message: str | None = None,
+    ) -> bool:
+        """`stage` one move and write it now."""
+        changes = Changes()
+        moved = self.stage(
+            changes,
+            message,
+            status,
+            now,
+            detail,
+            error_code=error_code,
+            error_message=error_message,
+        )
+        await self.write(session, changes)
+        return moved
+
+    def note(self, session: AsyncSession, message: Tracked, now: datetime, event: str, detail: str):
         """A timeline entry that is not a status change."""
         queries.record_event(session, message.id, now, event, detail)
 
-    async def _enqueue_callback(self, session: AsyncSession, message: Message, now: datetime):
-        account_sid = await self.account_sid(session, message.account_id)
+    def _params(self, message: Tracked) -> dict[str, str]:
+        """A status callback's parameters, as Twilio sends them (AccountSid aside)."""
         params = {
             "MessageSid": message.sid,
             "SmsSid": message.sid,
             "MessageStatus": message.status,
             "SmsStatus": message.status,
-            "AccountSid": account_sid,
             "From": message.sender,
             "To": self._store.cipher.open(message.recipient, "message.to"),
             "ApiVersion": API_VERSION,
@@ -92,16 +177,7 @@ class Tracker:
         }
         if message.error_code is not None:
             params["ErrorCode"] = str(message.error_code)
-        assert message.status_callback is not None
-        webhook_queries.queue_webhook(
-            session,
-            self._store.cipher,
-            account_id=message.account_id,
-            message_id=message.id,
-            url=message.status_callback,
-            params=params,
-            now=now,
-        )
+        return params
 
     async def account_sid(self, session: AsyncSession, account_id: int) -> str:
         sid = self._account_sids.get(account_id)

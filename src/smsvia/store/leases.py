@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, Table, or_, select, update
+from sqlalchemy import Row as SqlRow
 from sqlalchemy.ext.asyncio import AsyncSession
 
 Row = TypeVar("Row")
@@ -25,36 +26,58 @@ async def claim_due(
     now: datetime,
     lease_until: datetime,
     limit: int,
-    also_set: dict[str, Any] | None = None,
 ) -> Sequence[Row]:
-    """Lease up to `limit` due rows of `model` to `owner`, oldest due first."""
+    """Lease up to `limit` due rows of `model` to `owner`, oldest due first, as ORM objects."""
     table: Any = model
-    candidates = (
-        select(table.id)
-        .where(
-            table.due_at <= now,
-            or_(table.lease_expires_at.is_(None), table.lease_expires_at < now),
-        )
-        .order_by(table.due_at, table.id)
-        .limit(limit)
+    claimed = await lease_due(
+        session,
+        table.__table__,
+        owner=owner,
+        now=now,
+        lease_until=lease_until,
+        limit=limit,
+        returning=(table.__table__.c.id,),
     )
-    if session.bind.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    claimed = (
-        await session.scalars(
-            update(table)
-            .where(table.id.in_(candidates.scalar_subquery()))
-            .values(lease_owner=owner, lease_expires_at=lease_until, **(also_set or {}))
-            .returning(table.id)
-        )
-    ).all()
     if not claimed:
         return []
     return (
         await session.scalars(
             select(table)
-            .where(table.id.in_(claimed))
+            .where(table.id.in_([row.id for row in claimed]))
             .order_by(table.id)
             .execution_options(populate_existing=True)
         )
     ).all()
+
+
+async def lease_due(
+    session: AsyncSession,
+    table: Table,
+    *,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    returning: Sequence[ColumnElement[Any]],
+    also_set: dict[str, Any] | None = None,
+) -> Sequence[SqlRow[Any]]:
+    """Lease up to `limit` due rows of `table` to `owner`, oldest due first, in one
+    statement; returns the `returning` columns of the rows leased, by id."""
+    candidates = (
+        select(table.c.id)
+        .where(
+            table.c.due_at <= now,
+            or_(table.c.lease_expires_at.is_(None), table.c.lease_expires_at < now),
+        )
+        .order_by(table.c.due_at, table.c.id)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    leased = await session.execute(
+        update(table)
+        .where(table.c.id.in_(candidates.scalar_subquery()))
+        .values(lease_owner=owner, lease_expires_at=lease_until, **(also_set or {}))
+        .returning(*returning)
+    )
+    return sorted(leased.all(), key=lambda row: row.id)

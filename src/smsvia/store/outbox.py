@@ -3,27 +3,55 @@
 -- claim_due_messages --   take up to N due messages no live lease holds (SKIP LOCKED on
                            PostgreSQL, so workers never wait on each other); expired leases
                            are taken back, which is how a crashed worker's work is resumed
--- parts_of --             the submit_sm parts of claimed messages
+-- parts_of --             the submit_sm parts recorded for messages
+-- record_parts --         write submit outcomes: new parts, or news of parts a worker marked
+                           `sending` (or another flagged ambiguous after losing the lease)
 -- messages_for_update --  claimed messages again, locked, to record what became of them
 -- parts_by_smsc_ids --    the parts delivery receipts may answer
 -- ambiguous_parts_for --  unanswered parts to the same handsets on the same connector
+-- store_receipts --       receipts as they arrive, before any matching
 -- mark_receipts_tried --  count a matching attempt; matched receipts are done
 -- unapplied_receipts --   receipts not yet matched to a part
 -- queue_depth --          messages waiting, for /metrics
 
-`release` ends a worker's lease on a claimed message (due again at `due_at`, or never).
+The worker and the receipts read messages and parts as `Loaded` rows (store/rows.py), not
+ORM objects, and `save` writes what changed in a batch at once. `release` ends a worker's
+lease on a claimed message (due again at `due_at`, or never).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsvia.store.leases import claim_due
+from smsvia.store.leases import lease_due
 from smsvia.store.models import Message, MessagePart, ReceiptInbox
+from smsvia.store.rows import Loaded, save
+
+__all__ = ["OutboxMessage", "OutboxPart", "save"]
+
+_messages = Message.__table__
+_parts = MessagePart.__table__
+_receipts = ReceiptInbox.__table__
+
+
+class OutboxMessage(Loaded):
+    """A message as the worker and the receipts see it: every column, plain attributes."""
+
+    table = _messages
+    __slots__ = tuple(_messages.c.keys())
+
+
+class OutboxPart(Loaded):
+    """One recorded submit_sm of a message."""
+
+    table = _parts
+    __slots__ = tuple(_parts.c.keys())
 
 
 async def claim_due_messages(
@@ -33,68 +61,102 @@ async def claim_due_messages(
     now: datetime,
     lease_until: datetime,
     limit: int,
-) -> Sequence[Message]:
-    return await claim_due(
+) -> list[OutboxMessage]:
+    rows = await lease_due(
         session,
-        Message,
+        _messages,
         owner=owner,
         now=now,
         lease_until=lease_until,
         limit=limit,
-        also_set={"attempts": Message.attempts + 1},
+        returning=tuple(_messages.c),
+        also_set={"attempts": _messages.c.attempts + 1},
     )
+    return [OutboxMessage(row._mapping) for row in rows]
 
 
-async def parts_of(session: AsyncSession, message_ids: Sequence[int]) -> Sequence[MessagePart]:
-    return (
-        await session.scalars(
-            select(MessagePart)
-            .where(MessagePart.message_id.in_(message_ids))
-            .order_by(MessagePart.message_id, MessagePart.sequence)
-        )
-    ).all()
+async def parts_of(session: AsyncSession, message_ids: Collection[int]) -> list[OutboxPart]:
+    if not message_ids:
+        return []
+    rows = await session.execute(
+        select(_parts)
+        .where(_parts.c.message_id.in_(list(message_ids)))
+        .order_by(_parts.c.message_id, _parts.c.sequence)
+    )
+    return [OutboxPart(row._mapping) for row in rows]
+
+
+async def record_parts(session: AsyncSession, parts: Sequence[Mapping[str, Any]]) -> None:
+    """Insert parts (every column but the id); a part already recorded is updated only while
+    its outcome is unknown: `sending` (ours, from the claim), or `ambiguous` (flagged by a
+    worker that took the message over after our lease ran out: our answer is the truth)."""
+    if not parts:
+        return
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(_parts)
+    outcome = ("status", "smsc_message_id", "error_code", "submitted_at")
+    statement = statement.on_conflict_do_update(
+        index_elements=[_parts.c.message_id, _parts.c.sequence],
+        set_={name: statement.excluded[name] for name in outcome},
+        # (no IN: an expanding parameter cannot go into an executemany)
+        where=or_(_parts.c.status == "sending", _parts.c.status == "ambiguous"),
+    )
+    await session.execute(statement, list(parts))
 
 
 async def messages_for_update(
-    session: AsyncSession, message_ids: Sequence[int]
-) -> Sequence[Message]:
-    query = select(Message).where(Message.id.in_(message_ids)).order_by(Message.id)
+    session: AsyncSession, message_ids: Collection[int]
+) -> list[OutboxMessage]:
+    if not message_ids:
+        return []
+    query = (
+        select(_messages).where(_messages.c.id.in_(sorted(message_ids))).order_by(_messages.c.id)
+    )
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
-    return (await session.scalars(query)).all()
+    return [OutboxMessage(row._mapping) for row in await session.execute(query)]
 
 
 async def parts_by_smsc_ids(
     session: AsyncSession, connector_id: int, smsc_message_ids: Collection[str]
-) -> Sequence[MessagePart]:
+) -> list[OutboxPart]:
     """Every part on the connector with one of these SMSC ids (ids can come round again,
     so one id may match an old, finished part too)."""
-    return (
-        await session.scalars(
-            select(MessagePart).where(
-                MessagePart.connector_id == connector_id,
-                MessagePart.smsc_message_id.in_(list(smsc_message_ids)),
-            )
+    rows = await session.execute(
+        select(_parts).where(
+            _parts.c.connector_id == connector_id,
+            _parts.c.smsc_message_id.in_(list(smsc_message_ids)),
         )
-    ).all()
+    )
+    return [OutboxPart(row._mapping) for row in rows]
 
 
 async def ambiguous_parts_for(
     session: AsyncSession, connector_id: int, recipient_indexes: Collection[str]
-) -> Sequence[tuple[MessagePart, str]]:
+) -> list[tuple[OutboxPart, str]]:
     """Unanswered parts to these handsets on the connector, oldest first, with the
     recipient's blind index."""
     rows = await session.execute(
-        select(MessagePart, Message.recipient_index)
-        .join(Message, Message.id == MessagePart.message_id)
+        select(_parts, _messages.c.recipient_index)
+        .join(_messages, _messages.c.id == _parts.c.message_id)
         .where(
-            MessagePart.connector_id == connector_id,
-            MessagePart.status == "ambiguous",
-            Message.recipient_index.in_(list(recipient_indexes)),
+            _parts.c.connector_id == connector_id,
+            _parts.c.status == "ambiguous",
+            _messages.c.recipient_index.in_(list(recipient_indexes)),
         )
-        .order_by(MessagePart.id)
+        .order_by(_parts.c.id)
     )
-    return [(part, index) for part, index in rows.all()]
+    return [(OutboxPart(row._mapping), row.recipient_index) for row in rows]
+
+
+async def store_receipts(
+    session: AsyncSession, receipts: Sequence[Mapping[str, Any]]
+) -> Sequence[Row[Any]]:
+    """Keep receipts (every column but the id) in the inbox; returns the rows stored."""
+    stored = await session.execute(
+        insert(_receipts).returning(*_receipts.c, sort_by_parameter_order=True), list(receipts)
+    )
+    return stored.all()
 
 
 async def mark_receipts_tried(
@@ -119,23 +181,22 @@ async def mark_receipts_tried(
 
 async def unapplied_receipts(
     session: AsyncSession, *, tried_before: datetime, untried_before: datetime, limit: int
-) -> Sequence[ReceiptInbox]:
+) -> Sequence[Row[Any]]:
     """Receipts not matched yet: tried and missed before `tried_before`, or never tried
     and received before `untried_before`."""
-    return (
-        await session.scalars(
-            select(ReceiptInbox)
-            .where(
-                ReceiptInbox.applied_at.is_(None),
-                or_(
-                    and_(ReceiptInbox.attempts > 0, ReceiptInbox.received_at <= tried_before),
-                    ReceiptInbox.received_at <= untried_before,
-                ),
-            )
-            .order_by(ReceiptInbox.id)
-            .limit(limit)
+    rows = await session.execute(
+        select(_receipts)
+        .where(
+            _receipts.c.applied_at.is_(None),
+            or_(
+                and_(_receipts.c.attempts > 0, _receipts.c.received_at <= tried_before),
+                _receipts.c.received_at <= untried_before,
+            ),
         )
-    ).all()
+        .order_by(_receipts.c.id)
+        .limit(limit)
+    )
+    return rows.all()
 
 
 async def queue_depth(session: AsyncSession, now: datetime) -> int:
@@ -145,7 +206,7 @@ async def queue_depth(session: AsyncSession, now: datetime) -> int:
     )
 
 
-def release(message: Message, due_at: datetime | None) -> None:
+def release(message: Message | OutboxMessage, due_at: datetime | None) -> None:
     """Give a claimed message back: due again at `due_at`, or done with (None)."""
     message.lease_owner = None
     message.lease_expires_at = None

@@ -4,16 +4,18 @@
 -- attempts_of --           every attempt made for one callback
 -- attempts_for_message --  every callback attempt made about one message, oldest first
 -- pending_for_message --   how many callbacks about one message are still to be made
--- queue_webhook --         a signed form POST to make (status callback, inbound forward)
+-- queue_webhook(s) --      signed form POSTs to make (status callbacks, inbound forwards)
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.crypto import Cipher
@@ -59,6 +61,30 @@ async def pending_for_message(session: AsyncSession, message_id: int) -> int:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A signed form POST to make: a status callback, an inbound message forwarded."""
+
+    account_id: int
+    message_id: int
+    url: str
+    params: Mapping[str, str]
+    now: datetime
+
+    def values(self, cipher: Cipher) -> dict[str, Any]:
+        """Its row: due at once, the parameters sealed (they hold numbers and bodies)."""
+        return {
+            "account_id": self.account_id,
+            "message_id": self.message_id,
+            "url": self.url,
+            "payload": cipher.seal(json.dumps(dict(self.params)), "webhook.payload"),
+            "status": "pending",
+            "attempts": 0,
+            "due_at": self.now,
+            "date_created": self.now,
+        }
+
+
 def queue_webhook(
     session: AsyncSession,
     cipher: Cipher,
@@ -69,16 +95,11 @@ def queue_webhook(
     params: Mapping[str, str],
     now: datetime,
 ) -> None:
-    """Due at once; the parameters are sealed (they hold numbers and bodies)."""
-    session.add(
-        WebhookDelivery(
-            account_id=account_id,
-            message_id=message_id,
-            url=url,
-            payload=cipher.seal(json.dumps(dict(params)), "webhook.payload"),
-            status="pending",
-            attempts=0,
-            due_at=now,
-            date_created=now,
-        )
+    session.add(WebhookDelivery(**Webhook(account_id, message_id, url, params, now).values(cipher)))
+
+
+async def queue_webhooks(session: AsyncSession, cipher: Cipher, webhooks: list[Webhook]) -> None:
+    """Many at once, in one multi-row INSERT."""
+    await session.execute(
+        insert(WebhookDelivery.__table__), [webhook.values(cipher) for webhook in webhooks]
     )

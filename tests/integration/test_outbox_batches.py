@@ -1,0 +1,205 @@
+"""The worker's batch writes on SQLite and PostgreSQL: Core rows saved a batch at a time,
+part outcomes that are never overwritten once known, and a crash between claim and record."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import event, select
+
+from smsvia.channels.base import PartOutcome, PartResult, SmsSubmission
+from smsvia.dispatch.worker import Worker
+from smsvia.services.delivery import Tracker
+from smsvia.services.messages import SendRequest, send_message
+from smsvia.services.quote import load_price_book
+from smsvia.store import outbox
+from smsvia.store.models import Message, MessageEvent, MessagePart
+
+BOOK = load_price_book()
+
+
+async def queue(backend, shop, count: int, body: str = "Your order has shipped") -> None:
+    for i in range(count):
+        await send_message(
+            backend.store,
+            shop.principal,
+            SendRequest(to=f"+1415555{i:04d}", sender=shop.sender, body=body),
+            price_book=BOOK,
+        )
+
+
+@contextlib.contextmanager
+def statements(store):
+    """Every statement sent to the database meanwhile, as (SQL, executemany)."""
+    seen: list[tuple[str, bool]] = []
+
+    def listen(conn, cursor, sql, params, context, executemany):
+        seen.append((sql, executemany))
+
+    engine = store.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+
+
+def updates(seen, table: str) -> list[bool]:
+    return [many for sql, many in seen if sql.startswith(f"UPDATE {table} ")]
+
+
+async def claim(store, now: datetime) -> list[outbox.OutboxMessage]:
+    async with store.db.transaction() as session:
+        return await outbox.claim_due_messages(
+            session, owner="test", now=now, lease_until=now + timedelta(minutes=1), limit=100
+        )
+
+
+def test_a_batch_changed_alike_is_saved_in_one_update(backend):
+    async def scenario():
+        shop = await backend.create_tenant()
+        await queue(backend, shop, 30)
+        now = datetime.now(UTC)
+        messages = await claim(backend.store, now)
+        assert len(messages) == 30
+        for message in messages:
+            message.status, message.date_updated = "sending", now
+        with statements(backend.store) as seen:
+            async with backend.store.db.transaction() as session:
+                await outbox.save(session, messages)
+                await outbox.save(session, messages)  # nothing changed since
+        assert updates(seen, "messages") == [False]
+        async with backend.store.db.sessions() as session:
+            saved = (await session.scalars(select(Message))).all()
+        assert {(m.status, m.date_updated, m.lease_owner) for m in saved} == {
+            ("sending", now, "test")
+        }
+
+    backend.run(scenario())
+
+
+def test_rows_changed_differently_are_saved_in_one_executemany(backend):
+    async def scenario():
+        shop = await backend.create_tenant()
+        await queue(backend, shop, 12)
+        messages = await claim(backend.store, datetime.now(UTC))
+        for message in messages:
+            message.error_code = 30000 + message.id
+        with statements(backend.store) as seen:
+            async with backend.store.db.transaction() as session:
+                await outbox.save(session, messages)
+        assert updates(seen, "messages") == [True]
+        async with backend.store.db.sessions() as session:
+            saved = (await session.scalars(select(Message))).all()
+        assert all(m.error_code == 30000 + m.id for m in saved)
+
+    backend.run(scenario())
+
+
+def test_a_part_whose_outcome_is_known_is_never_overwritten(backend):
+    async def scenario():
+        shop = await backend.create_tenant()
+        await queue(backend, shop, 3)
+        messages = await claim(backend.store, datetime.now(UTC))
+        connector = messages[0].connector_id
+
+        def part(message, status, smsc_id):
+            return {
+                "message_id": message.id,
+                "sequence": 1,
+                "connector_id": connector,
+                "status": status,
+                "smsc_message_id": smsc_id,
+                "error_code": None,
+                "submitted_at": None,
+                "done_at": None,
+            }
+
+        known, sending, flagged = messages
+        async with backend.store.db.transaction() as session:
+            first_answers = [
+                part(known, "submitted", "a1"),
+                part(sending, "sending", None),
+                part(flagged, "ambiguous", None),
+            ]
+            await outbox.record_parts(session, first_answers)
+        # A late answer for each: only the parts whose outcome was unknown take it.
+        async with backend.store.db.transaction() as session:
+            await outbox.record_parts(
+                session, [part(m, "submitted", f"late-{m.id}") for m in messages]
+            )
+        async with backend.store.db.sessions() as session:
+            parts = {p.message_id: p for p in (await session.scalars(select(MessagePart))).all()}
+        assert parts[known.id].smsc_message_id == "a1"
+        assert (parts[sending.id].status, parts[sending.id].smsc_message_id) == (
+            "submitted",
+            f"late-{sending.id}",
+        )
+        assert parts[flagged.id].smsc_message_id == f"late-{flagged.id}"
+
+    backend.run(scenario())
+
+
+class StalledConnection:
+    """Takes submits and never answers: the process dies before the SMSC's answer comes."""
+
+    name = "stalled"
+
+    def __init__(self) -> None:
+        self.taken: list[SmsSubmission] = []
+
+    async def submit(self, submission: SmsSubmission) -> list[PartResult]:
+        self.taken.append(submission)
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+class AnsweringConnection:
+    name = "answering"
+
+    def __init__(self) -> None:
+        self.taken: list[SmsSubmission] = []
+
+    async def submit(self, submission: SmsSubmission) -> list[PartResult]:
+        self.taken.append(submission)
+        return [PartResult(p.sequence, PartOutcome.ACCEPTED, "x") for p in submission.parts]
+
+
+def test_a_message_left_sending_is_flagged_ambiguous_and_never_resent(backend):
+    async def scenario():
+        shop = await backend.create_tenant()
+        await queue(backend, shop, 1, body="A long update on your order. " * 14)  # 3 parts
+        async with backend.store.db.sessions() as session:
+            message = await session.scalar(select(Message))
+        stalled, answering = StalledConnection(), AnsweringConnection()
+        tracker = Tracker(backend.store)
+        first = Worker(backend.store, {message.connector_id: stalled}, tracker, owner="first")
+        running = asyncio.create_task(first.run_once())
+        while not stalled.taken:
+            await asyncio.sleep(0.01)
+        running.cancel()  # the worker is gone: claimed, submitted, nothing recorded
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        assert len(stalled.taken[0].parts) == 3
+
+        later = datetime.now(UTC) + timedelta(hours=1)  # the first worker's lease has run out
+        second = Worker(
+            backend.store,
+            {message.connector_id: answering},
+            tracker,
+            owner="second",
+            clock=lambda: later,
+        )
+        assert await second.run_once() == 1
+        assert answering.taken == []
+        async with backend.store.db.sessions() as session:
+            after = await session.get(Message, message.id)
+            parts = (await session.scalars(select(MessagePart.status))).all()
+            events = (await session.scalars(select(MessageEvent.event))).all()
+        assert after.status == "sent"
+        assert parts == ["ambiguous"] * 3
+        assert events.count("ambiguous") == 3
+
+    backend.run(scenario())
