@@ -31,6 +31,17 @@ from smsvia.webhooks.dispatcher import WebhookConfig, WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
+# The tables dispatch fills and reads as it goes; their statistics must keep up with them.
+QUEUE_TABLES = (
+    "messages",
+    "message_parts",
+    "message_events",
+    "receipt_inbox",
+    "webhook_deliveries",
+    "webhook_attempts",
+    "rcs_events",
+)
+
 ChannelFactory = Callable[[str, SmppConfig], SmsChannel]
 
 
@@ -49,6 +60,8 @@ class Dispatch:
     owner: str = field(default_factory=worker_name)
     # How often the connectors table is read again, so connectors added later start too.
     connector_refresh: float = 5.0
+    # How often the queue tables' statistics are checked, where autovacuum is off.
+    statistics_interval: float = 10.0
 
     def __post_init__(self) -> None:
         self.tracker = Tracker(self.store)
@@ -86,6 +99,12 @@ class Dispatch:
             asyncio.create_task(self._gauge_queue(), name="queue-depth"),
             asyncio.create_task(self._watch_connectors(), name="connectors"),
         ]
+        if not await self.store.db.autovacuum():
+            log.warning(
+                "PostgreSQL's autovacuum is off: dispatch analyzes its queue tables itself "
+                "as they change; turn autovacuum on, or vacuum them regularly"
+            )
+            self._tasks.append(asyncio.create_task(self._keep_statistics(), name="statistics"))
         log.info("dispatch started with %d connector(s)", len(self.channels))
 
     async def stop(self) -> None:
@@ -158,6 +177,18 @@ class Dispatch:
                 await self._start_new_channels()
             except Exception:
                 log.exception("could not read the connectors; trying again later")
+
+    async def _keep_statistics(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.statistics_interval)
+            try:
+                analyzed = await self.store.db.analyze_changed(QUEUE_TABLES)
+            except Exception:
+                log.exception("could not analyze the queue tables; trying again later")
+                continue
+            if analyzed:
+                log.info("analyzed %s", ", ".join(analyzed))
 
     async def _gauge_queue(self) -> None:
         while not self._stop.is_set():

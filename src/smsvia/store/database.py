@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,39 @@ class Database:
             for table in tables:
                 await connection.execute(text(f'ANALYZE "{table}"'))
             await connection.commit()
+
+    async def autovacuum(self) -> bool:
+        """Whether PostgreSQL's autovacuum (and with it, autoanalyze) is on. SQLite: True,
+        there is nothing to keep."""
+        if self.is_sqlite:
+            return True
+        async with self.engine.connect() as connection:
+            return (await connection.scalar(text("SHOW autovacuum"))) == "on"
+
+    async def analyze_changed(self, tables: Sequence[str]) -> list[str]:
+        """What autoanalyze would do, for a server where it is off: ANALYZE those of `tables`
+        with more than 50 rows + 10% changed since their last ANALYZE (PostgreSQL's default
+        thresholds). Returns the tables analyzed.
+
+        A queue table that grows from empty keeps the plans made while it was empty (a
+        sequential scan per look-up) until something analyzes it; without this, receipts
+        on a fresh database slowed to a third of their pace within 30,000 messages."""
+        if self.is_sqlite:
+            return []
+        async with self.engine.connect() as connection:
+            changed = await connection.scalars(
+                text(
+                    "SELECT s.relname FROM pg_stat_user_tables s"
+                    " JOIN pg_class c ON c.oid = s.relid"
+                    " WHERE s.schemaname = current_schema() AND s.relname = ANY(:tables)"
+                    " AND s.n_mod_since_analyze > 50 + 0.1 * GREATEST(c.reltuples, 0)"
+                ),
+                {"tables": list(tables)},
+            )
+            stale = list(changed)
+        if stale:
+            await self.analyze(*stale)
+        return stale
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.leases import lease_due
 from smsvia.store.models import Message, MessagePart, ReceiptInbox
-from smsvia.store.rows import Loaded, save
+from smsvia.store.rows import Loaded, among, save
 
 __all__ = ["OutboxMessage", "OutboxPart", "save"]
 
@@ -80,7 +80,7 @@ async def parts_of(session: AsyncSession, message_ids: Collection[int]) -> list[
         return []
     rows = await session.execute(
         select(_parts)
-        .where(_parts.c.message_id.in_(list(message_ids)))
+        .where(among(session, _parts.c.message_id, message_ids))
         .order_by(_parts.c.message_id, _parts.c.sequence)
     )
     return [OutboxPart(row._mapping) for row in rows]
@@ -110,7 +110,9 @@ async def messages_for_update(
     if not message_ids:
         return []
     query = (
-        select(_messages).where(_messages.c.id.in_(sorted(message_ids))).order_by(_messages.c.id)
+        select(_messages)
+        .where(among(session, _messages.c.id, message_ids))
+        .order_by(_messages.c.id)
     )
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -125,7 +127,7 @@ async def parts_by_smsc_ids(
     rows = await session.execute(
         select(_parts).where(
             _parts.c.connector_id == connector_id,
-            _parts.c.smsc_message_id.in_(list(smsc_message_ids)),
+            among(session, _parts.c.smsc_message_id, smsc_message_ids),
         )
     )
     return [OutboxPart(row._mapping) for row in rows]
@@ -168,13 +170,13 @@ async def mark_receipts_tried(
     if done:
         await session.execute(
             update(ReceiptInbox)
-            .where(ReceiptInbox.id.in_(done))
+            .where(among(session, ReceiptInbox.id, done))
             .values(attempts=ReceiptInbox.attempts + 1, applied_at=now)
         )
     if missed:
         await session.execute(
             update(ReceiptInbox)
-            .where(ReceiptInbox.id.in_(missed))
+            .where(among(session, ReceiptInbox.id, missed))
             .values(attempts=ReceiptInbox.attempts + 1)
         )
 

@@ -10,10 +10,11 @@ executemany when the rows changed differently.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, ClassVar
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import ColumnElement, Table, any_, bindparam, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Above this many distinct value sets, one executemany beats an UPDATE per set.
@@ -47,6 +48,15 @@ class Loaded:
         self._read = tuple(getattr(self, name) for name in self.__slots__)
 
 
+def among(session: AsyncSession, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
+    """`column IN (values)`, which on PostgreSQL is `column = ANY($1)` with one array
+    parameter: the same statement text for any number of values, so it is compiled and
+    prepared once, not once for every batch size."""
+    if session.bind.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
+
+
 async def save(session: AsyncSession, rows: Iterable[Loaded]) -> None:
     """Write what changed in `rows` (all of one table) back to the database."""
     by_columns: dict[tuple[str, ...], list[tuple[Loaded, dict[str, Any]]]] = defaultdict(list)
@@ -65,7 +75,9 @@ async def save(session: AsyncSession, rows: Iterable[Loaded]) -> None:
             by_values[tuple(changed.items())].append(row.id)
         if len(by_values) <= _SEPARATE_UPDATES:
             for values, ids in by_values.items():
-                await session.execute(update(table).where(key.in_(ids)).values(dict(values)))
+                await session.execute(
+                    update(table).where(among(session, key, ids)).values(dict(values))
+                )
         else:
             await session.execute(
                 update(table).where(key == bindparam("_id")),
