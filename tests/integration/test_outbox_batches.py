@@ -50,7 +50,7 @@ def updates(seen, table: str) -> list[bool]:
     return [many for sql, many in seen if sql.startswith(f"UPDATE {table} ")]
 
 
-async def claim(store, now: datetime) -> list[outbox.OutboxMessage]:
+async def claim(store, now: datetime) -> list[outbox.MessageRow]:
     async with store.db.transaction() as session:
         return await outbox.claim_due_messages(
             session, owner="test", now=now, lease_until=now + timedelta(minutes=1), limit=100

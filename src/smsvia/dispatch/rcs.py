@@ -30,7 +30,7 @@ from smsvia.domain.status import FINAL, Status
 from smsvia.services.delivery import Changes, Tracker
 from smsvia.store import outbox
 from smsvia.store.context import Store
-from smsvia.store.outbox import OutboxMessage
+from smsvia.store.outbox import MessageRow
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class RcsFlow:
 
     # -- in the claiming transaction -----------------------------------------------------
 
-    def plan(self, changes: Changes, message: OutboxMessage, now: datetime) -> RcsJob | None:
+    def plan(self, changes: Changes, message: MessageRow, now: datetime) -> RcsJob | None:
         """What to do next with this claimed message, or None (released, or nothing)."""
         status = Status(message.status)
         state = message.rcs_state
@@ -145,7 +145,7 @@ class RcsFlow:
         self,
         session: AsyncSession,
         changes: Changes,
-        message: OutboxMessage,
+        message: MessageRow,
         job: RcsJob,
         result: RcsOutcome,
         now: datetime,
@@ -163,7 +163,7 @@ class RcsFlow:
         self,
         session: AsyncSession,
         changes: Changes,
-        message: OutboxMessage,
+        message: MessageRow,
         result: RcsOutcome,
         now: datetime,
     ) -> None:
@@ -203,7 +203,7 @@ class RcsFlow:
         self,
         session: AsyncSession,
         changes: Changes,
-        message: OutboxMessage,
+        message: MessageRow,
         result: RcsOutcome,
         now: datetime,
     ) -> None:
@@ -239,7 +239,7 @@ class RcsFlow:
         self,
         session: AsyncSession,
         changes: Changes,
-        message: OutboxMessage,
+        message: MessageRow,
         reason: FallbackReason,
         now: datetime,
     ) -> None:

@@ -29,7 +29,7 @@ from smsvia.services.clock import Clock, utcnow
 from smsvia.services.delivery import Changes, Tracker
 from smsvia.store import outbox
 from smsvia.store.context import Store
-from smsvia.store.outbox import OutboxMessage, OutboxPart
+from smsvia.store.outbox import MessageRow, PartRow
 
 # A row of the receipt inbox (store/models.py ReceiptInbox), as Core reads it.
 Receipt = Row[Any]
@@ -189,7 +189,7 @@ class ReceiptProcessor:
         found = await self._parts_for(session, rows)
         message_ids = {part.message_id for part in found.values()}
         messages = {m.id: m for m in await outbox.messages_for_update(session, message_ids)}
-        parts: dict[int, list[OutboxPart]] = defaultdict(list)
+        parts: dict[int, list[PartRow]] = defaultdict(list)
         for part in await outbox.parts_of(session, message_ids):
             parts[part.message_id].append(part)
         by_id = {part.id: part for group in parts.values() for part in group}
@@ -231,7 +231,7 @@ class ReceiptProcessor:
 
     async def _parts_for(
         self, session: AsyncSession, rows: Sequence[Receipt]
-    ) -> dict[int, OutboxPart]:
+    ) -> dict[int, PartRow]:
         """The part each receipt answers, by inbox row id.
 
         By SMSC id first: a part still waiting for its receipt wins over one that had it
@@ -239,14 +239,14 @@ class ReceiptProcessor:
         the same connector: the submit whose answer was lost.
         """
         variants = {row.id: message_id_variants(row.smsc_message_id) for row in rows}
-        candidates: dict[tuple[int, str], list[OutboxPart]] = defaultdict(list)
+        candidates: dict[tuple[int, str], list[PartRow]] = defaultdict(list)
         by_connector: dict[int, set[str]] = defaultdict(set)
         for row in rows:
             by_connector[row.connector_id].update(variants[row.id])
         for connector_id, ids in by_connector.items():
             for part in await outbox.parts_by_smsc_ids(session, connector_id, ids):
                 candidates[(connector_id, part.smsc_message_id)].append(part)
-        found: dict[int, OutboxPart] = {}
+        found: dict[int, PartRow] = {}
         unmatched = []
         for row in rows:
             options = [
@@ -263,14 +263,14 @@ class ReceiptProcessor:
         return found
 
     async def _reconcile(
-        self, session: AsyncSession, rows: list[Receipt], found: dict[int, OutboxPart]
+        self, session: AsyncSession, rows: list[Receipt], found: dict[int, PartRow]
     ) -> None:
         """Give receipts that match no SMSC id the ambiguous parts to the same handsets,
         oldest first, one part per receipt."""
         by_connector: dict[int, set[str]] = defaultdict(set)
         for row in rows:
             by_connector[row.connector_id].add(row.recipient_index)
-        waiting: dict[tuple[int, str], list[OutboxPart]] = defaultdict(list)
+        waiting: dict[tuple[int, str], list[PartRow]] = defaultdict(list)
         for connector_id, indexes in by_connector.items():
             for part, index in await outbox.ambiguous_parts_for(session, connector_id, indexes):
                 waiting[(connector_id, index)].append(part)
@@ -280,7 +280,7 @@ class ReceiptProcessor:
                 found[row.id] = queue.pop(0)
 
     def _settle(
-        self, changes: Changes, message: OutboxMessage, parts: list[OutboxPart], now: datetime
+        self, changes: Changes, message: MessageRow, parts: list[PartRow], now: datetime
     ) -> None:
         """Once every part has its receipt, the message is delivered or undelivered."""
         if any(part.status not in ("delivered", "undelivered") for part in parts):

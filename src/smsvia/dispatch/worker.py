@@ -37,7 +37,7 @@ from smsvia.services.compliance import held_for_quiet_hours, load_rules
 from smsvia.services.delivery import Changes, Tracker
 from smsvia.store import outbox
 from smsvia.store.context import Store
-from smsvia.store.outbox import OutboxMessage, OutboxPart
+from smsvia.store.outbox import MessageRow, PartRow
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +162,9 @@ class Worker:
         self,
         session: AsyncSession,
         changes: Changes,
-        messages: Sequence[OutboxMessage],
+        messages: Sequence[MessageRow],
         now: datetime,
-    ) -> Sequence[OutboxMessage]:
+    ) -> Sequence[MessageRow]:
         """Intake timed marketing messages for allowed hours; one that waited in a backlog
         past the end of the day is held again here rather than sent at night."""
         marketing = [
@@ -183,7 +183,7 @@ class Worker:
         return [m for m in messages if m.id not in held]
 
     def _prepare(
-        self, claim: _Claim, message: OutboxMessage, recorded: list[OutboxPart], now: datetime
+        self, claim: _Claim, message: MessageRow, recorded: list[PartRow], now: datetime
     ) -> _Job | None:
         changes = claim.changes
         status = Status(message.status)
@@ -250,9 +250,9 @@ class Worker:
     def _flag_unanswered(
         self,
         claim: _Claim,
-        message: OutboxMessage,
+        message: MessageRow,
         encoded: tuple[Part, ...],
-        parts: dict[int, OutboxPart],
+        parts: dict[int, PartRow],
         now: datetime,
     ) -> set[int]:
         """The message was left `sending`: a worker stopped before it recorded the SMSC's
@@ -282,7 +282,7 @@ class Worker:
             )
         return unrecorded
 
-    def _encode(self, message: OutboxMessage) -> tuple[Part, ...]:
+    def _encode(self, message: MessageRow) -> tuple[Part, ...]:
         """The exact parts; the same every time, so a retry resends identical bytes."""
         body = self.store.cipher.open(message.body, "message.body")
         text = sms_text(body, message.media_urls or ())
@@ -339,7 +339,7 @@ class Worker:
     def _apply(
         self,
         changes: Changes,
-        message: OutboxMessage,
+        message: MessageRow,
         job: _Job,
         results: list[PartResult],
         now: datetime,
@@ -385,7 +385,7 @@ class Worker:
     def _finish(
         self,
         changes: Changes,
-        message: OutboxMessage,
+        message: MessageRow,
         smsc_ids: dict[int, str | None],
         now: datetime,
     ) -> None:
@@ -394,7 +394,7 @@ class Worker:
         self.tracker.stage(changes, message, Status.SENT, now, f"SMSC ids {ids}")
         outbox.release(message, None)
 
-    def _retry_at(self, message: OutboxMessage, now: datetime) -> datetime:
+    def _retry_at(self, message: MessageRow, now: datetime) -> datetime:
         delay = min(
             self.config.retry_initial * 2 ** max(message.attempts - 1, 0), self.config.retry_max
         )
@@ -411,7 +411,7 @@ _PART_STATUS = {
 
 
 def _part_row(
-    message: OutboxMessage,
+    message: MessageRow,
     sequence: int,
     status: str,
     *,
@@ -432,8 +432,8 @@ def _part_row(
     }
 
 
-def _by_message(parts: Sequence[OutboxPart]) -> defaultdict[int, list[OutboxPart]]:
-    grouped: defaultdict[int, list[OutboxPart]] = defaultdict(list)
+def _by_message(parts: Sequence[PartRow]) -> defaultdict[int, list[PartRow]]:
+    grouped: defaultdict[int, list[PartRow]] = defaultdict(list)
     for part in parts:
         grouped[part.message_id].append(part)
     return grouped

@@ -17,7 +17,7 @@ from smsvia.store import messages as queries
 from smsvia.store import webhooks as webhook_queries
 from smsvia.store.context import Store
 from smsvia.store.models import Message, MessageEvent
-from smsvia.store.outbox import OutboxMessage
+from smsvia.store.outbox import MessageRow
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ CALLBACK_STATUSES = frozenset(
 API_VERSION = "2010-04-01"
 
 # A message loaded either way: as an ORM object, or as a row by the worker's Core queries.
-Tracked = Message | OutboxMessage
+Tracked = Message | MessageRow
 
 
 @dataclass(frozen=True, slots=True)

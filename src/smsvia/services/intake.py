@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia import metrics
@@ -26,8 +27,11 @@ from smsvia.domain.quiet_hours import RuleBook
 from smsvia.domain.status import Status
 from smsvia.services import compliance
 from smsvia.services.accounts import Principal
+from smsvia.services.message_views import TimelineEntry
+from smsvia.store import outbox
 from smsvia.store.context import Store
-from smsvia.store.models import Message, MessageEvent
+from smsvia.store.models import MessageEvent
+from smsvia.store.outbox import MessageRow
 
 MAX_BATCH = 256  # messages per shared transaction
 
@@ -78,7 +82,7 @@ class NewMessage:
 @dataclass(slots=True)
 class _Waiting:
     new: NewMessage
-    done: asyncio.Future[tuple[Message, MessageEvent]]
+    done: asyncio.Future[tuple[MessageRow, TimelineEntry]]
 
 
 class Intake:
@@ -93,7 +97,7 @@ class Intake:
         self._waiting: list[_Waiting] = []
         self._committer: asyncio.Task[None] | None = None
 
-    async def write(self, new: NewMessage) -> tuple[Message, MessageEvent]:
+    async def write(self, new: NewMessage) -> tuple[MessageRow, TimelineEntry]:
         """The message and its first event, once committed."""
         done = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(new, done))
@@ -161,34 +165,28 @@ async def screen_batch(
 
 async def write_messages(
     session: AsyncSession, store: Store, batch: Sequence[NewMessage]
-) -> list[tuple[Message, MessageEvent]]:
-    """Insert the messages and their first timeline entries; wake the workers."""
-    messages = [_message_row(store, new) for new in batch]
-    session.add_all(messages)
-    await session.flush()
-    events = [
-        MessageEvent(
-            message_id=message.id,
-            at=new.now,
-            event=str(new.outgoing.status),
-            detail=new.outgoing.detail,
-        )
-        for message, new in zip(messages, batch, strict=True)
+) -> list[tuple[MessageRow, TimelineEntry]]:
+    """Insert the messages and their timeline entries (a multi-row INSERT each); wake the
+    workers. Returns each message with its first entry."""
+    messages = await outbox.insert_messages(session, [_message_values(store, n) for n in batch])
+    if not messages:
+        return []
+    firsts = [
+        TimelineEntry(new.now, str(new.outgoing.status), new.outgoing.detail) for new in batch
     ]
-    session.add_all(events)
-    session.add_all(
-        MessageEvent(message_id=message.id, at=new.now, event=event, detail=detail)
-        for message, new in zip(messages, batch, strict=True)
-        for event, detail in new.outgoing.decisions
-    )
-    if messages:
-        await store.signal.notify(session)
-    return list(zip(messages, events, strict=True))
+    events = [
+        {"message_id": message.id, "at": entry.at, "event": entry.event, "detail": entry.detail}
+        for message, new, first in zip(messages, batch, firsts, strict=True)
+        for entry in (first, *(TimelineEntry(new.now, *d) for d in new.outgoing.decisions))
+    ]
+    await session.execute(insert(MessageEvent.__table__), events)
+    await store.signal.notify(session)
+    return list(zip(messages, firsts, strict=True))
 
 
-def _message_row(store: Store, new: NewMessage) -> Message:
+def _message_values(store: Store, new: NewMessage) -> dict[str, Any]:
     outgoing = new.outgoing
-    return Message(
+    return dict(
         sid=ids.new_sid(ids.MESSAGE),
         account_id=new.principal.account_id,
         direction="outbound-api",

@@ -1,5 +1,6 @@
 """The outbox: the messages table is the queue. Named queries for claiming and finishing work.
 
+-- insert_messages --      new messages, as rows with their ids
 -- claim_due_messages --   take up to N due messages no live lease holds (SKIP LOCKED on
                            PostgreSQL, so workers never wait on each other); expired leases
                            are taken back, which is how a crashed worker's work is resumed
@@ -33,25 +34,39 @@ from smsvia.store.leases import lease_due
 from smsvia.store.models import Message, MessagePart, ReceiptInbox
 from smsvia.store.rows import Loaded, among, save
 
-__all__ = ["OutboxMessage", "OutboxPart", "save"]
+__all__ = ["MessageRow", "PartRow", "save"]
 
 _messages = Message.__table__
 _parts = MessagePart.__table__
 _receipts = ReceiptInbox.__table__
 
 
-class OutboxMessage(Loaded):
-    """A message as the worker and the receipts see it: every column, plain attributes."""
+class MessageRow(Loaded):
+    """A message as intake, the worker and the receipts see it: every column, as plain
+    attributes."""
 
     table = _messages
     __slots__ = tuple(_messages.c.keys())
 
 
-class OutboxPart(Loaded):
+class PartRow(Loaded):
     """One recorded submit_sm of a message."""
 
     table = _parts
     __slots__ = tuple(_parts.c.keys())
+
+
+async def insert_messages(
+    session: AsyncSession, messages: Sequence[Mapping[str, Any]]
+) -> list[MessageRow]:
+    """Insert messages (their columns but the id) in one statement; returns them as rows."""
+    if not messages:
+        return []
+    ids = await session.scalars(
+        insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True),
+        list(messages),
+    )
+    return [MessageRow.of({**values, "id": id}) for values, id in zip(messages, ids, strict=True)]
 
 
 async def claim_due_messages(
@@ -61,7 +76,7 @@ async def claim_due_messages(
     now: datetime,
     lease_until: datetime,
     limit: int,
-) -> list[OutboxMessage]:
+) -> list[MessageRow]:
     rows = await lease_due(
         session,
         _messages,
@@ -72,10 +87,10 @@ async def claim_due_messages(
         returning=tuple(_messages.c),
         also_set={"attempts": _messages.c.attempts + 1},
     )
-    return [OutboxMessage(row._mapping) for row in rows]
+    return [MessageRow(row) for row in rows]
 
 
-async def parts_of(session: AsyncSession, message_ids: Collection[int]) -> list[OutboxPart]:
+async def parts_of(session: AsyncSession, message_ids: Collection[int]) -> list[PartRow]:
     if not message_ids:
         return []
     rows = await session.execute(
@@ -83,7 +98,7 @@ async def parts_of(session: AsyncSession, message_ids: Collection[int]) -> list[
         .where(among(session, _parts.c.message_id, message_ids))
         .order_by(_parts.c.message_id, _parts.c.sequence)
     )
-    return [OutboxPart(row._mapping) for row in rows]
+    return [PartRow(row) for row in rows]
 
 
 async def record_parts(session: AsyncSession, parts: Sequence[Mapping[str, Any]]) -> None:
@@ -106,7 +121,7 @@ async def record_parts(session: AsyncSession, parts: Sequence[Mapping[str, Any]]
 
 async def messages_for_update(
     session: AsyncSession, message_ids: Collection[int]
-) -> list[OutboxMessage]:
+) -> list[MessageRow]:
     if not message_ids:
         return []
     query = (
@@ -116,12 +131,12 @@ async def messages_for_update(
     )
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
-    return [OutboxMessage(row._mapping) for row in await session.execute(query)]
+    return [MessageRow(row) for row in await session.execute(query)]
 
 
 async def parts_by_smsc_ids(
     session: AsyncSession, connector_id: int, smsc_message_ids: Collection[str]
-) -> list[OutboxPart]:
+) -> list[PartRow]:
     """Every part on the connector with one of these SMSC ids (ids can come round again,
     so one id may match an old, finished part too)."""
     rows = await session.execute(
@@ -130,12 +145,12 @@ async def parts_by_smsc_ids(
             among(session, _parts.c.smsc_message_id, smsc_message_ids),
         )
     )
-    return [OutboxPart(row._mapping) for row in rows]
+    return [PartRow(row) for row in rows]
 
 
 async def ambiguous_parts_for(
     session: AsyncSession, connector_id: int, recipient_indexes: Collection[str]
-) -> list[tuple[OutboxPart, str]]:
+) -> list[tuple[PartRow, str]]:
     """Unanswered parts to these handsets on the connector, oldest first, with the
     recipient's blind index."""
     rows = await session.execute(
@@ -148,7 +163,7 @@ async def ambiguous_parts_for(
         )
         .order_by(_parts.c.id)
     )
-    return [(OutboxPart(row._mapping), row.recipient_index) for row in rows]
+    return [(PartRow(tuple(row)[:-1]), row.recipient_index) for row in rows]
 
 
 async def store_receipts(
@@ -208,7 +223,7 @@ async def queue_depth(session: AsyncSession, now: datetime) -> int:
     )
 
 
-def release(message: Message | OutboxMessage, due_at: datetime | None) -> None:
+def release(message: Message | MessageRow, due_at: datetime | None) -> None:
     """Give a claimed message back: due again at `due_at`, or done with (None)."""
     message.lease_owner = None
     message.lease_expires_at = None

@@ -10,8 +10,9 @@ executemany when the rows changed differently.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Collection, Iterable, Mapping
+from operator import attrgetter
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import ColumnElement, Table, any_, bindparam, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -22,30 +23,45 @@ _SEPARATE_UPDATES = 4
 
 
 class Loaded:
-    """One row as plain attributes: every column of `table`, named as in the model."""
+    """One row as plain attributes: every column of `table`, named as in the model, in the
+    table's column order (a subclass sets `__slots__` to `tuple(table.c.keys())`)."""
 
     table: ClassVar[Table]
     id: int
+    _current: ClassVar[Callable[[Any], tuple[Any, ...]]]
     __slots__ = ("_read",)
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        for name in self.__slots__:
-            setattr(self, name, values[name])
-        self._read = tuple(values[name] for name in self.__slots__)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._current = attrgetter(*cls.__slots__)
+
+    def __init__(self, values: Iterable[Any]) -> None:
+        """From the column values in table order: a Core row of `select(table)`."""
+        self._read = tuple(values)
+        for name, value in zip(self.__slots__, self._read, strict=True):
+            setattr(self, name, value)
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Self:
+        """From values by column name; the columns not given are None."""
+        return cls(values.get(name) for name in cls.__slots__)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={getattr(self, 'id', '?')}>"
 
     def changes(self) -> dict[str, Any]:
         """The columns set to something other than what was read, with their new values."""
+        current = self._current(self)
+        if current == self._read:
+            return {}
         return {
             name: value
-            for name, old in zip(self.__slots__, self._read, strict=True)
-            if (value := getattr(self, name)) != old
+            for name, old, value in zip(self.__slots__, self._read, current, strict=True)
+            if value != old
         }
 
     def _saved(self) -> None:
-        self._read = tuple(getattr(self, name) for name in self.__slots__)
+        self._read = self._current(self)
 
 
 def among(session: AsyncSession, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
