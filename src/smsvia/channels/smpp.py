@@ -91,8 +91,11 @@ class SmppChannel:
         self._task = asyncio.create_task(self._stay_bound(), name=f"smpp:{self.name}")
 
     async def wait_bound(self, timeout: float) -> bool:
+        if self.connected:  # the usual case, for every part: no timer, no task
+            return True
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._bound.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._bound.wait()
         return self.connected
 
     async def submit(self, submission: SmsSubmission) -> list[PartResult]:
@@ -128,8 +131,9 @@ class SmppChannel:
             if session is None or not self.connected:
                 return PartResult(part.sequence, PartOutcome.NOT_SENT, detail="connection lost")
             try:
-                response = await asyncio.wait_for(
-                    session.submit_sm(
+                # asyncio.timeout, not wait_for: no task per submit
+                async with asyncio.timeout(self.config.response_timeout):
+                    response = await session.submit_sm(
                         _address(submission.destination),
                         part.short_message,
                         source_addr=_address(submission.source),
@@ -140,9 +144,7 @@ class SmppChannel:
                         esm_class=part.esm_class,
                         data_coding=part.data_coding,
                         registered_delivery=1 if submission.want_receipt else 0,
-                    ),
-                    self.config.response_timeout,
-                )
+                    )
             except TimeoutError:
                 return PartResult(part.sequence, PartOutcome.AMBIGUOUS, detail="no submit_sm_resp")
             except smpp34.SmppError as exc:
