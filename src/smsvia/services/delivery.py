@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia import metrics
@@ -18,6 +17,7 @@ from smsvia.store import webhooks as webhook_queries
 from smsvia.store.context import Store
 from smsvia.store.models import Message, MessageEvent
 from smsvia.store.outbox import MessageRow
+from smsvia.store.rows import insert_many
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class Tracker:
     async def write(self, session: AsyncSession, changes: Changes) -> None:
         """Insert the staged timeline entries and callbacks; `changes` is empty afterwards."""
         if changes.events:
-            await session.execute(insert(MessageEvent.__table__), changes.events)
+            await insert_many(session, MessageEvent.__table__, changes.events)
         if changes.callbacks:
             webhooks = []
             for callback in changes.callbacks:

@@ -17,7 +17,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia import metrics
@@ -32,6 +31,7 @@ from smsvia.store import outbox
 from smsvia.store.context import Store
 from smsvia.store.models import MessageEvent
 from smsvia.store.outbox import MessageRow
+from smsvia.store.rows import insert_many
 
 MAX_BATCH = 256  # messages per shared transaction
 
@@ -179,7 +179,7 @@ async def write_messages(
         for message, new, first in zip(messages, batch, firsts, strict=True)
         for entry in (first, *(TimelineEntry(new.now, *d) for d in new.outgoing.decisions))
     ]
-    await session.execute(insert(MessageEvent.__table__), events)
+    await insert_many(session, MessageEvent.__table__, events)
     await store.signal.notify(session)
     return list(zip(messages, firsts, strict=True))
 

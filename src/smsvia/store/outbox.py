@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.leases import lease_due
 from smsvia.store.models import Message, MessagePart, ReceiptInbox
-from smsvia.store.rows import Loaded, among, save
+from smsvia.store.rows import Loaded, among, insert_many, save
 
 __all__ = ["MessageRow", "PartRow", "save"]
 
@@ -116,7 +116,7 @@ async def record_parts(session: AsyncSession, parts: Sequence[Mapping[str, Any]]
         # (no IN: an expanding parameter cannot go into an executemany)
         where=or_(_parts.c.status == "sending", _parts.c.status == "ambiguous"),
     )
-    await session.execute(statement, list(parts))
+    await insert_many(session, statement, parts)
 
 
 async def messages_for_update(

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.crypto import Cipher
 from smsvia.store.leases import claim_due
 from smsvia.store.models import WebhookAttempt, WebhookDelivery
+from smsvia.store.rows import insert_many
 
 
 async def claim_due_deliveries(
@@ -100,6 +101,6 @@ def queue_webhook(
 
 async def queue_webhooks(session: AsyncSession, cipher: Cipher, webhooks: list[Webhook]) -> None:
     """Many at once, in one multi-row INSERT."""
-    await session.execute(
-        insert(WebhookDelivery.__table__), [webhook.values(cipher) for webhook in webhooks]
+    await insert_many(
+        session, WebhookDelivery.__table__, [webhook.values(cipher) for webhook in webhooks]
     )
