@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -100,7 +101,15 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_account_id_id", "account_id", "id"),
-        Index("ix_messages_due_at", "due_at"),
+        # The claim's order (due_at, id), for due messages only: a claim reads its batch
+        # straight off the index, however many finished messages the table holds.
+        Index(
+            "ix_messages_due_at_id",
+            "due_at",
+            "id",
+            postgresql_where=text("due_at IS NOT NULL"),
+            sqlite_where=text("due_at IS NOT NULL"),
+        ),
         Index("ix_messages_account_id_recipient_index", "account_id", "recipient_index"),
     )
 
@@ -187,7 +196,15 @@ class WebhookDelivery(Base):
     """A status callback to make; retried with backoff until it succeeds or gives up."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_due_at", "due_at"),)
+    __table_args__ = (
+        Index(
+            "ix_webhook_deliveries_due_at_id",
+            "due_at",
+            "id",
+            postgresql_where=text("due_at IS NOT NULL"),
+            sqlite_where=text("due_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
@@ -224,7 +241,15 @@ class ReceiptInbox(Base):
     """
 
     __tablename__ = "receipt_inbox"
-    __table_args__ = (Index("ix_receipt_inbox_applied_at", "applied_at"),)
+    # The receipts still to match, in order.
+    __table_args__ = (
+        Index(
+            "ix_receipt_inbox_unapplied",
+            "id",
+            postgresql_where=text("applied_at IS NULL"),
+            sqlite_where=text("applied_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
