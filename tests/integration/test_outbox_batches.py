@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event, select
+import pytest
+from sqlalchemy import event, select, text
 
 from smsvia.channels.base import PartOutcome, PartResult, SmsSubmission
 from smsvia.dispatch.worker import Worker
@@ -220,3 +221,17 @@ def test_queue_tables_changed_since_their_last_analyze_are_analyzed(backend):
         assert first == again == []  # SQLite plans without them
     else:
         assert (first, again) == (["messages"], [])
+
+
+def test_batch_transactions_plan_for_their_arguments_on_postgresql(backend):
+    async def plan_cache_modes():
+        db = backend.store.db
+        async with db.transaction(batch=True) as session:
+            inside = await session.scalar(text("SHOW plan_cache_mode"))
+        async with db.transaction() as session:
+            after = await session.scalar(text("SHOW plan_cache_mode"))
+        return inside, after
+
+    if backend.store.db.is_sqlite:
+        pytest.skip("SQLite keeps no generic plans")
+    assert backend.run(plan_cache_modes()) == ("force_custom_plan", "auto")

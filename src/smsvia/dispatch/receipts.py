@@ -102,7 +102,7 @@ class ReceiptProcessor:
         (an old row: the process stopped first), so the two never do the same work.
         """
         now = self.clock()
-        async with self.store.db.transaction() as session:
+        async with self.store.db.transaction(batch=True) as session:
             pending = await outbox.unapplied_receipts(
                 session,
                 tried_before=now - timedelta(seconds=self.sweep_interval / 2),
@@ -137,7 +137,7 @@ class ReceiptProcessor:
     async def _store(self, batch: list[ReceiptHeard]) -> None:
         now = self.clock()
         try:
-            async with self.store.db.transaction() as session:
+            async with self.store.db.transaction(batch=True) as session:
                 rows = await outbox.store_receipts(
                     session, [self._row(heard, now) for heard in batch]
                 )
@@ -157,7 +157,7 @@ class ReceiptProcessor:
                 rows.extend(self._stored.get_nowait())
             now = self.clock()
             try:
-                async with self.store.db.transaction() as session:
+                async with self.store.db.transaction(batch=True) as session:
                     await self._apply(session, rows, now)
             except Exception:
                 log.exception("could not match %d stored receipts; the sweep will", len(rows))

@@ -121,7 +121,7 @@ class Worker:
         now = self.clock()
         lease_until = now + timedelta(seconds=self.config.lease_seconds)
         claim = _Claim(Changes())
-        async with self.store.db.transaction() as session:
+        async with self.store.db.transaction(batch=True) as session:
             messages = await outbox.claim_due_messages(
                 session,
                 owner=self.owner,
@@ -317,7 +317,7 @@ class Worker:
     ) -> None:
         now = self.clock()
         changes = Changes()
-        async with self.store.db.transaction() as session:
+        async with self.store.db.transaction(batch=True) as session:
             ids = [job.message_id for job in jobs] + [job.message_id for job in rcs_jobs]
             messages = {m.id: m for m in await outbox.messages_for_update(session, ids)}
             parts: list[dict[str, Any]] = []

@@ -48,9 +48,17 @@ class Database:
         )
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
+    async def transaction(self, *, batch: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error.
+
+        `batch`: the transaction works on a batch of queue rows at a time (the worker, the
+        receipts). PostgreSQL then plans each statement for its actual arguments. A prepared
+        statement otherwise keeps the generic plan made after its first five runs, and
+        one made while a queue table was nearly empty scans the whole table for every
+        batch once it is not (and SET LOCAL costs one round trip a batch)."""
         async with self._writer, self.sessions() as session, session.begin():
+            if batch and not self.is_sqlite:
+                await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             yield session
 
     async def analyze(self, *tables: str) -> None:
