@@ -43,7 +43,7 @@ from smsvia.store import contacts as contact_queries
 from smsvia.store import messages as message_queries
 from smsvia.store.consent import Standing
 from smsvia.store.context import Store
-from smsvia.store.models import Message
+from smsvia.store.outbox import MessageRow
 
 if TYPE_CHECKING:
     from smsvia.services.intake import Outgoing
@@ -248,14 +248,14 @@ async def held_for_quiet_hours(
     session: AsyncSession,
     store: Store,
     rules: RuleBook,
-    messages: Sequence[Message],
+    messages: Sequence[MessageRow],
     now: datetime,
 ) -> dict[int, tuple[datetime, str]]:
     """Marketing messages a worker is about to send that the hour now forbids (a backlog
     pushed them past the end of the allowed day): message id -> (when it may go, why).
     One account and one contacts query per account in the batch."""
     held: dict[int, tuple[datetime, str]] = {}
-    by_account: dict[int, list[Message]] = {}
+    by_account: dict[int, list[MessageRow]] = {}
     for message in messages:
         by_account.setdefault(message.account_id, []).append(message)
     for account_id, group in by_account.items():

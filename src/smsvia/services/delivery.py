@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -38,22 +38,14 @@ API_VERSION = "2010-04-01"
 Tracked = Message | MessageRow
 
 
-@dataclass(frozen=True, slots=True)
-class _Callback:
-    account_id: int
-    message_id: int
-    url: str
-    params: dict[str, str]  # all but AccountSid, added when written
-    at: datetime
-
-
 @dataclass
 class Changes:
     """Timeline entries and status callbacks made during one transaction, written together
     by `Tracker.write`: one multi-row INSERT each, however many messages moved."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
-    callbacks: list[_Callback] = field(default_factory=list)
+    # Status callbacks, their AccountSid still to add.
+    callbacks: list[webhook_queries.Webhook] = field(default_factory=list)
 
     def note(self, message: Tracked, now: datetime, event: str, detail: str = "") -> None:
         """A timeline entry that is not a status change."""
@@ -64,8 +56,8 @@ class Tracker:
     """Applies status changes; remembers account SIDs so callbacks need no extra query.
 
     Batches (the worker, receipts) `stage` moves into a `Changes` and `write` it once;
-    single changes `move` and are written at once. Either way the message itself (an ORM
-    object or a row of store/rows.py) only has its attributes set: saving it is the caller's.
+    single changes `move` and are written at once. Either way only the message's attributes
+    are set: an ORM object is flushed with its session, a MessageRow saved by outbox.save.
     """
 
     def __init__(self, store: Store) -> None:
@@ -102,7 +94,7 @@ class Tracker:
         metrics.MESSAGE_STATUS.labels(str(status), message.channel).inc()
         if message.status_callback and status in CALLBACK_STATUSES:
             changes.callbacks.append(
-                _Callback(
+                webhook_queries.Webhook(
                     message.account_id,
                     message.id,
                     message.status_callback,
@@ -117,18 +109,16 @@ class Tracker:
         if changes.events:
             await insert_many(session, MessageEvent.__table__, changes.events)
         if changes.callbacks:
-            webhooks = []
-            for callback in changes.callbacks:
-                sid = await self.account_sid(session, callback.account_id)
-                webhooks.append(
-                    webhook_queries.Webhook(
-                        account_id=callback.account_id,
-                        message_id=callback.message_id,
-                        url=callback.url,
-                        params={**callback.params, "AccountSid": sid},
-                        now=callback.at,
-                    )
+            webhooks = [
+                replace(
+                    callback,
+                    params={
+                        **callback.params,
+                        "AccountSid": await self.account_sid(session, callback.account_id),
+                    },
                 )
+                for callback in changes.callbacks
+            ]
             await webhook_queries.queue_webhooks(session, self._store.cipher, webhooks)
         changes.events.clear()
         changes.callbacks.clear()
