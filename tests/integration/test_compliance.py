@@ -12,16 +12,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
+from smsvia.channels.rcs import RbmChannel, RcsConfig
+from smsvia.dispatch.rcs import RcsFlow
 from smsvia.dispatch.worker import Worker
 from smsvia.domain.consent import ConsentKind
-from smsvia.services import consent
+from smsvia.services import consent, senders
 from smsvia.services.compliance import FrequencyCapReached, NoMarketingConsent
 from smsvia.services.consent import RecipientUnsubscribed
 from smsvia.services.contacts import save_contact
 from smsvia.services.delivery import Tracker
 from smsvia.services.message_views import get_message
 from smsvia.services.messages import SendRequest, send_message, send_messages
+from smsvia.sim.rbm import RbmBehaviour
 from smsvia.store.models import Account, Message
+from tests.integration.rcs_stack import ThreadedRbm
 from tests.integration.scenario import BOOK
 
 SMSVIA = str(Path(sys.executable).parent / "smsvia")
@@ -233,3 +237,51 @@ def test_a_contacts_own_time_zone_decides_the_hour(backend):
         "to 2026-11-26 16:00 UTC (Thu 08:00 America/Los_Angeles)"
         in timeline(backend, shop, message.sid)["quiet_hours"]
     )
+
+
+def test_an_rcs_marketing_text_falling_back_to_sms_at_night_is_held_too(backend):
+    """The RCS try ended as the evening did: its SMS fallback waits for the morning."""
+    rbm = ThreadedRbm(RbmBehaviour())
+    try:
+        shop = backend.tenant()
+        settings = senders.RcsSettings(rbm.base_url, "shop-agent")
+        backend.run(senders.add_rcs_connector(backend.store, "rbm", settings, "token"))
+        backend.run(
+            senders.add_number(
+                backend.store, shop.sid, "+15005550008", connector="smsc1", rcs_connector="rbm"
+            )
+        )
+        no_rcs = "+13055550101"  # Florida; an odd last digit: not RCS-capable (the simulator)
+        ledger(backend, shop, no_rcs, ConsentKind.IMPORTED)
+        accepted_at = datetime(2026, 11, 26, 19, 58, tzinfo=NEW_YORK).astimezone(UTC)
+        request = SendRequest(
+            to=no_rcs, sender="+15005550008", body="20% off today", category="marketing"
+        )
+        sent = backend.run(
+            send_message(
+                backend.store, shop.principal, request, price_book=BOOK, clock=lambda: accepted_at
+            )
+        )
+        assert sent.channel == "rcs"
+
+        async def rcs_connector_id():
+            async with backend.store.db.sessions() as session:
+                return await session.scalar(select(Message.rcs_connector_id))
+
+        channel = RbmChannel("rbm", RcsConfig(rbm.base_url, "shop-agent"))
+        tracker = Tracker(backend.store)
+        flow = RcsFlow(backend.store, {backend.run(rcs_connector_id()): channel}, tracker)
+        now = [accepted_at + timedelta(minutes=1)]
+        worker = Worker(backend.store, {}, tracker, rcs=flow, clock=lambda: now[0])
+        assert backend.run(worker.run_once()) == 1  # 19:59: not capable, SMS instead
+        now[0] = accepted_at + timedelta(minutes=7)
+        assert backend.run(worker.run_once()) == 1  # 20:05: the SMS is due, the hour is not
+        backend.run(channel.close())
+    finally:
+        rbm.stop()
+
+    steps = timeline(backend, shop, sent.sid)
+    assert steps["queued"].startswith("Sent as SMS via server: not rcs capable")
+    assert steps["quiet_hours"].startswith("quiet hours: held until 2026-11-27 13:00 UTC")
+    view = backend.run(get_message(backend.store, shop.principal, sent.sid))
+    assert (view.status, view.channel) == ("queued", "sms")
