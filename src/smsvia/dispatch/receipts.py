@@ -137,7 +137,7 @@ class ReceiptProcessor:
     async def _store(self, batch: list[ReceiptHeard]) -> None:
         now = self.clock()
         try:
-            async with self.store.db.transaction(batch=True) as session:
+            async with self.store.db.transaction() as session:
                 rows = await outbox.store_receipts(
                     session, [self._row(heard, now) for heard in batch]
                 )

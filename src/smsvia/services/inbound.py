@@ -92,15 +92,9 @@ async def receive(
         }
         if said is not None:
             params["OptOutType"] = _OPT_OUT_TYPE[said]
-        webhook_queries.queue_webhook(
-            session,
-            store.cipher,
-            account_id=number.account_id,
-            message_id=message.id,
-            url=number.sms_url,
-            params=params,
-            now=now,
-        )
+        url = number.sms_url
+        forward = webhook_queries.Webhook(number.account_id, message.id, url, params, now)
+        await webhook_queries.queue_webhooks(session, store.cipher, [forward])
     metrics.MESSAGE_STATUS.labels(str(Status.RECEIVED), channel).inc()
     return message
 

@@ -159,7 +159,7 @@ async def ambiguous_parts_for(
         .where(
             _parts.c.connector_id == connector_id,
             _parts.c.status == "ambiguous",
-            _messages.c.recipient_index.in_(list(recipient_indexes)),
+            among(session, _messages.c.recipient_index, recipient_indexes),
         )
         .order_by(_parts.c.id)
     )

@@ -4,7 +4,7 @@
 -- attempts_of --           every attempt made for one callback
 -- attempts_for_message --  every callback attempt made about one message, oldest first
 -- pending_for_message --   how many callbacks about one message are still to be made
--- queue_webhook(s) --      signed form POSTs to make (status callbacks, inbound forwards)
+-- queue_webhooks --       signed form POSTs to make (status callbacks, inbound forwards)
 """
 
 from __future__ import annotations
@@ -86,21 +86,8 @@ class Webhook:
         }
 
 
-def queue_webhook(
-    session: AsyncSession,
-    cipher: Cipher,
-    *,
-    account_id: int,
-    message_id: int,
-    url: str,
-    params: Mapping[str, str],
-    now: datetime,
-) -> None:
-    session.add(WebhookDelivery(**Webhook(account_id, message_id, url, params, now).values(cipher)))
-
-
 async def queue_webhooks(session: AsyncSession, cipher: Cipher, webhooks: list[Webhook]) -> None:
-    """Many at once, in one multi-row INSERT."""
+    """Due at once, in one multi-row INSERT however many."""
     await insert_many(
         session, WebhookDelivery.__table__, [webhook.values(cipher) for webhook in webhooks]
     )
