@@ -6,7 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -160,7 +160,10 @@ def test_consent_verify_command_fails_on_a_broken_chain(backend, settings):
 
 
 def test_stop_fails_what_still_waits_in_the_outbox_with_21610(backend):
-    evening = datetime(2026, 11, 26, 22, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
+    # Tomorrow evening, so the morning the message waits for is still ahead of the worker.
+    los_angeles = ZoneInfo("America/Los_Angeles")
+    tomorrow = datetime.now(los_angeles) + timedelta(days=1)
+    evening = tomorrow.replace(hour=22, minute=0, second=0, microsecond=0)
 
     async def run():
         async with Scenario(backend) as sc:
