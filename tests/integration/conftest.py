@@ -117,12 +117,15 @@ class Backend:
         window: int = 10,
         tps: int = 1000,
         sms_url: str | None = None,
+        receipt_ids: str = "auto",
     ) -> Tenant:
         """An account, an SMPP connector for it and a sender on that connector."""
         created = await accounts.create_account(self.store, "shop")
         self._connectors += 1
         name = f"smsc{self._connectors}"
-        settings = senders.SmppSettings("127.0.0.1", smsc_port, "smsvia", tps=tps, window=window)
+        settings = senders.SmppSettings(
+            "127.0.0.1", smsc_port, "smsvia", tps=tps, window=window, receipt_ids=receipt_ids
+        )
         await senders.add_smpp_connector(self.store, name, settings, password)
         await senders.add_number(self.store, created.sid, sender, connector=name, sms_url=sms_url)
         async with self.store.db.sessions() as session:

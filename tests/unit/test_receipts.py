@@ -4,7 +4,6 @@ from smsvia.domain.receipts import (
     NotAReceipt,
     Outcome,
     is_receipt,
-    message_id_variants,
     parse_receipt,
 )
 
@@ -60,9 +59,3 @@ def test_esm_class_tells_receipts_from_messages():
     assert is_receipt(0x20)
     assert not is_receipt(0x00)
     assert not is_receipt(0x40)
-
-
-def test_ids_are_looked_up_as_hex_and_as_decimal():
-    assert "255" in message_id_variants("ff")
-    assert "000000ff" in message_id_variants("255")
-    assert message_id_variants("abc-1") == ["abc-1"]

@@ -19,11 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia import metrics
 from smsvia.channels.base import ReceiptHeard
-from smsvia.domain.receipts import (
-    VERDICTS,
-    Outcome,
-    message_id_variants,
-)
+from smsvia.domain.receipt_ids import Candidate, IdHabit, ReceiptIds, lookup_keys, smsc_key
+from smsvia.domain.receipts import VERDICTS, Outcome
 from smsvia.domain.status import Status
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.delivery import Changes, Tracker
@@ -41,6 +38,11 @@ ORPHAN_AFTER = timedelta(hours=1)
 # A stored receipt the matching loop has not tried after this long was left by a process
 # that stopped; the sweep takes it.
 UNTRIED_AFTER = timedelta(seconds=30)
+# By then every submit answered before the receipt was sent has been recorded, so a fit
+# that is not certain (a cross-base reading, another handset's part) is no stand-in.
+SETTLE = timedelta(seconds=5)
+# A part in one of these still waits for its receipt.
+_WAITING = frozenset({"submitted", "ambiguous", "sending"})
 
 
 class ReceiptProcessor:
@@ -60,8 +62,20 @@ class ReceiptProcessor:
         self.clock = clock
         self.batch_size = batch_size
         self.sweep_interval = sweep_interval
+        self.habits: dict[int, IdHabit] = {}
         self._queue: asyncio.Queue[ReceiptHeard] = asyncio.Queue()
         self._stored: asyncio.Queue[list[Receipt]] = asyncio.Queue()
+
+    def configure(self, connector_id: int, setting: ReceiptIds) -> None:
+        """How the connector's SMSC writes its ids (a change of setting starts afresh)."""
+        if self.habit(connector_id).setting != setting:
+            self.habits[connector_id] = IdHabit(setting)
+
+    def habit(self, connector_id: int) -> IdHabit:
+        habit = self.habits.get(connector_id)
+        if habit is None:
+            habit = self.habits[connector_id] = IdHabit()
+        return habit
 
     async def heard(self, receipt: ReceiptHeard) -> None:
         """A receipt a channel heard."""
@@ -168,7 +182,9 @@ class ReceiptProcessor:
             "smsc_message_id": heard.receipt.message_id,
             "state": heard.receipt.state,
             "error": heard.receipt.error[:16],
-            "recipient_index": self.store.cipher.blind_index(heard.recipient, "phone"),
+            "recipient_index": (
+                self.store.cipher.blind_index(heard.recipient, "phone") if heard.recipient else ""
+            ),
             "received_at": now,
             "applied_at": None,
             "attempts": 0,
@@ -186,7 +202,7 @@ class ReceiptProcessor:
         if not rows:
             return set()
         changes = Changes()
-        found = await self._parts_for(session, rows)
+        found = await self._parts_for(session, rows, now)
         message_ids = {part.message_id for part in found.values()}
         messages = {m.id: m for m in await outbox.messages_for_update(session, message_ids)}
         parts: dict[int, list[PartRow]] = defaultdict(list)
@@ -205,6 +221,7 @@ class ReceiptProcessor:
                 continue
             if part.status == "ambiguous":
                 part.smsc_message_id = row.smsc_message_id
+                part.smsc_key = smsc_key(row.smsc_message_id)
                 changes.note(
                     message,
                     now,
@@ -230,34 +247,52 @@ class ReceiptProcessor:
         return set(found)
 
     async def _parts_for(
-        self, session: AsyncSession, rows: Sequence[Receipt]
+        self, session: AsyncSession, rows: Sequence[Receipt], now: datetime
     ) -> dict[int, PartRow]:
         """The part each receipt answers, by inbox row id.
 
-        By SMSC id first: a part still waiting for its receipt wins over one that had it
-        (SMSC ids come round again). Otherwise an ambiguous part to the same handset on
-        the same connector: the submit whose answer was lost.
+        By SMSC id, as the connector's habit reads it (domain/receipt_ids.py); a receipt that
+        could mean two parts is left for later. A receipt no submit has the id of may answer
+        an ambiguous part to the same handset: the submit whose answer was lost.
         """
-        variants = {row.id: message_id_variants(row.smsc_message_id) for row in rows}
-        candidates: dict[tuple[int, str], list[PartRow]] = defaultdict(list)
+        keys = {row.id: set(lookup_keys(row.smsc_message_id).values()) for row in rows}
         by_connector: dict[int, set[str]] = defaultdict(set)
         for row in rows:
-            by_connector[row.connector_id].update(variants[row.id])
-        for connector_id, ids in by_connector.items():
-            for part in await outbox.parts_by_smsc_ids(session, connector_id, ids):
-                candidates[(connector_id, part.smsc_message_id)].append(part)
+            by_connector[row.connector_id].update(keys[row.id])
+        candidates: dict[tuple[int, str], list[tuple[PartRow, str]]] = defaultdict(list)
+        for connector_id, wanted in by_connector.items():
+            for part, handset in await outbox.parts_by_smsc_keys(session, connector_id, wanted):
+                candidates[(connector_id, part.smsc_key)].append((part, handset))
         found: dict[int, PartRow] = {}
         unmatched = []
         for row in rows:
-            options = [
-                part
-                for variant in variants[row.id]
-                for part in candidates.get((row.connector_id, variant), ())
-            ]
-            if options:
-                found[row.id] = max(options, key=lambda p: (p.status == "submitted", p.id))
-            else:
-                unmatched.append(row)
+            parts = {
+                part.id: (part, handset)
+                for key in keys[row.id]
+                for part, handset in candidates.get((row.connector_id, key), ())
+            }
+            settled = now - row.received_at >= SETTLE
+            if not parts:
+                if settled:
+                    unmatched.append(row)
+                continue
+            choice = self.habit(row.connector_id).choose(
+                row.smsc_message_id,
+                [
+                    Candidate(
+                        part.id,
+                        part.smsc_message_id,
+                        part.status in _WAITING,
+                        handset == row.recipient_index if row.recipient_index else None,
+                    )
+                    for part, handset in parts.values()
+                ],
+                settled=settled,
+            )
+            if choice.part_id is not None:
+                found[row.id] = parts[choice.part_id][0]
+            elif settled:
+                log.debug("receipt %s: %s", row.smsc_message_id, choice.why)
         if unmatched:
             await self._reconcile(session, unmatched, found)
         return found

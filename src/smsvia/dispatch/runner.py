@@ -18,6 +18,7 @@ from smsvia.dispatch.receipts import ReceiptProcessor
 from smsvia.dispatch.worker import Worker, WorkerConfig, worker_name
 from smsvia.domain.pricing import PriceBook
 from smsvia.domain.quiet_hours import RuleBook
+from smsvia.domain.receipt_ids import ReceiptIds
 from smsvia.metrics import QUEUE_DEPTH
 from smsvia.services.clock import utcnow
 from smsvia.services.compliance import load_rules
@@ -130,9 +131,14 @@ class Dispatch:
             if connector.kind == "rcs" and connector.id not in self.rcs_channels:
                 self.rcs_channels[connector.id] = self._rcs_channel(connector)
                 log.info("RCS connector %s started", connector.name)
-            if connector.kind != "smpp" or connector.id in self.channels:
+            if connector.kind != "smpp":
                 continue
             settings = connector.settings
+            self.receipts.configure(
+                connector.id, ReceiptIds(settings.get("receipt_ids", ReceiptIds.AUTO))
+            )
+            if connector.id in self.channels:
+                continue
             config = SmppConfig(
                 host=settings["host"],
                 port=int(settings["port"]),

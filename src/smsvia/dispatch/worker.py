@@ -30,6 +30,7 @@ from smsvia.channels.base import PartOutcome, PartResult, SmsChannel, SmsSubmiss
 from smsvia.dispatch.rcs import RcsFlow, RcsJob, RcsOutcome
 from smsvia.domain.encoding import Part, segment, to_parts
 from smsvia.domain.quiet_hours import RuleBook
+from smsvia.domain.receipt_ids import smsc_key
 from smsvia.domain.rendering import sms_text
 from smsvia.domain.status import FINAL, Status
 from smsvia.services.clock import Clock, utcnow
@@ -426,6 +427,7 @@ def _part_row(
         "connector_id": connector_id,
         "status": status,
         "smsc_message_id": smsc_message_id,
+        "smsc_key": smsc_key(smsc_message_id) if smsc_message_id is not None else None,
         "error_code": error_code,
         "submitted_at": submitted_at,
         "done_at": None,

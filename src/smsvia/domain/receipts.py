@@ -7,7 +7,6 @@ sends them, else from the de-facto standard text (SMPP 3.4 Appendix B):
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -106,18 +105,6 @@ def parse_receipt(
     if not state:
         raise NotAReceipt(f"receipt gives no state: {text[:80]!r}")
     return Receipt(message_id, state, fields.get("err", ""), fields.get("text", ""))
-
-
-def message_id_variants(message_id: str) -> list[str]:
-    """The id as given and read the other way (hex <-> decimal): SMSCs disagree on which
-    form the receipt carries."""
-    variants = {message_id}
-    with contextlib.suppress(ValueError):
-        variants.add(str(int(message_id, 16)))
-    with contextlib.suppress(ValueError):
-        number = int(message_id)
-        variants.update((format(number, "x"), format(number, "08x")))
-    return sorted(variants)
 
 
 def error_description(code: int | None) -> str:

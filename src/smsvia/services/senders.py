@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from smsvia.domain.errors import Conflict, InvalidParameter, NotFound
 from smsvia.domain.phone import parse_phone
+from smsvia.domain.receipt_ids import ReceiptIds
 from smsvia.services.clock import Clock, utcnow
 from smsvia.store import accounts as account_queries
 from smsvia.store import senders as queries
@@ -34,6 +35,8 @@ class SmppSettings:
     window: int = 10
     tls: bool = False
     system_type: str = ""
+    # How the SMSC writes ids in receipts (domain/receipt_ids.py); Kannel's msg-id-type.
+    receipt_ids: ReceiptIds = ReceiptIds.AUTO
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -44,7 +47,14 @@ class SmppSettings:
             "window": self.window,
             "tls": self.tls,
             "system_type": self.system_type,
+            "receipt_ids": str(self.receipt_ids),
         }
+
+    @classmethod
+    def of(cls, values: dict[str, Any]) -> SmppSettings:
+        """From a connector's stored settings (older ones lack the newer fields)."""
+        known = {name: values[name] for name in cls.__dataclass_fields__ if name in values}
+        return cls(**known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,18 +84,28 @@ async def add_smpp_connector(
     store: Store, name: str, settings: SmppSettings, password: str, *, clock: Clock = utcnow
 ) -> ConnectorInfo:
     _check_name(name)
-    if not 1 <= settings.port <= 65535:
-        raise InvalidParameter(f"port {settings.port} is not a TCP port", code=21100, field="port")
-    if settings.tps < 1 or settings.window < 1:
-        raise InvalidParameter("tps and window must be at least 1", code=21100, field="tps")
-    if len(settings.system_id) > 15 or len(password) > 8:
-        # SMPP 3.4 §4.1.1: system_id C-octet string of 16, password of 9 (terminator included).
-        raise InvalidParameter(
-            "SMPP 3.4 allows a system_id of at most 15 characters and a password of at most 8",
-            code=21100,
-            field="system_id",
-        )
+    _check_smpp(settings, password)
     return await _insert(store, name, "smpp", settings.as_json(), password, clock())
+
+
+async def update_smpp_connector(
+    store: Store, name: str, changes: dict[str, Any], password: str | None = None
+) -> ConnectorInfo:
+    """Change some of an SMPP connector's settings (and its password, when given).
+
+    Running workers take a new `receipt_ids` within seconds; connection settings when they
+    restart."""
+    async with store.db.transaction() as session:
+        connector = await queries.connector_by_name(session, name)
+        if connector is None or connector.kind != "smpp":
+            raise NotFound(f"SMPP connector '{name}' not found")
+        settings = replace(SmppSettings.of(connector.settings), **changes)
+        current = password if password is not None else await connector_password(store, connector)
+        _check_smpp(settings, current)
+        connector.settings = settings.as_json()
+        if password is not None:
+            connector.secret = store.cipher.seal(password, f"connector:{name}")
+        return _info(connector)
 
 
 async def add_rcs_connector(
@@ -204,6 +224,26 @@ def _check_credentials(path: str) -> None:
             f"{path} is not a Google service account key (type service_account)",
             code=21100,
             field="credentials",
+        )
+
+
+def _check_smpp(settings: SmppSettings, password: str) -> None:
+    if not 1 <= settings.port <= 65535:
+        raise InvalidParameter(f"port {settings.port} is not a TCP port", code=21100, field="port")
+    if settings.tps < 1 or settings.window < 1:
+        raise InvalidParameter("tps and window must be at least 1", code=21100, field="tps")
+    if len(settings.system_id) > 15 or len(password) > 8:
+        # SMPP 3.4 §4.1.1: system_id C-octet string of 16, password of 9 (terminator included).
+        raise InvalidParameter(
+            "SMPP 3.4 allows a system_id of at most 15 characters and a password of at most 8",
+            code=21100,
+            field="system_id",
+        )
+    if settings.receipt_ids not in tuple(ReceiptIds):
+        raise InvalidParameter(
+            f"receipt ids must be one of {', '.join(ReceiptIds)}, not {settings.receipt_ids!r}",
+            code=21100,
+            field="receipt_ids",
         )
 
 

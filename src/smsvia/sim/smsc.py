@@ -3,6 +3,10 @@
 Behaviour by destination number: ending 9999 → receipt UNDELIV, 9998 → submit refused with
 ESME_RINVDSTADR, 9997 → no receipt at all; anything else → DELIVRD after `dlr_delay`.
 It records every submit it accepted, so tests can count what reached the "network".
+
+Message ids are numbered as real SMSCs number them (`ids`): 8 hex digits, a decimal
+counter, hex in submit_sm_resp and decimal in the receipt, or zero-padded in submit_sm_resp
+and bare in the receipt.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -30,17 +35,31 @@ class SmscBehaviour:
     throttle_tps: int | None = None  # answer ESME_RTHROTTLED above this many submits a second
     drop_after: int | None = None  # cut the connection, unanswered, at every Nth submit
     respond_after: float = 0.0  # hold each submit_sm_resp this long (to observe windows)
+    ids: str = "hex"  # one of ID_STYLES
+    # Which destinations get an UNDELIV receipt (digits only, no "+").
+    undeliverable: Callable[[str], bool] = lambda destination: destination.endswith("9999")
+    first_id: int | None = None  # None: anywhere, as a real SMSC's ids start
+
+
+# How the SMSC writes message number n: (in submit_sm_resp, in the receipt).
+ID_STYLES = {
+    "hex": lambda n: (f"{n:08x}", f"{n:08x}"),
+    "decimal": lambda n: (str(n), str(n)),
+    "hex-to-decimal": lambda n: (format(n, "x"), str(n)),
+    "zero-padded": lambda n: (f"{n:010d}", str(n)),
+}
 
 
 @dataclass(slots=True)
 class AcceptedSubmit:
-    message_id: str
+    message_id: str  # as submit_sm_resp gave it
     source: str
     destination: str
     short_message: bytes
     data_coding: int
     esm_class: int
     registered_delivery: int
+    receipt_id: str = ""  # the id its receipt names
     answered: bool = False  # True once submit_sm_resp went out on a live connection
 
 
@@ -98,7 +117,9 @@ class SmscSimulator:
         self._sessions: set[_Session] = set()
         self._server: asyncio.Server | None = None
         # Ids start anywhere, as a real SMSC's do; a restart does not count from 1 again.
-        self._ids = secrets.randbelow(1 << 28)
+        first = self.behaviour.first_id
+        self._ids = (first - 1) if first is not None else secrets.randbelow(1 << 28)
+        self._write_id = ID_STYLES[self.behaviour.ids]
         self._submits = 0
         self._undelivered_receipts: list[_Pending] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -272,7 +293,7 @@ class SmscSimulator:
             return True
         self._ids += 1
         self._submits += 1
-        message_id = f"{self._ids:08x}"
+        message_id, receipt_id = self._write_id(self._ids)
         drop = bool(self.behaviour.drop_after) and self._submits % self.behaviour.drop_after == 0
         accepted = AcceptedSubmit(
             message_id,
@@ -282,10 +303,11 @@ class SmscSimulator:
             submit.data_coding,
             submit.esm_class,
             submit.registered_delivery,
+            receipt_id,
         )
         self.accepted.append(accepted)
         if submit.registered_delivery & 0x01 and not submit.destination_addr.endswith("9997"):
-            self._later(self._receipt(message_id, submit))
+            self._later(self._receipt(receipt_id, submit))
         if drop:
             log.info("dropping the connection after submit %s (unanswered)", message_id)
             return False
@@ -319,7 +341,7 @@ class SmscSimulator:
 
     async def _receipt(self, message_id: str, submit: smpp34.SubmitSm) -> None:
         await asyncio.sleep(self.behaviour.dlr_delay)
-        undelivered = submit.destination_addr.endswith("9999")
+        undelivered = self.behaviour.undeliverable(submit.destination_addr)
         stat, state, err = ("UNDELIV", 5, "001") if undelivered else ("DELIVRD", 2, "000")
         stamp = datetime.now(UTC).strftime("%y%m%d%H%M")
         text = (

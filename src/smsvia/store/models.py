@@ -37,6 +37,12 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), Decimal: Money}
 
 
+def _held_leases(table: str) -> Index:
+    """The rows some worker holds: how the claims of a worker that died are found."""
+    held = text("lease_owner IS NOT NULL")
+    return Index(f"ix_{table}_lease_owner", "lease_owner", postgresql_where=held, sqlite_where=held)
+
+
 class Account(Base):
     __tablename__ = "accounts"
 
@@ -111,6 +117,7 @@ class Message(Base):
             sqlite_where=text("due_at IS NOT NULL"),
         ),
         Index("ix_messages_account_id_recipient_index", "account_id", "recipient_index"),
+        _held_leases("messages"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -163,7 +170,7 @@ class MessagePart(Base):
     __tablename__ = "message_parts"
     __table_args__ = (
         UniqueConstraint("message_id", "sequence"),
-        Index("ix_message_parts_connector_id_smsc_message_id", "connector_id", "smsc_message_id"),
+        Index("ix_message_parts_connector_id_smsc_key", "connector_id", "smsc_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -173,6 +180,8 @@ class MessagePart(Base):
     # pending | submitted | ambiguous | delivered | undelivered | failed
     status: Mapped[str] = mapped_column(String(16))
     smsc_message_id: Mapped[str | None] = mapped_column(String(65))
+    # The id as receipts look it up (domain/receipt_ids.smsc_key): lower case, no leading zeros.
+    smsc_key: Mapped[str | None] = mapped_column(String(65))
     error_code: Mapped[int | None] = mapped_column(Integer)
     submitted_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
@@ -204,6 +213,7 @@ class WebhookDelivery(Base):
             postgresql_where=text("due_at IS NOT NULL"),
             sqlite_where=text("due_at IS NOT NULL"),
         ),
+        _held_leases("webhook_deliveries"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

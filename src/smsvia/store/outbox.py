@@ -5,15 +5,19 @@
                            PostgreSQL, so workers never wait on each other); expired leases
                            are taken back, which is how a crashed worker's work is resumed
 -- parts_of --             the submit_sm parts recorded for messages
+-- record_intents --       note parts about to go on the wire (`sending`), only for messages
+                           the worker still holds: the lease owner is the fence
 -- record_parts --         write submit outcomes: new parts, or news of parts a worker marked
                            `sending` (or another flagged ambiguous after losing the lease)
 -- messages_for_update --  claimed messages again, locked, to record what became of them
--- parts_by_smsc_ids --    the parts delivery receipts may answer
+-- parts_by_smsc_keys --   the parts delivery receipts may answer, with their handsets
 -- ambiguous_parts_for --  unanswered parts to the same handsets on the same connector
 -- store_receipts --       receipts as they arrive, before any matching
 -- mark_receipts_tried --  count a matching attempt; matched receipts are done
 -- unapplied_receipts --   receipts not yet matched to a part
 -- queue_depth --          messages waiting, for /metrics
+-- lease_holders --        who holds claims on messages and callbacks now
+-- expire_leases_of --     end the claims of workers that are gone, so others take them now
 
 The worker and the receipts read messages and parts as `Loaded` rows (store/rows.py), not
 ORM objects, and `save` writes what changed in a batch at once. `release` ends a worker's
@@ -23,7 +27,7 @@ lease on a claimed message (due again at `due_at`, or never).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, func, insert, or_, select, update
@@ -31,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.leases import lease_due
-from smsvia.store.models import Message, MessagePart, ReceiptInbox
+from smsvia.store.models import Message, MessagePart, ReceiptInbox, WebhookDelivery
 from smsvia.store.rows import Loaded, among, insert_many, save
 
 __all__ = ["MessageRow", "PartRow", "save"]
@@ -39,6 +43,8 @@ __all__ = ["MessageRow", "PartRow", "save"]
 _messages = Message.__table__
 _parts = MessagePart.__table__
 _receipts = ReceiptInbox.__table__
+# An expired lease: any claim may take the row.
+_LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class MessageRow(Loaded):
@@ -101,6 +107,38 @@ async def parts_of(session: AsyncSession, message_ids: Collection[int]) -> list[
     return [PartRow(row) for row in rows]
 
 
+async def record_intents(
+    session: AsyncSession, owner: str, intents: Sequence[Mapping[str, Any]]
+) -> set[tuple[int, int]]:
+    """Insert parts as `sending` (or move them there from `pending`) for the messages `owner`
+    still holds; returns the (message_id, sequence) of those written. On PostgreSQL the held
+    messages are share-locked until commit, so a takeover waits for the intents and sees
+    them."""
+    if not intents:
+        return set()
+    held = select(_messages.c.id).where(
+        among(session, _messages.c.id, {row["message_id"] for row in intents}),
+        _messages.c.lease_owner == owner,
+    )
+    postgres = session.bind.dialect.name == "postgresql"
+    if postgres:
+        held = held.with_for_update(read=True)
+    ours = set(await session.scalars(held))
+    rows = [row for row in intents if row["message_id"] in ours]
+    if not rows:
+        return set()
+    statement = (postgresql if postgres else sqlite).insert(_parts)
+    statement = statement.on_conflict_do_update(
+        index_elements=[_parts.c.message_id, _parts.c.sequence],
+        set_={"status": statement.excluded.status, "connector_id": statement.excluded.connector_id},
+        where=_parts.c.status == "pending",
+    )
+    written = await session.execute(
+        statement.returning(_parts.c.message_id, _parts.c.sequence), list(rows)
+    )
+    return {(message_id, sequence) for message_id, sequence in written}
+
+
 async def record_parts(session: AsyncSession, parts: Sequence[Mapping[str, Any]]) -> None:
     """Insert parts (every column but the id); a part already recorded is updated only while
     its outcome is unknown: `sending` (ours, from the claim), or `ambiguous` (flagged by a
@@ -109,7 +147,7 @@ async def record_parts(session: AsyncSession, parts: Sequence[Mapping[str, Any]]
         return
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(_parts)
-    outcome = ("status", "smsc_message_id", "error_code", "submitted_at")
+    outcome = ("status", "smsc_message_id", "smsc_key", "error_code", "submitted_at")
     statement = statement.on_conflict_do_update(
         index_elements=[_parts.c.message_id, _parts.c.sequence],
         set_={name: statement.excluded[name] for name in outcome},
@@ -134,18 +172,20 @@ async def messages_for_update(
     return [MessageRow(row) for row in await session.execute(query)]
 
 
-async def parts_by_smsc_ids(
-    session: AsyncSession, connector_id: int, smsc_message_ids: Collection[str]
-) -> list[PartRow]:
-    """Every part on the connector with one of these SMSC ids (ids can come round again,
-    so one id may match an old, finished part too)."""
+async def parts_by_smsc_keys(
+    session: AsyncSession, connector_id: int, smsc_keys: Collection[str]
+) -> list[tuple[PartRow, str]]:
+    """Every part on the connector with one of these `smsc_key`s (ids come round again, so a
+    key may match an old, finished part too), with its message's recipient blind index."""
     rows = await session.execute(
-        select(_parts).where(
+        select(_parts, _messages.c.recipient_index)
+        .join(_messages, _messages.c.id == _parts.c.message_id)
+        .where(
             _parts.c.connector_id == connector_id,
-            among(session, _parts.c.smsc_message_id, smsc_message_ids),
+            among(session, _parts.c.smsc_key, smsc_keys),
         )
     )
-    return [PartRow(row) for row in rows]
+    return [(PartRow(tuple(row)[:-1]), row.recipient_index) for row in rows]
 
 
 async def ambiguous_parts_for(
@@ -221,6 +261,33 @@ async def queue_depth(session: AsyncSession, now: datetime) -> int:
         await session.scalar(select(func.count()).select_from(Message).where(Message.due_at <= now))
         or 0
     )
+
+
+async def lease_holders(session: AsyncSession, now: datetime) -> set[str]:
+    """The owners of live claims on messages and callbacks."""
+    holders: set[str] = set()
+    for table in (_messages, WebhookDelivery.__table__):
+        holders.update(
+            await session.scalars(
+                select(table.c.lease_owner)
+                .where(table.c.lease_owner.is_not(None), table.c.lease_expires_at >= now)
+                .distinct()
+            )
+        )
+    return holders
+
+
+async def expire_leases_of(session: AsyncSession, owners: Collection[str], now: datetime) -> int:
+    """End the claims `owners` hold, so any worker may take them at once; returns how many."""
+    ended = 0
+    for table in (_messages, WebhookDelivery.__table__):
+        result = await session.execute(
+            update(table)
+            .where(among(session, table.c.lease_owner, owners), table.c.lease_expires_at >= now)
+            .values(lease_expires_at=_LONG_AGO)
+        )
+        ended += result.rowcount
+    return ended
 
 
 def release(message: Message | MessageRow, due_at: datetime | None) -> None:

@@ -1,0 +1,134 @@
+"""`smsvia accounts`, `keys` and `numbers`: who sends, with what credentials, from where."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from smsvia.cli._common import CliError, console, with_runtime
+
+accounts_app = typer.Typer(help="Accounts: who sends, with what credentials.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys of an account.", no_args_is_help=True)
+numbers_app = typer.Typer(help="Senders an account may use as From.", no_args_is_help=True)
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: Annotated[str, typer.Argument(help="A name for the account.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print {sid, auth_token}.")] = False,
+) -> None:
+    """Create an account and print its Account SID and Auth Token (shown once)."""
+    from smsvia.services.accounts import create_account
+
+    created = with_runtime(lambda runtime: create_account(runtime.store, name))
+    if as_json:
+        print(json.dumps({"sid": created.sid, "auth_token": created.secret}))
+    else:
+        console.print(f"Account SID  {created.sid}\nAuth Token   {created.secret}", highlight=False)
+
+
+@accounts_app.command("update")
+def accounts_update(
+    account_sid: Annotated[str, typer.Argument(help="The account to change.")],
+    rcs_fallback_seconds: Annotated[
+        int | None,
+        typer.Option(
+            "--rcs-fallback-seconds",
+            help="How long RCS may go undelivered before the message goes as SMS (default 60).",
+        ),
+    ] = None,
+    help_text: Annotated[
+        str | None, typer.Option("--help-text", help='The answer to HELP ("" for the default).')
+    ] = None,
+    opt_out_text: Annotated[
+        str | None, typer.Option("--opt-out-text", help="The answer to STOP and its synonyms.")
+    ] = None,
+    opt_in_text: Annotated[
+        str | None, typer.Option("--opt-in-text", help="The answer to START, YES, UNSTOP.")
+    ] = None,
+    quiet_hours: Annotated[
+        str | None,
+        typer.Option(
+            "--quiet-hours",
+            help="No marketing texts between these local times (default 21:00-08:00); state "
+            "law may be stricter and wins.",
+        ),
+    ] = None,
+    marketing_cap: Annotated[
+        int | None,
+        typer.Option(
+            "--marketing-cap",
+            help="At most this many marketing texts to one person in 24 hours (0: none beyond "
+            "state law).",
+        ),
+    ] = None,
+) -> None:
+    """Change an account's settings: only the options given change."""
+    from dataclasses import asdict
+
+    from smsvia.services.accounts import AccountSettings, update_settings
+
+    changes = AccountSettings(
+        rcs_fallback_seconds=rcs_fallback_seconds,
+        help_text=help_text,
+        opt_out_text=opt_out_text,
+        opt_in_text=opt_in_text,
+        quiet_hours=quiet_hours,
+        marketing_cap_24h=marketing_cap,
+    )
+    if changes == AccountSettings():
+        raise CliError("nothing to change: give at least one option (see --help)")
+    with_runtime(lambda runtime: update_settings(runtime.store, account_sid, changes))
+    said = ", ".join(
+        f"{name.replace('_', ' ')} = {value!r}"
+        for name, value in asdict(changes).items()
+        if value is not None
+    )
+    console.print(f"{account_sid}: {said}", highlight=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    account_sid: Annotated[str, typer.Argument(help="The account the key acts for.")],
+    name: Annotated[str, typer.Option("--name", help="A name for the key.")] = "API key",
+    as_json: Annotated[bool, typer.Option("--json", help="Print {sid, secret}.")] = False,
+) -> None:
+    """Create an API key (SK…) and print its secret (shown once, stored hashed)."""
+    from smsvia.services.accounts import create_api_key
+
+    created = with_runtime(lambda runtime: create_api_key(runtime.store, account_sid, name))
+    if as_json:
+        print(json.dumps({"sid": created.sid, "secret": created.secret}))
+    else:
+        console.print(f"API key SID  {created.sid}\nSecret       {created.secret}", highlight=False)
+
+
+@numbers_app.command("add")
+def numbers_add(
+    account_sid: Annotated[str, typer.Argument(help="The account that may send from it.")],
+    number: Annotated[str, typer.Argument(help="E.164 number or alphanumeric sender ID.")],
+    connector: Annotated[str, typer.Option("--connector", help="SMS connector to send by.")],
+    rcs_connector: Annotated[
+        str | None, typer.Option("--rcs-connector", help="RCS connector, tried first.")
+    ] = None,
+    sms_url: Annotated[
+        str | None, typer.Option("--sms-url", help="Where inbound messages are forwarded.")
+    ] = None,
+) -> None:
+    """Let an account send from NUMBER through CONNECTOR."""
+    from smsvia.services.senders import add_number
+
+    sender = with_runtime(
+        lambda runtime: add_number(
+            runtime.store,
+            account_sid,
+            number,
+            connector=connector,
+            rcs_connector=rcs_connector,
+            sms_url=sms_url,
+            default_region=runtime.settings.default_region,
+        )
+    )
+    console.print(f"{sender} added to {account_sid} via {connector}", highlight=False)

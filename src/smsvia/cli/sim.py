@@ -1,0 +1,140 @@
+"""`smsvia sim`: the SMSC and RBM simulators on their own."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from smsvia.cli._common import CliError, configure_logging, console, run_fast, until_stopped
+from smsvia.config import Settings
+
+sim_app = typer.Typer(help="Simulators for tests, demos and benchmarks.", no_args_is_help=True)
+
+
+@sim_app.command("smsc")
+def sim_smsc(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 2775,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    system_id: Annotated[str, typer.Option("--system-id", help="system_id to accept.")] = "smsvia",
+    password: Annotated[str, typer.Option("--password", help="Password to accept.")] = "secret",
+    any_credentials: Annotated[
+        bool, typer.Option("--any-credentials", help="Accept every bind.")
+    ] = False,
+    dlr_delay: Annotated[
+        float, typer.Option("--dlr-delay", help="Seconds from submit to receipt.")
+    ] = 0.5,
+    throttle_tps: Annotated[
+        int | None,
+        typer.Option("--throttle-tps", help="Answer ESME_RTHROTTLED above N submits/s."),
+    ] = None,
+    drop_after: Annotated[
+        int | None,
+        typer.Option("--drop-after", help="Cut the connection, unanswered, every N submits."),
+    ] = None,
+    ids: Annotated[
+        str,
+        typer.Option(
+            "--ids",
+            help="How message ids are written: hex, decimal, hex-to-decimal (hex answers, "
+            "decimal receipts) or zero-padded (padded answers, bare receipts).",
+        ),
+    ] = "hex",
+    first_id: Annotated[
+        int | None, typer.Option("--first-id", help="Number the first message N.")
+    ] = None,
+) -> None:
+    """An SMPP 3.4 SMSC: To ending 9999 → UNDELIV, 9998 → ESME_RINVDSTADR, 9997 → no receipt."""
+    from smsvia.sim.smsc import ID_STYLES, SmscBehaviour, SmscSimulator
+
+    if ids not in ID_STYLES:
+        raise CliError(f"--ids must be one of {', '.join(ID_STYLES)}, not {ids!r}")
+    settings = Settings()
+    configure_logging(settings)
+    behaviour = SmscBehaviour(
+        system_id=None if any_credentials else system_id,
+        password=None if any_credentials else password,
+        dlr_delay=dlr_delay,
+        throttle_tps=throttle_tps,
+        drop_after=drop_after,
+        ids=ids,
+        first_id=first_id,
+    )
+
+    async def run() -> SmscSimulator:
+        simulator = SmscSimulator(host, port, behaviour)
+        try:
+            await simulator.start()
+        except OSError as exc:
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        credentials = "any credentials" if any_credentials else f"{system_id} / {password}"
+        console.print(
+            f"SMSC simulator on {host}:{simulator.port} ({credentials}); Ctrl-C stops it",
+            highlight=False,
+        )
+        await until_stopped()
+        await simulator.stop()
+        return simulator
+
+    simulator = run_fast(run())
+    console.print(
+        f"accepted {len(simulator.accepted)} submits, sent {simulator.receipts_sent} receipts",
+        highlight=False,
+    )
+
+
+@sim_app.command("rcs")
+def sim_rcs(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8090,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    webhook: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook", help="Where events go, e.g. http://127.0.0.1:8080/rcs/NAME/events"
+        ),
+    ] = None,
+    client_token: Annotated[
+        str, typer.Option("--client-token", help="Key of the events' X-Goog-Signature.")
+    ] = "smsvia-sim-client-token",
+    delivered_after: Annotated[
+        float, typer.Option("--delivered-after", help="Seconds from send to DELIVERED.")
+    ] = 0.05,
+    read_after: Annotated[
+        float, typer.Option("--read-after", help="Seconds from send to READ.")
+    ] = 0.2,
+) -> None:
+    """An RBM platform: numbers ending 77 never get it, 55 → 500, even → delivered, odd → not
+    RCS-capable."""
+    from smsvia.sim.rbm import RbmBehaviour, RbmSimulator
+
+    settings = Settings()
+    configure_logging(settings)
+    behaviour = RbmBehaviour(
+        client_token=client_token,
+        webhook_url=webhook,
+        delivered_after=delivered_after,
+        read_after=read_after,
+    )
+
+    async def run() -> RbmSimulator:
+        simulator = RbmSimulator(behaviour)
+        try:
+            await simulator.start(host, port)
+        except OSError as exc:
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        events = f"events to {webhook}" if webhook else "no events (no --webhook)"
+        console.print(
+            f"RBM simulator on http://{host}:{simulator.port} ({events}); Ctrl-C stops it",
+            highlight=False,
+        )
+        await until_stopped()
+        await simulator.stop()
+        return simulator
+
+    simulator = run_fast(run())
+    records = simulator.records
+    console.print(
+        f"delivered {len(records.delivered)} messages, revoked {len(records.revoked)}, "
+        f"sent {records.events_sent} events",
+        highlight=False,
+    )
