@@ -9,7 +9,10 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from smsvia.services import accounts
+from smsvia.services import accounts, inbound
+from smsvia.services.delivery import Tracker
+from smsvia.services.quote import load_price_book
+from smsvia.store import senders as sender_queries
 
 TO = "+14155550100"
 
@@ -91,6 +94,40 @@ def test_list_filters_by_to_and_from(server, backend):
     assert [m.body for m in client.messages.list(to="+14155550101")] == ["two"]
     assert len(client.messages.list(from_=shop.sender)) == 2
     assert client.messages.list(from_="+15005550009") == []
+
+
+def test_list_finds_an_inbound_message_by_the_customer_who_sent_it(server, backend):
+    shop = backend.tenant()
+    client = twilio_client(server, shop.sid, shop.token)
+    client.messages.create(to=TO, from_=shop.sender, body="Your order shipped")
+    backend.run(customer_texts(backend, shop, TO, "Where is it now?"))
+
+    from_customer = client.messages.list(from_=TO)
+    assert [(m.direction, m.from_, m.to, m.body) for m in from_customer] == [
+        ("inbound", TO, shop.sender, "Where is it now?")
+    ]
+    to_customer = client.messages.list(to=TO)
+    assert [(m.direction, m.body) for m in to_customer] == [("outbound-api", "Your order shipped")]
+    to_us = client.messages.list(to=shop.sender)
+    assert [m.body for m in to_us] == ["Where is it now?"]
+    assert [m.body for m in client.messages.list(from_=shop.sender)] == ["Your order shipped"]
+
+
+async def customer_texts(backend, shop, handset: str, text: str) -> None:
+    """An SMS from the handset to the shop's number, as the SMSC would hand it over."""
+    async with backend.store.db.transaction() as session:
+        number = await sender_queries.number_by_phone(session, shop.sender)
+        await inbound.receive(
+            session,
+            backend.store,
+            Tracker(backend.store),
+            load_price_book(),
+            number=number,
+            handset=handset,
+            text=text,
+            channel="sms",
+            now=datetime.now(UTC),
+        )
 
 
 def test_list_filters_by_date_sent_exclude_unsent(server, backend):

@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 from smsvia.domain.errors import Conflict, InvalidParameter, NotFound
-from smsvia.domain.phone import parse_phone
 from smsvia.domain.status import FINAL, Status
 from smsvia.services.accounts import Principal
 from smsvia.services.clock import Clock, utcnow
@@ -98,10 +97,8 @@ async def list_messages(store: Store, principal: Principal, query: ListQuery) ->
             f"PageSize must be between 1 and {MAX_PAGE_SIZE}", code=20001, field="PageSize"
         )
     where = queries.MessageFilter(
-        recipient_index=(
-            store.cipher.blind_index(parse_phone(query.to).e164, "phone") if query.to else None
-        ),
-        sender=normalize_sender(query.sender) if query.sender else None,
+        to=_party(store, query.to) if query.to else None,
+        sender=_party(store, query.sender) if query.sender else None,
         sent_on_or_after=query.sent_on_or_after,
         sent_before=query.sent_before,
         status=_status(query.status) if query.status else None,
@@ -121,6 +118,13 @@ async def list_messages(store: Store, principal: Principal, query: ListQuery) ->
     rows = rows[: query.page_size]
     views = [message_view(store, row, principal.account_sid, ()) for row in rows]
     return MessagePage(views, encode_token(rows[-1].id) if more else None)
+
+
+def _party(store: Store, number: str) -> queries.Party:
+    """A To or From filter: a number (either side's) or an alphanumeric sender ID (ours)."""
+    sender = normalize_sender(number)
+    index = store.cipher.blind_index(sender, "phone") if sender.startswith("+") else None
+    return queries.Party(index, sender)
 
 
 async def cancel_message(

@@ -6,16 +6,25 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.models import Message, MessageEvent
 
 
 @dataclass(frozen=True, slots=True)
+class Party:
+    """A `To` or `From` filter as Twilio means it: the customer's number (stored sealed, as
+    `recipient_index`) or ours (stored plain, as `sender`), by direction."""
+
+    index: str | None  # the blind index of the number, when it is one
+    sender: str  # the number as a sender (E.164, or an alphanumeric sender ID)
+
+
+@dataclass(frozen=True, slots=True)
 class MessageFilter:
-    recipient_index: str | None = None
-    sender: str | None = None
+    to: Party | None = None
+    sender: Party | None = None
     sent_on_or_after: datetime | None = None
     sent_before: datetime | None = None
     status: str | None = None
@@ -87,10 +96,12 @@ async def page_of_messages(
 ) -> Sequence[Message]:
     """Newest first, `limit` of them, older than `before_id` when paging on by token."""
     query = select(Message).where(Message.account_id == account_id)
-    if where.recipient_index is not None:
-        query = query.where(Message.recipient_index == where.recipient_index)
+    if where.to is not None:
+        # Outbound: to the customer; inbound: to our number.
+        query = query.where(_party(where.to, customer_when_inbound=False))
     if where.sender is not None:
-        query = query.where(Message.sender == where.sender)
+        # Outbound: from our number; inbound: from the customer.
+        query = query.where(_party(where.sender, customer_when_inbound=True))
     if where.sent_on_or_after is not None:
         query = query.where(Message.date_sent >= where.sent_on_or_after)
     if where.sent_before is not None:
@@ -101,6 +112,15 @@ async def page_of_messages(
         query = query.where(Message.id < before_id)
     query = query.order_by(Message.id.desc()).limit(limit).offset(offset)
     return (await session.scalars(query)).all()
+
+
+def _party(party: Party, *, customer_when_inbound: bool) -> ColumnElement[bool]:
+    inbound = Message.direction == "inbound"
+    customer = Message.recipient_index == party.index if party.index is not None else false()
+    ours = Message.sender == party.sender
+    if customer_when_inbound:
+        return or_(and_(inbound, customer), and_(~inbound, ours))
+    return or_(and_(inbound, ours), and_(~inbound, customer))
 
 
 async def status_counts(session: AsyncSession, account_id: int, *, recent: int) -> dict[str, int]:
