@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, select, text
 
 from smsvia.channels.base import PartOutcome, PartResult, SmsSubmission
+from smsvia.dispatch.journal import PartJournal
 from smsvia.dispatch.worker import Worker
 from smsvia.services.delivery import Tracker
 from smsvia.services.messages import SendRequest, send_message
@@ -144,15 +145,18 @@ def test_a_part_whose_outcome_is_known_is_never_overwritten(backend):
 
 
 class StalledConnection:
-    """Takes submits and never answers: the process dies before the SMSC's answer comes."""
+    """Writes the first part and never hears back: the process dies before the SMSC's
+    answer comes. Asks the gate first, as every channel does."""
 
     name = "stalled"
 
     def __init__(self) -> None:
-        self.taken: list[SmsSubmission] = []
+        self.written: list[int] = []
 
     async def submit(self, submission: SmsSubmission) -> list[PartResult]:
-        self.taken.append(submission)
+        first = submission.parts[0]
+        assert await submission.gate.writing(first.sequence)
+        self.written.append(first.sequence)
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
@@ -165,10 +169,16 @@ class AnsweringConnection:
 
     async def submit(self, submission: SmsSubmission) -> list[PartResult]:
         self.taken.append(submission)
-        return [PartResult(p.sequence, PartOutcome.ACCEPTED, "x") for p in submission.parts]
+        results = []
+        for part in submission.parts:
+            assert await submission.gate.writing(part.sequence)
+            result = PartResult(part.sequence, PartOutcome.ACCEPTED, f"x{part.sequence}")
+            submission.gate.answered(result)
+            results.append(result)
+        return results
 
 
-def test_a_message_left_sending_is_flagged_ambiguous_and_never_resent(backend):
+def test_only_a_part_written_before_a_crash_is_ambiguous_the_rest_go_out_once(backend):
     async def scenario():
         shop = await backend.create_tenant()
         await queue(backend, shop, 1, body="A long update on your order. " * 14)  # 3 parts
@@ -178,12 +188,11 @@ def test_a_message_left_sending_is_flagged_ambiguous_and_never_resent(backend):
         tracker = Tracker(backend.store)
         first = Worker(backend.store, {message.connector_id: stalled}, tracker, owner="first")
         running = asyncio.create_task(first.run_once())
-        while not stalled.taken:
+        while not stalled.written:
             await asyncio.sleep(0.01)
-        running.cancel()  # the worker is gone: claimed, submitted, nothing recorded
+        running.cancel()  # the worker is gone: part 1 written, unanswered; 2 and 3 never left
         with contextlib.suppress(asyncio.CancelledError):
             await running
-        assert len(stalled.taken[0].parts) == 3
 
         later = datetime.now(UTC) + timedelta(hours=1)  # the first worker's lease has run out
         second = Worker(
@@ -194,16 +203,49 @@ def test_a_message_left_sending_is_flagged_ambiguous_and_never_resent(backend):
             clock=lambda: later,
         )
         assert await second.run_once() == 1
-        assert answering.taken == []
         async with backend.store.db.sessions() as session:
             after = await session.get(Message, message.id)
-            parts = (await session.scalars(select(MessagePart.status))).all()
+            parts = (
+                await session.execute(
+                    select(
+                        MessagePart.sequence, MessagePart.status, MessagePart.smsc_message_id
+                    ).order_by(MessagePart.sequence)
+                )
+            ).all()
             events = (await session.scalars(select(MessageEvent.event))).all()
+        assert [p.sequence for p in answering.taken[0].parts] == [2, 3]
         assert after.status == "sent"
-        assert parts == ["ambiguous"] * 3
-        assert events.count("ambiguous") == 3
+        assert [tuple(p) for p in parts] == [
+            (1, "ambiguous", None),
+            (2, "submitted", "x2"),
+            (3, "submitted", "x3"),
+        ]
+        assert events.count("ambiguous") == 1
 
     backend.run(scenario())
+
+
+def test_an_intent_is_written_only_while_the_worker_holds_the_message(backend):
+    """The lease owner fences the wire: a worker whose message was taken over sends
+    nothing more of it."""
+
+    async def scenario():
+        shop = await backend.create_tenant()
+        await queue(backend, shop, 2)
+        now = datetime.now(UTC)
+        held, taken = await claim(backend.store, now)
+        async with backend.store.db.transaction() as session:
+            taken.lease_owner = "successor"
+            await outbox.save(session, [taken])
+        journal = PartJournal(backend.store, "test")
+        return await asyncio.gather(
+            journal.writing(held.id, held.connector_id, 1),
+            journal.writing(taken.id, taken.connector_id, 1),
+        ), journal.commits
+
+    (ours, theirs), commits = backend.run(scenario())
+    assert (ours, theirs) == (True, False)
+    assert commits == 1  # both asked together: one group commit
 
 
 def test_queue_tables_changed_since_their_last_analyze_are_analyzed(backend):

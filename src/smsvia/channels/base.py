@@ -20,21 +20,35 @@ class PartOutcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class SmsSubmission:
-    reference: str  # the message SID, for logs
-    source: str
-    destination: str
-    parts: tuple[Part, ...]
-    want_receipt: bool = True
-
-
-@dataclass(frozen=True, slots=True)
 class PartResult:
     sequence: int
     outcome: PartOutcome
     smsc_message_id: str | None = None
     error_code: int | None = None  # Twilio-style, for REJECTED
     detail: str = ""
+
+
+class PartGate(Protocol):
+    """What a channel asks before each part goes on the wire, and tells once it is answered:
+    how a crash leaves only the parts really in flight in doubt (dispatch/journal.py)."""
+
+    async def writing(self, sequence: int) -> bool:
+        """The intent to write this part is durable; False: it must not go out."""
+        ...
+
+    def answered(self, result: PartResult) -> None:
+        """What became of a part `writing` allowed (any outcome, NOT_SENT included)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SmsSubmission:
+    reference: str  # the message SID, for logs
+    source: str
+    destination: str
+    parts: tuple[Part, ...]
+    want_receipt: bool = True
+    gate: PartGate | None = None
 
 
 @dataclass(frozen=True, slots=True)

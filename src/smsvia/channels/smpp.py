@@ -127,28 +127,44 @@ class SmppChannel:
             return PartResult(part.sequence, PartOutcome.NOT_SENT, detail=self._why_unbound())
         await self._bucket.acquire()
         async with self._window:
-            session = self._session
-            if session is None or not self.connected:
+            if not self.connected:
                 return PartResult(part.sequence, PartOutcome.NOT_SENT, detail="connection lost")
-            try:
-                # asyncio.timeout, not wait_for: no task per submit
-                async with asyncio.timeout(self.config.response_timeout):
-                    response = await session.submit_sm(
-                        _address(submission.destination),
-                        part.short_message,
-                        source_addr=_address(submission.source),
-                        source_addr_ton=_ton(submission.source),
-                        source_addr_npi=1 if _ton(submission.source) != 5 else 0,
-                        dest_addr_ton=1,
-                        dest_addr_npi=1,
-                        esm_class=part.esm_class,
-                        data_coding=part.data_coding,
-                        registered_delivery=1 if submission.want_receipt else 0,
-                    )
-            except TimeoutError:
-                return PartResult(part.sequence, PartOutcome.AMBIGUOUS, detail="no submit_sm_resp")
-            except smpp34.SmppError as exc:
-                return await self._failed(part.sequence, exc)
+            gate = submission.gate
+            if gate is None:
+                return await self._write(submission, part)
+            # In the window already: the intent is written only for a part about to go out.
+            if not await gate.writing(part.sequence):
+                return PartResult(
+                    part.sequence, PartOutcome.NOT_SENT, detail="no longer this worker's to send"
+                )
+            result = await self._write(submission, part)
+            gate.answered(result)
+            return result
+
+    async def _write(self, submission: SmsSubmission, part) -> PartResult:
+        """One submit_sm and its answer (the caller holds a window slot)."""
+        session = self._session
+        if session is None or not self.connected:
+            return PartResult(part.sequence, PartOutcome.NOT_SENT, detail="connection lost")
+        try:
+            # asyncio.timeout, not wait_for: no task per submit
+            async with asyncio.timeout(self.config.response_timeout):
+                response = await session.submit_sm(
+                    _address(submission.destination),
+                    part.short_message,
+                    source_addr=_address(submission.source),
+                    source_addr_ton=_ton(submission.source),
+                    source_addr_npi=1 if _ton(submission.source) != 5 else 0,
+                    dest_addr_ton=1,
+                    dest_addr_npi=1,
+                    esm_class=part.esm_class,
+                    data_coding=part.data_coding,
+                    registered_delivery=1 if submission.want_receipt else 0,
+                )
+        except TimeoutError:
+            return PartResult(part.sequence, PartOutcome.AMBIGUOUS, detail="no submit_sm_resp")
+        except smpp34.SmppError as exc:
+            return await self._failed(part.sequence, exc)
         if response.is_success and response.message_id:
             return PartResult(part.sequence, PartOutcome.ACCEPTED, response.message_id)
         return self._refused(part.sequence, response.command_status)

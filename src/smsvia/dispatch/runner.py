@@ -15,7 +15,7 @@ from smsvia.dispatch.inbound import InboundSms
 from smsvia.dispatch.rcs import RcsFlow
 from smsvia.dispatch.rcs_events import RcsEventProcessor
 from smsvia.dispatch.receipts import ReceiptProcessor
-from smsvia.dispatch.worker import Worker, WorkerConfig, worker_name
+from smsvia.dispatch.worker import Worker, WorkerConfig
 from smsvia.domain.pricing import PriceBook
 from smsvia.domain.quiet_hours import RuleBook
 from smsvia.domain.receipt_ids import ReceiptIds
@@ -28,6 +28,7 @@ from smsvia.store import outbox
 from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
 from smsvia.store.models import Connector
+from smsvia.store.presence import Presence, new_owner
 from smsvia.webhooks.dispatcher import WebhookConfig, WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,13 @@ class Dispatch:
     price_book: PriceBook = field(default_factory=load_price_book)
     # Quiet hours, checked again for marketing messages as they go out.
     rules: RuleBook = field(default_factory=load_rules)
-    owner: str = field(default_factory=worker_name)
+    owner: str = field(default_factory=new_owner)
     # How often the connectors table is read again, so connectors added later start too.
     connector_refresh: float = 5.0
     # How often the queue tables' statistics are checked, where autovacuum is off.
     statistics_interval: float = 10.0
+    # How often claims are checked for holders that died (taken over at once when found).
+    takeover_interval: float = 2.0
 
     def __post_init__(self) -> None:
         self.tracker = Tracker(self.store)
@@ -76,8 +79,12 @@ class Dispatch:
         self.webhooks: WebhookDispatcher | None = None
         self.rcs_events: RcsEventProcessor | None = None
         self.inbound: InboundSms | None = None
+        self.presence = Presence(self.store.db, self.owner)
 
     async def start(self) -> None:
+        await self.presence.announce()
+        # A restart takes over what its predecessor held before it claims anything.
+        await self.take_over_dead_claims()
         self.receipts = ReceiptProcessor(self.store, self.tracker, self._connector_ids)
         self.inbound = InboundSms(self.store, self.tracker, self.price_book)
         await self._start_new_channels()
@@ -99,6 +106,7 @@ class Dispatch:
             asyncio.create_task(self.rcs_events.run(self._stop), name="rcs-events"),
             asyncio.create_task(self._gauge_queue(), name="queue-depth"),
             asyncio.create_task(self._watch_connectors(), name="connectors"),
+            asyncio.create_task(self._watch_claims(), name="takeover"),
         ]
         if not await self.store.db.autovacuum():
             log.warning(
@@ -119,6 +127,20 @@ class Dispatch:
             await rcs.close()
         if self.webhooks is not None:
             await self.webhooks.close()
+        await self.presence.close()
+
+    async def take_over_dead_claims(self) -> int:
+        """End the claims of workers that are gone, so they are taken now rather than when
+        their leases run out; returns how many claims ended."""
+        now = utcnow()
+        async with self.store.db.transaction() as session:
+            dead = await self.presence.dead(await outbox.lease_holders(session, now))
+            if not dead:
+                return 0
+            ended = await outbox.expire_leases_of(session, dead, now)
+            await self.store.signal.notify(session)
+        log.warning("took over %d claims of %s (gone)", ended, ", ".join(sorted(dead)))
+        return ended
 
     async def _start_new_channels(self) -> None:
         """Start a channel for every connector that has none yet."""
@@ -183,6 +205,17 @@ class Dispatch:
                 await self._start_new_channels()
             except Exception:
                 log.exception("could not read the connectors; trying again later")
+
+    async def _watch_claims(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.takeover_interval)
+            if self._stop.is_set():
+                return
+            try:
+                await self.take_over_dead_claims()
+            except Exception:
+                log.exception("could not look for claims of dead workers; trying again later")
 
     async def _keep_statistics(self) -> None:
         while not self._stop.is_set():

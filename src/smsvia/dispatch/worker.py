@@ -1,10 +1,11 @@
 """Claim due messages, submit their parts, record what happened: two transactions a batch.
 
 A message is `sending` once the claiming transaction commits, before anything reaches the
-SMSC; its parts are recorded with the SMSC's answers in the recording transaction. If the
-worker dies in between, the next one finds the message still `sending`, its parts unrecorded
-(or, on a retry, recorded `sending`), and flags them ambiguous: they may have gone out, so
-they are never sent again.
+SMSC. Each part's intent is committed just before it goes on the wire and its answer just
+after (dispatch/journal.py, in group commits); the recording transaction then settles the
+messages. If the worker dies, the next one finds the message still `sending`: a part with an
+intent and no answer may have gone out, so it is flagged ambiguous and never sent again;
+a part with no intent never left, and is sent now.
 
 Both transactions read Core rows (store/rows.py) and write a whole batch's changes in a few
 statements; a message costs some attribute and dict work, not an ORM flush of its own.
@@ -14,23 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia import metrics
 from smsvia.channels.base import PartOutcome, PartResult, SmsChannel, SmsSubmission
+from smsvia.dispatch.journal import PART_STATUS, PartGate, PartJournal
 from smsvia.dispatch.rcs import RcsFlow, RcsJob, RcsOutcome
 from smsvia.domain.encoding import Part, segment, to_parts
 from smsvia.domain.quiet_hours import RuleBook
-from smsvia.domain.receipt_ids import smsc_key
 from smsvia.domain.rendering import sms_text
 from smsvia.domain.status import FINAL, Status
 from smsvia.services.clock import Clock, utcnow
@@ -39,6 +37,7 @@ from smsvia.services.delivery import Changes, Tracker
 from smsvia.store import outbox
 from smsvia.store.context import Store
 from smsvia.store.outbox import MessageRow, PartRow
+from smsvia.store.presence import new_owner
 
 log = logging.getLogger(__name__)
 
@@ -61,22 +60,9 @@ class _Job:
     message_id: int
     connector_id: int | None
     channel: SmsChannel
-    submission: SmsSubmission
+    submission: SmsSubmission  # its gate journals the parts as they go
     # SMSC ids of the parts an earlier attempt settled, by sequence (None: ambiguous).
     earlier: dict[int, str | None]
-
-
-@dataclass
-class _Claim:
-    """What a claiming transaction writes besides the messages: timeline entries and
-    callbacks, and the parts found unanswered after a crash."""
-
-    changes: Changes
-    unanswered: list[dict[str, Any]] = field(default_factory=list)
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Worker:
@@ -97,9 +83,10 @@ class Worker:
         self.channels = channels
         self.tracker = tracker
         self.rcs = rcs or RcsFlow(store, {}, tracker)
-        self.owner = owner or worker_name()
+        self.owner = owner or new_owner()
         self.config = config or WorkerConfig()
         self.clock = clock
+        self.journal = PartJournal(store, self.owner, clock=clock)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; sleep on the outbox signal when there is nothing due."""
@@ -121,7 +108,7 @@ class Worker:
         """One batch: claim, submit, record. Returns how many messages were claimed."""
         now = self.clock()
         lease_until = now + timedelta(seconds=self.config.lease_seconds)
-        claim = _Claim(Changes())
+        changes = Changes()
         async with self.store.db.transaction(batch=True) as session:
             messages = await outbox.claim_due_messages(
                 session,
@@ -132,23 +119,22 @@ class Worker:
             )
             if not messages:
                 return 0
-            ready = await self._hold_for_quiet_hours(session, claim.changes, messages, now)
+            ready = await self._hold_for_quiet_hours(session, changes, messages, now)
             rcs_jobs = [
                 job
                 for message in ready
-                if message.channel == "rcs" and (job := self.rcs.plan(claim.changes, message, now))
+                if message.channel == "rcs" and (job := self.rcs.plan(changes, message, now))
             ]
             sms = [message for message in ready if message.channel != "rcs"]
             recorded = _by_message(await outbox.parts_of(session, [m.id for m in sms]))
             jobs = [
                 job
                 for message in sms
-                if (job := self._prepare(claim, message, recorded[message.id], now))
+                if (job := self._prepare(changes, message, recorded[message.id], now))
             ]
             await outbox.save(session, messages)
             await outbox.save(session, [part for parts in recorded.values() for part in parts])
-            await outbox.record_parts(session, claim.unanswered)
-            await self.tracker.write(session, claim.changes)
+            await self.tracker.write(session, changes)
         results, rcs_results = await asyncio.gather(
             asyncio.gather(*(self._submit(job) for job in jobs)),
             asyncio.gather(*(self.rcs.act(job) for job in rcs_jobs)),
@@ -184,9 +170,8 @@ class Worker:
         return [m for m in messages if m.id not in held]
 
     def _prepare(
-        self, claim: _Claim, message: MessageRow, recorded: list[PartRow], now: datetime
+        self, changes: Changes, message: MessageRow, recorded: list[PartRow], now: datetime
     ) -> _Job | None:
-        changes = claim.changes
         status = Status(message.status)
         if status in FINAL or status not in (Status.QUEUED, Status.SCHEDULED, Status.SENDING):
             outbox.release(message, None)
@@ -195,21 +180,17 @@ class Worker:
             self.tracker.stage(changes, message, Status.QUEUED, now, "send time reached")
         encoded = self._encode(message)
         parts = {part.sequence: part for part in recorded}
-        flagged = (
-            self._flag_unanswered(claim, message, encoded, parts, now)
-            if status == Status.SENDING
-            else set()
-        )
-
-        def waiting(sequence: int) -> bool:
-            part = parts.get(sequence)
-            return part.status == "pending" if part is not None else sequence not in flagged
-
-        pending = [part for part in encoded if waiting(part.sequence)]
-        earlier = {
-            part.sequence: parts[part.sequence].smsc_message_id if part.sequence in parts else None
+        if status == Status.SENDING:
+            self._flag_unanswered(changes, message, parts, now)
+        pending = [
+            part
             for part in encoded
-            if not waiting(part.sequence)
+            if part.sequence not in parts or parts[part.sequence].status == "pending"
+        ]
+        earlier = {
+            part.sequence: parts[part.sequence].smsc_message_id
+            for part in encoded
+            if part.sequence in parts and parts[part.sequence].status != "pending"
         }
         if not pending:
             self._finish(changes, message, earlier, now)
@@ -231,9 +212,6 @@ class Worker:
             changes.note(message, now, "waiting", "its connector is not running")
             outbox.release(message, self._retry_at(message, now))
             return None
-        for part in pending:
-            if part.sequence in parts:
-                parts[part.sequence].status = "sending"
         self.tracker.stage(changes, message, Status.SENDING, now, f"via {channel.name}")
         return _Job(
             message.id,
@@ -244,44 +222,29 @@ class Worker:
                 source=message.sender,
                 destination=self.store.cipher.open(message.recipient, "message.to"),
                 parts=tuple(pending),
+                gate=PartGate(self.journal, message.id, message.connector_id),
             ),
             earlier=earlier,
         )
 
     def _flag_unanswered(
-        self,
-        claim: _Claim,
-        message: MessageRow,
-        encoded: tuple[Part, ...],
-        parts: dict[int, PartRow],
-        now: datetime,
-    ) -> set[int]:
-        """The message was left `sending`: a worker stopped before it recorded the SMSC's
-        answers. Its parts in flight (recorded `sending`, or not recorded at all on a first
-        attempt) may have gone out, so they are ambiguous, never sent again. Returns the
-        sequences of those that were not recorded (they are now, in `claim.unanswered`)."""
-        unrecorded = set()
-        for part in encoded:
-            recorded = parts.get(part.sequence)
-            if recorded is None:
-                unrecorded.add(part.sequence)
-                claim.unanswered.append(
-                    _part_row(
-                        message, part.sequence, "ambiguous", connector_id=message.connector_id
-                    )
-                )
-            elif recorded.status == "sending":
-                recorded.status = "ambiguous"
-            else:
+        self, changes: Changes, message: MessageRow, parts: dict[int, PartRow], now: datetime
+    ) -> None:
+        """The message was left `sending`: a worker stopped, or lost its lease, before the
+        SMSC's answers were all recorded. A part whose intent was written and whose answer was
+        not may have gone out, so it is ambiguous, never sent again; the parts without an
+        intent never left, and go out as usual."""
+        for part in parts.values():
+            if part.status != "sending":
                 continue
-            claim.changes.note(
+            part.status = "ambiguous"
+            changes.note(
                 message,
                 now,
                 "ambiguous",
-                f"part {part.sequence}: a worker stopped before the SMSC's answer was "
-                "recorded; it may have gone out, so it is not sent again",
+                f"part {part.sequence}: a worker stopped between writing it to the SMSC and "
+                "recording the answer; it may have gone out, so it is not sent again",
             )
-        return unrecorded
 
     def _encode(self, message: MessageRow) -> tuple[Part, ...]:
         """The exact parts; the same every time, so a retry resends identical bytes."""
@@ -293,14 +256,18 @@ class Worker:
 
     async def _submit(self, job: _Job) -> list[PartResult]:
         started = time.perf_counter()
+        submission = job.submission
+        gate = submission.gate
+        assert isinstance(gate, PartGate)
         try:
-            results = await job.channel.submit(job.submission)
+            results = await job.channel.submit(submission)
         except Exception as exc:  # a channel bug must not lose the batch
-            log.exception("channel %s failed on %s", job.channel.name, job.submission.reference)
-            return [
+            log.exception("channel %s failed on %s", job.channel.name, submission.reference)
+            results = [
                 PartResult(part.sequence, PartOutcome.AMBIGUOUS, detail=f"channel error: {exc}")
-                for part in job.submission.parts
+                for part in submission.parts
             ]
+        results = gate.close(results)
         if results:
             elapsed = (time.perf_counter() - started) / len(results)
             for _ in results:
@@ -316,24 +283,25 @@ class Worker:
         rcs_jobs: Sequence[RcsJob],
         rcs_results: Sequence[RcsOutcome],
     ) -> None:
+        await self.journal.flush()  # the parts' answers are in before their messages move
         now = self.clock()
         changes = Changes()
         async with self.store.db.transaction(batch=True) as session:
             ids = [job.message_id for job in jobs] + [job.message_id for job in rcs_jobs]
             messages = {m.id: m for m in await outbox.messages_for_update(session, ids)}
-            parts: list[dict[str, Any]] = []
             for job, outcome in zip(jobs, results, strict=True):
                 message = messages.get(job.message_id)
                 if message is None:
                     continue  # deleted meanwhile
                 if message.lease_owner != self.owner:
-                    log.warning("lost the lease on %s before recording its submit", message.sid)
-                parts.extend(self._apply(changes, message, job, outcome, now))
+                    # Taken over: its parts' answers are journaled; the new owner settles it.
+                    log.warning("%s was taken over before its submit was recorded", message.sid)
+                    continue
+                self._apply(changes, message, job, outcome, now)
             for rcs_job, rcs_result in zip(rcs_jobs, rcs_results, strict=True):
                 message = messages.get(rcs_job.message_id)
                 if message is not None:
                     await self.rcs.record(session, changes, message, rcs_job, rcs_result, now)
-            await outbox.record_parts(session, parts)
             await outbox.save(session, messages.values())
             await self.tracker.write(session, changes)
 
@@ -344,22 +312,9 @@ class Worker:
         job: _Job,
         results: list[PartResult],
         now: datetime,
-    ) -> list[dict[str, Any]]:
-        """Settle the message on the SMSC's answers; returns its parts' rows to record."""
-        rows = []
+    ) -> None:
+        """Settle the message on the SMSC's answers (its parts' rows are journaled)."""
         for result in results:
-            accepted = result.outcome == PartOutcome.ACCEPTED
-            rows.append(
-                _part_row(
-                    message,
-                    result.sequence,
-                    _PART_STATUS[result.outcome],
-                    connector_id=job.connector_id,
-                    smsc_message_id=result.smsc_message_id,
-                    error_code=result.error_code,
-                    submitted_at=now if accepted else None,
-                )
-            )
             if result.outcome == PartOutcome.AMBIGUOUS:
                 changes.note(message, now, "ambiguous", f"part {result.sequence}: {result.detail}")
         failed = next((r for r in results if r.outcome == PartOutcome.REJECTED), None)
@@ -374,14 +329,13 @@ class Worker:
                 error_message=failed.detail,
             )
             outbox.release(message, None)
-        elif any(row["status"] == "pending" for row in rows):
+        elif any(PART_STATUS[r.outcome] == "pending" for r in results):
             why = next((r.detail for r in results if r.outcome != PartOutcome.ACCEPTED), "")
             self.tracker.stage(changes, message, Status.QUEUED, now, f"will retry: {why}")
             outbox.release(message, self._retry_at(message, now))
         else:
             ids = {**job.earlier, **{r.sequence: r.smsc_message_id for r in results}}
             self._finish(changes, message, ids, now)
-        return rows
 
     def _finish(
         self,
@@ -400,38 +354,6 @@ class Worker:
             self.config.retry_initial * 2 ** max(message.attempts - 1, 0), self.config.retry_max
         )
         return now + timedelta(seconds=delay)
-
-
-_PART_STATUS = {
-    PartOutcome.ACCEPTED: "submitted",
-    PartOutcome.AMBIGUOUS: "ambiguous",
-    PartOutcome.REJECTED: "failed",
-    PartOutcome.RETRY: "pending",
-    PartOutcome.NOT_SENT: "pending",
-}
-
-
-def _part_row(
-    message: MessageRow,
-    sequence: int,
-    status: str,
-    *,
-    connector_id: int | None,
-    smsc_message_id: str | None = None,
-    error_code: int | None = None,
-    submitted_at: datetime | None = None,
-) -> dict[str, Any]:
-    return {
-        "message_id": message.id,
-        "sequence": sequence,
-        "connector_id": connector_id,
-        "status": status,
-        "smsc_message_id": smsc_message_id,
-        "smsc_key": smsc_key(smsc_message_id) if smsc_message_id is not None else None,
-        "error_code": error_code,
-        "submitted_at": submitted_at,
-        "done_at": None,
-    }
 
 
 def _by_message(parts: Sequence[PartRow]) -> defaultdict[int, list[PartRow]]:
