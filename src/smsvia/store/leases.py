@@ -18,38 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 Row = TypeVar("Row")
 
 
-async def claim_due(
-    session: AsyncSession,
-    model: type[Row],
-    *,
-    owner: str,
-    now: datetime,
-    lease_until: datetime,
-    limit: int,
-) -> Sequence[Row]:
-    """Lease up to `limit` due rows of `model` to `owner`, oldest due first, as ORM objects."""
-    table: Any = model
-    claimed = await lease_due(
-        session,
-        table.__table__,
-        owner=owner,
-        now=now,
-        lease_until=lease_until,
-        limit=limit,
-        returning=(table.__table__.c.id,),
-    )
-    if not claimed:
-        return []
-    return (
-        await session.scalars(
-            select(table)
-            .where(table.id.in_([row.id for row in claimed]))
-            .order_by(table.id)
-            .execution_options(populate_existing=True)
-        )
-    ).all()
-
-
 async def lease_due(
     session: AsyncSession,
     table: Table,

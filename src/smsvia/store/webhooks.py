@@ -1,6 +1,8 @@
 """Named queries for status callbacks.
 
 -- claim_due_deliveries --  take up to N callbacks due now that no live lease holds
+-- existing_deliveries --  which of some callbacks still exist (a deleted message takes its own)
+-- record_attempts --       what each try answered (the delivery rows are saved with rows.save)
 -- attempts_of --           every attempt made for one callback
 -- attempts_for_message --  every callback attempt made about one message, oldest first
 -- pending_for_message --   how many callbacks about one message are still to be made
@@ -10,7 +12,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,17 +21,48 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.crypto import Cipher
-from smsvia.store.leases import claim_due
+from smsvia.store.leases import lease_due
 from smsvia.store.models import WebhookAttempt, WebhookDelivery
-from smsvia.store.rows import insert_many
+from smsvia.store.rows import Loaded, among, insert_many
+
+_deliveries = WebhookDelivery.__table__
+
+
+class DeliveryRow(Loaded):
+    """A callback to make, as the dispatcher reads and saves it (Core, a batch at a time)."""
+
+    table = _deliveries
+    __slots__ = tuple(_deliveries.c.keys())
 
 
 async def claim_due_deliveries(
     session: AsyncSession, *, owner: str, now: datetime, lease_until: datetime, limit: int
-) -> Sequence[WebhookDelivery]:
-    return await claim_due(
-        session, WebhookDelivery, owner=owner, now=now, lease_until=lease_until, limit=limit
+) -> list[DeliveryRow]:
+    rows = await lease_due(
+        session,
+        _deliveries,
+        owner=owner,
+        now=now,
+        lease_until=lease_until,
+        limit=limit,
+        returning=tuple(_deliveries.c),
     )
+    return [DeliveryRow(row) for row in rows]
+
+
+async def existing_deliveries(session: AsyncSession, ids: Collection[int]) -> set[int]:
+    """Those of `ids` still there."""
+    if not ids:
+        return set()
+    found = await session.scalars(
+        select(_deliveries.c.id).where(among(session, _deliveries.c.id, ids))
+    )
+    return set(found)
+
+
+async def record_attempts(session: AsyncSession, attempts: Sequence[Mapping[str, Any]]) -> None:
+    """Every attempt made, one multi-row INSERT for a batch."""
+    await insert_many(session, WebhookAttempt.__table__, attempts)
 
 
 async def attempts_of(session: AsyncSession, delivery_id: int) -> Sequence[WebhookAttempt]:
