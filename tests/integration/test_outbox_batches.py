@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select, text
 
-from smsvia.channels.base import PartOutcome, PartResult, SmsSubmission
+from smsvia.channels.base import PartOutcome, PartResult, ReceiptHeard, SmsSubmission
 from smsvia.dispatch.journal import PartJournal
+from smsvia.dispatch.receipts import ReceiptProcessor
 from smsvia.dispatch.worker import Worker
+from smsvia.domain.receipts import Receipt
 from smsvia.services.delivery import Tracker
 from smsvia.services.messages import SendRequest, send_message
 from smsvia.services.quote import load_price_book
 from smsvia.store import outbox
-from smsvia.store.models import Message, MessageEvent, MessagePart
+from smsvia.store.models import Connector, Message, MessageEvent, MessagePart, WebhookDelivery
 
 BOOK = load_price_book()
 
@@ -277,3 +280,73 @@ def test_batch_transactions_plan_for_their_arguments_on_postgresql(backend):
     if backend.store.db.is_sqlite:
         pytest.skip("SQLite keeps no generic plans")
     assert backend.run(plan_cache_modes()) == ("force_custom_plan", "auto")
+
+
+def test_a_receipt_that_beats_the_batch_record_still_calls_back_sent_then_delivered(backend):
+    """A part's answer is journaled at once, so the SMSC's receipt can settle a message the
+    worker has not yet recorded as sent; it is sent first, then delivered, both called back."""
+
+    async def scenario():
+        shop = await backend.create_tenant()
+        await send_message(
+            backend.store,
+            shop.principal,
+            SendRequest(
+                to="+14155550100",
+                sender=shop.sender,
+                body="Shipped",
+                status_callback="https://shop.example/status",
+            ),
+            price_book=BOOK,
+        )
+        now = datetime.now(UTC)
+        (message,) = await claim(backend.store, now)
+        async with backend.store.db.transaction() as session:
+            message.status = "sending"
+            await outbox.save(session, [message])
+            await outbox.record_parts(session, [answered_part(message, "5f3a")])
+            connector = await session.get(Connector, message.connector_id)
+        processor = ReceiptProcessor(
+            backend.store, Tracker(backend.store), {connector.name: connector.id}
+        )
+        stop = asyncio.Event()
+        running = asyncio.create_task(processor.run(stop))
+        receipt = Receipt("5f3a", "DELIVRD", "000", "")
+        await processor.heard(ReceiptHeard(connector.name, receipt, "+14155550100"))
+        for _ in range(200):
+            async with backend.store.db.sessions() as session:
+                settled = await session.get(Message, message.id)
+            if settled.status == "delivered":
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await running
+        async with backend.store.db.sessions() as session:
+            events = (
+                await session.scalars(select(MessageEvent.event).order_by(MessageEvent.id))
+            ).all()
+            callbacks = (await session.scalars(select(WebhookDelivery.payload))).all()
+        statuses = [
+            json.loads(backend.store.cipher.open(p, "webhook.payload"))["MessageStatus"]
+            for p in callbacks
+        ]
+        return settled, events, statuses
+
+    settled, events, statuses = backend.run(scenario())
+    assert settled.status == "delivered" and settled.date_sent is not None
+    assert events[-2:] == ["sent", "delivered"]
+    assert statuses == ["sent", "delivered"]
+
+
+def answered_part(message, smsc_id: str) -> dict:
+    return {
+        "message_id": message.id,
+        "sequence": 1,
+        "connector_id": message.connector_id,
+        "status": "submitted",
+        "smsc_message_id": smsc_id,
+        "smsc_key": smsc_id,
+        "error_code": None,
+        "submitted_at": datetime.now(UTC),
+        "done_at": None,
+    }

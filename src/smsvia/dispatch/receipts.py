@@ -322,6 +322,11 @@ class ReceiptProcessor:
             done = sum(part.status in ("delivered", "undelivered") for part in parts)
             changes.note(message, now, "receipt", f"{done} of {len(parts)} parts")
             return
+        if message.status == Status.SENDING:
+            # Every part's answer is journaled as it comes (dispatch/journal.py), so a quick
+            # receipt can beat the worker's record of the batch: the message was sent.
+            ids = ", ".join(part.smsc_message_id or "?" for part in parts)
+            self.tracker.stage(changes, message, Status.SENT, now, f"SMSC ids {ids}")
         failed = next((p for p in parts if p.status == "undelivered"), None)
         if failed is None:
             self.tracker.stage(changes, message, Status.DELIVERED, now, "DLR DELIVRD")

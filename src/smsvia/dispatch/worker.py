@@ -344,9 +344,11 @@ class Worker:
         smsc_ids: dict[int, str | None],
         now: datetime,
     ) -> None:
-        """Every part is submitted or ambiguous: the message is sent."""
-        ids = ", ".join(smsc_ids[sequence] or "?" for sequence in sorted(smsc_ids))
-        self.tracker.stage(changes, message, Status.SENT, now, f"SMSC ids {ids}")
+        """Every part is submitted or ambiguous: the message is sent (unless its receipts
+        were quicker, and settled it already)."""
+        if Status(message.status) not in FINAL:
+            ids = ", ".join(smsc_ids[sequence] or "?" for sequence in sorted(smsc_ids))
+            self.tracker.stage(changes, message, Status.SENT, now, f"SMSC ids {ids}")
         outbox.release(message, None)
 
     def _retry_at(self, message: MessageRow, now: datetime) -> datetime:
