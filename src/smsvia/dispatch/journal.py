@@ -120,7 +120,8 @@ class PartJournal:
     async def _commit(
         self, intents: Sequence[dict[str, Any]], outcomes: Sequence[dict[str, Any]]
     ) -> set[tuple[int, int]]:
-        async with self.store.db.transaction(batch=True) as session:
+        # Look-ups by key only: no custom plans needed (and no SET LOCAL round trip).
+        async with self.store.db.transaction() as session:
             noted = await outbox.record_intents(session, self.owner, intents)
             await outbox.record_parts(session, outcomes)
         return noted

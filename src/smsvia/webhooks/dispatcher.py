@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -29,6 +30,8 @@ from smsvia.store.rows import save
 from smsvia.store.webhooks import DeliveryRow
 
 log = logging.getLogger(__name__)
+
+_FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True)
@@ -149,8 +152,9 @@ class WebhookDispatcher:
             try:
                 async with self._client().post(
                     delivery.url,
-                    data=params,
-                    headers={"X-Twilio-Signature": signature},
+                    # Encoded here: aiohttp's FormData machinery cost more than the post.
+                    data=urlencode(params).encode(),
+                    headers={"X-Twilio-Signature": signature, "Content-Type": _FORM},
                     allow_redirects=False,
                 ) as response:
                     await response.read()  # all of it, so the connection is kept for the next
