@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from smsvia.channels.base import Inbound, MessageHeard, SmsChannel
@@ -105,15 +105,36 @@ class Dispatch:
             asyncio.create_task(self.webhooks.run(self._stop), name="webhooks"),
             asyncio.create_task(self.rcs_events.run(self._stop), name="rcs-events"),
             asyncio.create_task(self._gauge_queue(), name="queue-depth"),
-            asyncio.create_task(self._watch_connectors(), name="connectors"),
-            asyncio.create_task(self._watch_claims(), name="takeover"),
+            asyncio.create_task(
+                self._every(
+                    self.connector_refresh, self._start_new_channels, "could not read connectors"
+                ),
+                name="connectors",
+            ),
+            asyncio.create_task(
+                self._every(
+                    self.takeover_interval,
+                    self.take_over_dead_claims,
+                    "could not look for claims of dead workers",
+                ),
+                name="takeover",
+            ),
         ]
         if not await self.store.db.autovacuum():
             log.warning(
                 "PostgreSQL's autovacuum is off: dispatch analyzes its queue tables itself "
                 "as they change; turn autovacuum on, or vacuum them regularly"
             )
-            self._tasks.append(asyncio.create_task(self._keep_statistics(), name="statistics"))
+            self._tasks.append(
+                asyncio.create_task(
+                    self._every(
+                        self.statistics_interval,
+                        self._analyze_queue_tables,
+                        "could not analyze the queue tables",
+                    ),
+                    name="statistics",
+                )
+            )
         log.info("dispatch started with %d connector(s)", len(self.channels))
 
     async def stop(self) -> None:
@@ -195,39 +216,24 @@ class Dispatch:
         )
         return RbmChannel(connector.name, config)
 
-    async def _watch_connectors(self) -> None:
+    async def _every(
+        self, seconds: float, work: Callable[[], Awaitable[object]], failed: str
+    ) -> None:
+        """Run `work` every `seconds` until stopped; a failure is logged and tried again."""
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.connector_refresh)
+                await asyncio.wait_for(self._stop.wait(), seconds)
             if self._stop.is_set():
                 return
             try:
-                await self._start_new_channels()
+                await work()
             except Exception:
-                log.exception("could not read the connectors; trying again later")
+                log.exception("%s; trying again later", failed)
 
-    async def _watch_claims(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.takeover_interval)
-            if self._stop.is_set():
-                return
-            try:
-                await self.take_over_dead_claims()
-            except Exception:
-                log.exception("could not look for claims of dead workers; trying again later")
-
-    async def _keep_statistics(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.statistics_interval)
-            try:
-                analyzed = await self.store.db.analyze_changed(QUEUE_TABLES)
-            except Exception:
-                log.exception("could not analyze the queue tables; trying again later")
-                continue
-            if analyzed:
-                log.info("analyzed %s", ", ".join(analyzed))
+    async def _analyze_queue_tables(self) -> None:
+        analyzed = await self.store.db.analyze_changed(QUEUE_TABLES)
+        if analyzed:
+            log.info("analyzed %s", ", ".join(analyzed))
 
     async def _gauge_queue(self) -> None:
         while not self._stop.is_set():
