@@ -79,8 +79,8 @@ class PartJournal:
 
     async def flush(self) -> None:
         """Return once every outcome noted so far is committed."""
-        if not (self._outcomes or self._task):
-            return
+        if not self._outcomes and (self._task is None or self._task.done()):
+            return  # nothing noted since the last commit, and none under way
         future = asyncio.get_running_loop().create_future()
         self._flushes.append(future)
         self._kick()

@@ -116,9 +116,13 @@ async def record_intents(
     them."""
     if not intents:
         return set()
-    held = select(_messages.c.id).where(
-        among(session, _messages.c.id, {row["message_id"] for row in intents}),
-        _messages.c.lease_owner == owner,
+    held = (
+        select(_messages.c.id)
+        .where(
+            among(session, _messages.c.id, {row["message_id"] for row in intents}),
+            _messages.c.lease_owner == owner,
+        )
+        .order_by(_messages.c.id)  # locked in id order, as every other locker takes them
     )
     postgres = session.bind.dialect.name == "postgresql"
     if postgres:
