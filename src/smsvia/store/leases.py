@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, Table, or_, select, update
 from sqlalchemy import Row as SqlRow
 from sqlalchemy.ext.asyncio import AsyncSession
-
-Row = TypeVar("Row")
 
 
 async def lease_due(
