@@ -14,7 +14,8 @@ from smsvia.domain.consent import ConsentKind
 from smsvia.domain.errors import InvalidParameter
 from smsvia.domain.status import Status
 from smsvia.services import consent
-from smsvia.services.intake import Intake, NewMessage, Outgoing
+from smsvia.services.intake import Intake, NewMessage
+from smsvia.services.outgoing import Outgoing
 from smsvia.services.routing import sender_route
 from smsvia.store.models import Message, MessageEvent
 

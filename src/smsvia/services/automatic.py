@@ -18,7 +18,8 @@ from smsvia.domain.phone import parse_phone
 from smsvia.domain.pricing import PriceBook
 from smsvia.domain.status import Status
 from smsvia.services.accounts import Principal
-from smsvia.services.intake import NewMessage, Outgoing, write_messages
+from smsvia.services.intake import NewMessage, write_messages
+from smsvia.services.outgoing import Outgoing
 from smsvia.store.context import Store
 from smsvia.store.models import Number
 

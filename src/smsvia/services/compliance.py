@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +36,7 @@ from smsvia.domain.phone import parse_phone
 from smsvia.domain.quiet_hours import QuietHoursError, RuleBook
 from smsvia.domain.status import Status
 from smsvia.services.consent import unsubscribed_error
+from smsvia.services.outgoing import Outgoing
 from smsvia.store import accounts as account_queries
 from smsvia.store import consent as consent_queries
 from smsvia.store import contacts as contact_queries
@@ -44,9 +44,6 @@ from smsvia.store import messages as message_queries
 from smsvia.store.consent import Standing
 from smsvia.store.context import Store
 from smsvia.store.outbox import MessageRow
-
-if TYPE_CHECKING:
-    from smsvia.services.intake import Outgoing
 
 MARKETING = "marketing"
 _DAY = timedelta(hours=24)

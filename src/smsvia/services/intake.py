@@ -14,7 +14,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,10 +22,10 @@ from smsvia import metrics
 from smsvia.domain import ids
 from smsvia.domain.errors import DomainError
 from smsvia.domain.quiet_hours import RuleBook
-from smsvia.domain.status import Status
 from smsvia.services import compliance
 from smsvia.services.accounts import Principal
 from smsvia.services.message_views import TimelineEntry
+from smsvia.services.outgoing import Outgoing
 from smsvia.store import outbox
 from smsvia.store.context import Store
 from smsvia.store.models import MessageEvent
@@ -34,39 +33,6 @@ from smsvia.store.outbox import MessageRow
 from smsvia.store.rows import insert_many
 
 MAX_BATCH = 256  # messages per shared transaction
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A send request checked and priced, ready to become a row."""
-
-    to: str
-    region: str  # the destination's country, for prices
-    sender: str
-    body: str
-    media: tuple[str, ...]
-    smart_encoded: bool
-    encoding: str
-    segments: int
-    price: Decimal
-    currency: str
-    status: Status
-    status_callback: str | None
-    validity_period: int | None
-    send_at: datetime | None
-    due_at: datetime
-    expires_at: datetime
-    detail: str  # the first timeline entry
-    category: str | None = None  # transactional | marketing
-    # RCS first (services/routing.py); `channel` stays "sms" for a plain SMS.
-    channel: str = "sms"
-    rcs_connector_id: int | None = None
-    rich_content: dict[str, Any] | None = None  # native JSON, also kept for preview pages
-    fallback_after: int | None = None
-    fallback_price: Decimal | None = None
-    preview_token: str | None = None
-    # Timeline entries after the first: what the compliance checks decided (event, detail).
-    decisions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,9 @@ from smsvia.services import routing
 from smsvia.services.accounts import Principal
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.compliance import load_rules
-from smsvia.services.intake import Intake, NewMessage, Outgoing, screen_batch, write_messages
+from smsvia.services.intake import Intake, NewMessage, screen_batch, write_messages
 from smsvia.services.message_views import MessageView, message_view
+from smsvia.services.outgoing import Outgoing
 from smsvia.services.routing import sender_route
 from smsvia.services.senders import normalize_sender
 from smsvia.store.context import Store

@@ -14,7 +14,7 @@ from smsvia.domain.errors import DomainError, InvalidParameter
 from smsvia.domain.pricing import Billed, PriceBook
 from smsvia.domain.rcs import RichContent, parse_rich_content
 from smsvia.services.accounts import Principal
-from smsvia.services.intake import Outgoing
+from smsvia.services.outgoing import Outgoing
 from smsvia.store import accounts as account_queries
 from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
