@@ -9,6 +9,7 @@ from smsvia.domain.pricing import PriceBook
 from smsvia.domain.quiet_hours import RuleBook
 from smsvia.services.accounts import Authenticator
 from smsvia.services.compliance import load_rules
+from smsvia.services.contacts import fill_derived
 from smsvia.services.intake import Intake
 from smsvia.services.quote import load_price_book
 from smsvia.store.context import Store
@@ -45,5 +46,6 @@ async def open_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     price_book = load_price_book(settings.price_book)
     if migrate:
         await upgrade(store.db)
+        await fill_derived(store)
     rules = load_rules(settings.quiet_hours)
     return Runtime(settings, store, price_book, Authenticator(store), Intake(store, rules), rules)

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 from smsvia.domain.consent import ConsentKind
 from smsvia.services.consent import RecipientUnsubscribed, append, verify
 from smsvia.services.messages import SendRequest, send_message, send_messages
-from smsvia.store.models import ConsentEvent
+from smsvia.store.marketing_models import ConsentEvent
 from tests.integration.scenario import BOOK, Scenario
 
 HANDSET = "+14155550123"

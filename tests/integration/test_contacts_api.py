@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from smsvia.store.models import ConsentEvent
+from smsvia.store.marketing_models import ConsentEvent
 
 SMSVIA = str(Path(sys.executable).parent / "smsvia")
 ADA = "+14155550100"

@@ -14,8 +14,9 @@ from sqlalchemy import func, select, text
 from smsvia.domain.consent import ConsentKind
 from smsvia.services import accounts
 from smsvia.services.consent import append, verify
-from smsvia.services.contacts import import_csv
-from smsvia.store.models import Account, ConsentEvent, Contact
+from smsvia.services.contact_import import import_csv
+from smsvia.store.marketing_models import ConsentEvent, Contact
+from smsvia.store.models import Account
 
 SMSVIA = str(Path(sys.executable).parent / "smsvia")
 CSV = """Phone,First Name,Last Name,Email,Tags,Consent,Consent Date,Shoe size

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from smsvia import __version__
-from smsvia.api import contacts, errors, native_messages, rcs_webhook, twilio_messages
+from smsvia.api import contacts, errors, native_messages, rcs_webhook, segments, twilio_messages
 from smsvia.config import Settings
 from smsvia.runtime import Runtime, open_runtime
 from smsvia.services.accounts import Credentials
@@ -81,6 +81,7 @@ def create_app(
     app.include_router(twilio_messages.router)
     app.include_router(native_messages.router)
     app.include_router(contacts.router)
+    app.include_router(segments.router)
     app.include_router(rcs_webhook.router)
     dashboard.install(app)
 

@@ -30,7 +30,7 @@ def contacts_import(
     custom attributes). Bad rows go to the error report; the good ones are all imported."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-    from smsvia.services.contacts import import_csv
+    from smsvia.services.contact_import import import_csv
 
     if not file.is_file():
         raise CliError(f"{file} is not a file")

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smsvia.domain import consent as rules_of_consent
 from smsvia.domain import quiet_hours
 from smsvia.domain.errors import DomainError
-from smsvia.domain.phone import parse_phone
+from smsvia.domain.phone import PhoneNumber, parse_phone
 from smsvia.domain.quiet_hours import QuietHoursError, RuleBook
 from smsvia.domain.status import Status
 from smsvia.services.consent import unsubscribed_error
@@ -76,6 +76,11 @@ def load_rules(path: Path | None = None) -> RuleBook:
 def _built_in_rules() -> RuleBook:
     text = resources.files("smsvia.data").joinpath("quiet_hours.toml").read_text("utf-8")
     return RuleBook.parse(text, _area_codes(), "built-in quiet hours")
+
+
+def state_of(phone: PhoneNumber) -> str | None:
+    """The US state a number's area code belongs to (the built-in table)."""
+    return _built_in_rules().state_of(phone)
 
 
 @cache

@@ -11,18 +11,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsvia.domain.consent import GENESIS, ConsentKind, entry_hash
+from smsvia.domain.consent import DECIDING, EXPRESS, GENESIS, ConsentKind, entry_hash, may_market
 from smsvia.domain.errors import DomainError
 from smsvia.store import consent as queries
+from smsvia.store import contacts as contact_queries
 from smsvia.store.context import Store
-from smsvia.store.models import ConsentEvent
+from smsvia.store.marketing_models import ConsentEvent
 
 DEFAULT_HELP = "Reply STOP to unsubscribe. Msg & data rates may apply."
 DEFAULT_OPT_OUT = (
@@ -105,7 +106,44 @@ async def append_many(
         rows.append(row)
     session.add_all(rows)
     await session.flush()
+    await sync_contacts(session, account_id, {row.phone_index for row in rows})
     return rows
+
+
+async def sync_contacts(
+    session: AsyncSession, account_id: int, phone_indexes: Collection[str]
+) -> None:
+    """Copy where these numbers stand on the ledger onto their contacts (`consent`,
+    `marketing_allowed`), which segments count on. Inside the caller's transaction, so the
+    copy never disagrees with the ledger."""
+    if not phone_indexes:
+        return
+    shown = await queries.standings(
+        session,
+        account_id,
+        phone_indexes,
+        DECIDING | {ConsentKind.OPT_IN_REQUESTED},
+        EXPRESS,
+    )
+    deciding = await queries.standings(session, account_id, phone_indexes, DECIDING, EXPRESS)
+    by_standing: dict[tuple[str, bool], list[str]] = {}
+    for index in phone_indexes:
+        held, decided = shown.get(index), deciding.get(index)
+        status = consent_status(held.kind if held else None)
+        marketing = decided is not None and may_market(decided.kind, decided.express_given)
+        by_standing.setdefault((status, marketing), []).append(index)
+    for (status, marketing), indexes in by_standing.items():
+        await contact_queries.set_consent(session, account_id, indexes, status, marketing)
+
+
+def consent_status(newest: str | None) -> str:
+    """none | requested | opted_in | opted_out, from the newest entry that decides or asks."""
+    if newest is None:
+        return "none"
+    return {
+        ConsentKind.OPTED_OUT: "opted_out",
+        ConsentKind.OPT_IN_REQUESTED: "requested",
+    }.get(ConsentKind(newest), "opted_in")
 
 
 def unsubscribed_error() -> RecipientUnsubscribed:

@@ -1,23 +1,18 @@
-"""Contacts: kept sealed, found by blind index, imported from CSV files of any size.
+"""Contacts: kept sealed, found by blind index; the contacts resource of the native API.
 
-An import streams the file: rows are read, checked and written a batch at a time, so a
-million-row file takes as much memory as one batch. A bad row (bad number, bad date, wrong
-column count) goes to the error report with its row number and why; it never stops the rows
-around it. A contact that exists (same number) is updated; imported evidence of consent
-becomes a consent ledger entry, unless the ledger already holds consent for that number (a
-re-import adds nothing) or the number opted out (an old file must never undo a STOP).
+Saving a contact also keeps what segments match on in step: the blind indexes of its first
+name and custom attributes, the country and state of its number, and where it stands on the
+consent ledger. CSV imports are in contact_import.py.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import IO, Any
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,148 +21,19 @@ from smsvia.domain import ids
 from smsvia.domain.consent import ConsentKind
 from smsvia.domain.contacts import ContactData, InvalidContact, parse_contact
 from smsvia.domain.errors import InvalidParameter, NotFound
-from smsvia.services import consent
+from smsvia.domain.phone import parse_phone
+from smsvia.services import compliance, consent
 from smsvia.services.accounts import Principal
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.paging import decode_token, encode_token
-from smsvia.store import accounts as account_queries
+from smsvia.store import audiences
 from smsvia.store import consent as consent_queries
 from smsvia.store import contacts as queries
 from smsvia.store.context import Store
-from smsvia.store.models import Contact
-
-BATCH = 1000  # rows a transaction
+from smsvia.store.marketing_models import Contact
 
 
-@dataclass
-class ImportReport:
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    failed: int = 0
-    consents: int = 0  # imported evidence written to the ledger
-    consents_known: int = 0  # evidence for numbers whose consent the ledger already holds
-    kept_opted_out: int = 0  # evidence ignored: the number opted out (STOP wins)
-
-
-async def import_csv(
-    store: Store,
-    account_sid: str,
-    path: Path,
-    *,
-    errors_to: Path,
-    default_region: str = "US",
-    on_progress: Callable[[int], None] | None = None,
-    clock: Clock = utcnow,
-) -> ImportReport:
-    """Upsert every good row of the CSV file at `path`; bad rows go to `errors_to`."""
-    async with store.db.sessions() as session:
-        account = await account_queries.account_by_sid(session, account_sid)
-    if account is None:
-        raise NotFound(f"Account {account_sid} not found")
-    report = ImportReport()
-    try:
-        raw = path.open("rb")
-    except OSError as exc:
-        raise InvalidParameter(f"cannot read {path}: {exc.strerror}", code=21100) from exc
-    with raw, errors_to.open("w", newline="", encoding="utf-8") as errors_file:
-        errors = csv.writer(errors_file)
-        errors.writerow(["row", "field", "error", "values"])
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-        batch: list[tuple[int, ContactData]] = []
-        batches = 0
-        for number, values, problem in _rows(text):
-            report.rows += 1
-            if problem is None:
-                try:
-                    batch.append((number, parse_contact(values, default_region)))
-                except InvalidContact as exc:
-                    problem = (exc.field or "", exc.message)
-            if problem is not None:
-                report.failed += 1
-                errors.writerow([number, problem[0], problem[1], json.dumps(values)])
-            if len(batch) >= BATCH:
-                await _write(store, account.id, batch, path.name, report, clock())
-                batch = []
-                batches += 1
-                if batches & (batches - 1) == 0:  # 1, 2, 4, 8, ...: as the tables double
-                    await store.db.analyze("contacts", "consent_events")
-                if on_progress is not None:
-                    on_progress(raw.tell())
-        if batch:
-            await _write(store, account.id, batch, path.name, report, clock())
-        if on_progress is not None:
-            on_progress(raw.tell())
-    return report
-
-
-def _rows(text: IO[str]) -> Iterator[tuple[int, dict[str, str | None], tuple[str, str] | None]]:
-    """(row number, values by normalized header, problem) for every data row."""
-    reader = csv.reader(text)
-    try:
-        header = [_column(name) for name in next(reader)]
-    except StopIteration:
-        return
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise InvalidParameter(f"the file is not a readable CSV: {exc}", code=21100) from exc
-    if "phone" not in header:
-        raise InvalidParameter("the CSV has no phone column", code=21100, field="phone")
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except (csv.Error, UnicodeDecodeError) as exc:
-            yield reader.line_num, {}, ("", f"unreadable row: {exc}")
-            continue
-        if not any(cell.strip() for cell in cells):
-            continue  # a blank line
-        values: dict[str, str | None] = dict(zip(header, cells, strict=False))
-        if len(cells) != len(header):
-            problem = ("", f"{len(cells)} columns where the header has {len(header)}")
-            if len(cells) > len(header):
-                values["(extra)"] = ",".join(cells[len(header) :])
-            yield reader.line_num, values, problem
-            continue
-        yield reader.line_num, values, None
-
-
-def _column(name: str) -> str:
-    return "_".join(name.strip().lower().split())
-
-
-async def _write(
-    store: Store,
-    account_id: int,
-    batch: list[tuple[int, ContactData]],
-    source: str,
-    report: ImportReport,
-    now: datetime,
-) -> None:
-    # The same number twice in a batch: the later row wins, as it would across batches.
-    latest: dict[str, tuple[int, ContactData]] = {}
-    for number, data in batch:
-        latest[store.cipher.blind_index(data.phone, "phone")] = (number, data)
-    async with store.db.transaction() as session:
-        wanted = {index: data for index, (_, data) in latest.items()}
-        saved = await _upsert_many(session, store, account_id, wanted, now)
-        created = sum(new for _, new in saved.values())
-        report.created += created
-        report.updated += len(saved) - created
-        evidence = {
-            index: _imported_consent(data, {"file": source, "row": number})
-            for index, (number, data) in latest.items()
-            if data.consented_at is not None
-        }
-        written, known, opted_out = await _record_evidence(
-            session, store, account_id, evidence, now
-        )
-        report.consents += written
-        report.consents_known += known
-        report.kept_opted_out += opted_out
-
-
-async def _record_evidence(
+async def record_evidence(
     session: AsyncSession,
     store: Store,
     account_id: int,
@@ -197,10 +63,10 @@ async def upsert_contact(
 ) -> tuple[Contact, bool]:
     """The account's contact with this number, created or updated; True when created."""
     index = store.cipher.blind_index(data.phone, "phone")
-    return (await _upsert_many(session, store, account_id, {index: data}, now))[index]
+    return (await upsert_many(session, store, account_id, {index: data}, now))[index]
 
 
-async def _upsert_many(
+async def upsert_many(
     session: AsyncSession,
     store: Store,
     account_id: int,
@@ -210,6 +76,7 @@ async def _upsert_many(
     """Contacts by phone index, created or updated, with one look for the existing ones."""
     existing = await queries.contacts_by_phone_index(session, account_id, wanted)
     saved: dict[str, tuple[Contact, bool]] = {}
+    attributes: dict[Contact, dict[str, str]] = {}
     for index, data in wanted.items():
         contact = existing.get(index)
         if contact is None:
@@ -217,12 +84,57 @@ async def _upsert_many(
             session.add(contact)
             saved[index] = (contact, True)
         else:
-            _update(store, contact, data, now)
             saved[index] = (contact, False)
+        merged = _update(store, contact, data, now)
+        if merged is not None:
+            attributes[contact] = merged
+    await session.flush()
+    await audiences.replace_attributes(
+        session,
+        store.cipher.blind_index,
+        account_id,
+        {contact.id: values for contact, values in attributes.items()},
+    )
+    await consent.sync_contacts(session, account_id, [i for i, (_, new) in saved.items() if new])
     return saved
 
 
-def _imported_consent(
+async def fill_derived(store: Store, *, batch: int = 1000) -> int:
+    """Fill the columns segments match on for contacts saved before they existed (country
+    NULL): place, first-name and attribute indexes, consent standing. Idempotent; returns
+    how many contacts it filled."""
+    filled = 0
+    while True:
+        async with store.db.transaction() as session:
+            contacts = await queries.underived(session, batch)
+            if not contacts:
+                return filled
+            attributes: dict[int, dict[str, str]] = {}
+            for contact in contacts:
+                contact.country, contact.state = derived_place(
+                    store.cipher.open(contact.phone, "contact.phone")
+                )
+                if contact.first_name is not None:
+                    contact.first_name_index = audiences.first_name_index(
+                        store.cipher.blind_index,
+                        store.cipher.open(contact.first_name, "contact.first_name"),
+                    )
+                if contact.attributes is not None:
+                    opened = store.cipher.open(contact.attributes, "contact.attributes")
+                    attributes[contact.id] = json.loads(opened)
+            for account_id in {contact.account_id for contact in contacts}:
+                mine = [c for c in contacts if c.account_id == account_id]
+                await audiences.replace_attributes(
+                    session,
+                    store.cipher.blind_index,
+                    account_id,
+                    {c.id: attributes[c.id] for c in mine if c.id in attributes},
+                )
+                await consent.sync_contacts(session, account_id, [c.phone_index for c in mine])
+            filled += len(contacts)
+
+
+def imported_consent(
     data: ContactData, where: dict[str, Any], *, source: str = "import", disclosure: str = ""
 ) -> consent.NewConsent:
     """Evidence of consent given elsewhere (a file's row, an API call), as a ledger entry."""
@@ -243,25 +155,44 @@ def _imported_consent(
 def _new_contact(
     store: Store, account_id: int, index: str, data: ContactData, now: datetime
 ) -> Contact:
-    contact = Contact(
+    country, state = derived_place(data.phone)
+    return Contact(
         sid=ids.new_sid(ids.CONTACT),
         account_id=account_id,
         phone=store.cipher.seal(data.phone, "contact.phone"),
         phone_index=index,
+        country=country,
+        state=state,
+        tags=[],
+        consent="none",
+        marketing_allowed=False,
+        orders_count=0,
+        total_spent=Decimal(0),
         date_created=now,
     )
-    _update(store, contact, data, now)
-    return contact
 
 
-def _update(store: Store, contact: Contact, data: ContactData, now: datetime) -> None:
-    """Fields the data gives replace the stored ones; absent ones are kept."""
+def derived_place(e164: str) -> tuple[str, str | None]:
+    """The country of a number and, for a US number, its area code's state."""
+    phone = parse_phone(e164, strict=False)
+    return phone.region, compliance.state_of(phone)
+
+
+def _update(
+    store: Store, contact: Contact, data: ContactData, now: datetime
+) -> dict[str, str] | None:
+    """Fields the data gives replace the stored ones; absent ones are kept. Returns all of
+    the contact's attributes when they changed."""
     seal = store.cipher.seal
+    merged = None
     if data.email is not None:
         contact.email = seal(data.email, "contact.email")
-        contact.email_index = store.cipher.blind_index(data.email, "email")
+        contact.email_index = audiences.email_index(store.cipher.blind_index, data.email)
     if data.first_name is not None:
         contact.first_name = seal(data.first_name, "contact.first_name")
+        contact.first_name_index = audiences.first_name_index(
+            store.cipher.blind_index, data.first_name
+        )
     if data.last_name is not None:
         contact.last_name = seal(data.last_name, "contact.last_name")
     if data.attributes:
@@ -270,12 +201,14 @@ def _update(store: Store, contact: Contact, data: ContactData, now: datetime) ->
             if contact.attributes
             else {}
         )
-        contact.attributes = seal(json.dumps({**known, **data.attributes}), "contact.attributes")
+        merged = {**known, **data.attributes}
+        contact.attributes = seal(json.dumps(merged), "contact.attributes")
     if data.tags:
         contact.tags = sorted(set(contact.tags or ()) | set(data.tags))
     contact.time_zone = data.time_zone or contact.time_zone
     contact.locale = data.locale or contact.locale
     contact.date_updated = now
+    return merged
 
 
 # -- the contacts resource (native API) ------------------------------------------------------
@@ -330,12 +263,11 @@ async def save_contact(
         await session.flush()
         if data.consented_at is not None:
             where = {"api_credential": principal.via, **(evidence or {})}
-            entry = _imported_consent(data, where, source="api", disclosure=disclosure)
-            await _record_evidence(
+            entry = imported_consent(data, where, source="api", disclosure=disclosure)
+            await record_evidence(
                 session, store, principal.account_id, {contact.phone_index: entry}, now
             )
-        standing = await _standings(session, store, principal.account_id, [contact])
-    return _contact_view(store, contact, standing), created
+    return contact_view(store, contact), created
 
 
 async def update_contact(
@@ -361,15 +293,13 @@ async def update_contact(
                     "phone cannot change: create a contact for the new number", field="phone"
                 )
         _update(store, contact, parse_contact({**values, "phone": phone}, default_region), clock())
-        standing = await _standings(session, store, principal.account_id, [contact])
-    return _contact_view(store, contact, standing)
+    return contact_view(store, contact)
 
 
 async def get_contact(store: Store, principal: Principal, sid: str) -> ContactView:
     async with store.db.sessions() as session:
         contact = await _owned(session, principal, sid)
-        standing = await _standings(session, store, principal.account_id, [contact])
-    return _contact_view(store, contact, standing)
+    return contact_view(store, contact)
 
 
 async def delete_contact(store: Store, principal: Principal, sid: str) -> None:
@@ -409,10 +339,9 @@ async def list_contacts(
             limit=page_size + 1,
         )
         shown = list(found[:page_size])
-        standing = await _standings(session, store, principal.account_id, shown)
     more = len(found) > page_size
     return ContactPage(
-        [_contact_view(store, contact, standing) for contact in shown],
+        [contact_view(store, contact) for contact in shown],
         encode_token(shown[-1].id) if more else None,
     )
 
@@ -429,32 +358,10 @@ async def _owned(session: AsyncSession, principal: Principal, sid: str) -> Conta
     return contact
 
 
-async def _standings(
-    session: AsyncSession, store: Store, account_id: int, contacts: Sequence[Contact]
-) -> dict[str, tuple[str, bool]]:
-    """phone index -> (consent status, may get marketing), one query for them all."""
-    indexes = [contact.phone_index for contact in contacts]
-    kinds = rules_of_consent.DECIDING | {ConsentKind.OPT_IN_REQUESTED}
-    newest = await consent_queries.standings(
-        session, account_id, indexes, kinds, rules_of_consent.EXPRESS
-    )
-    result = {}
-    for index, held in newest.items():
-        status = {
-            ConsentKind.OPTED_OUT: "opted_out",
-            ConsentKind.OPT_IN_REQUESTED: "requested",
-        }.get(ConsentKind(held.kind), "opted_in")
-        result[index] = (status, rules_of_consent.may_market(held.kind, held.express_given))
-    return result
-
-
-def _contact_view(
-    store: Store, contact: Contact, standing: Mapping[str, tuple[str, bool]]
-) -> ContactView:
+def contact_view(store: Store, contact: Contact) -> ContactView:
     def opened(value: bytes | None, purpose: str) -> str | None:
         return store.cipher.open(value, purpose) if value is not None else None
 
-    status, marketing = standing.get(contact.phone_index, ("none", False))
     return ContactView(
         sid=contact.sid,
         phone=store.cipher.open(contact.phone, "contact.phone"),
@@ -465,8 +372,8 @@ def _contact_view(
         attributes=json.loads(opened(contact.attributes, "contact.attributes") or "{}"),
         time_zone=contact.time_zone,
         locale=contact.locale,
-        consent=status,
-        marketing=marketing,
+        consent=contact.consent,
+        marketing=contact.marketing_allowed,
         date_created=contact.date_created,
         date_updated=contact.date_updated,
     )

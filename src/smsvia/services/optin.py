@@ -35,7 +35,8 @@ from smsvia.store import forms as queries
 from smsvia.store import messages as message_queries
 from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
-from smsvia.store.models import Message, Number, OptInForm
+from smsvia.store.marketing_models import OptInForm
+from smsvia.store.models import Message, Number
 
 DEFAULT_CONFIRM = (
     "{brand}: reply Y to confirm you want our marketing texts. Msg frequency varies. "

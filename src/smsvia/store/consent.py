@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsvia.store.models import ConsentEvent
+from smsvia.store.marketing_models import ConsentEvent
 
 _LEDGER_LOCK = 7_206_117_002
 

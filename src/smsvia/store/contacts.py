@@ -4,6 +4,8 @@
 -- contact_by_sid --           one contact
 -- time_zones --               the time zones the contacts with these numbers gave
 -- page_of_contacts --         newest first, filtered by number, email or tag
+-- set_consent --              the ledger's standing copied onto the contacts of some numbers
+-- underived --                contacts whose derived columns are still to fill
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsvia.store.models import Contact
+from smsvia.store.marketing_models import Contact
 
 
 async def contacts_by_phone_index(
@@ -75,3 +77,22 @@ async def page_of_contacts(
     if before_id is not None:
         query = query.where(Contact.id < before_id)
     return (await session.scalars(query.order_by(Contact.id.desc()).limit(limit))).all()
+
+
+async def set_consent(
+    session: AsyncSession, account_id: int, indexes: Collection[str], status: str, marketing: bool
+) -> None:
+    await session.execute(
+        update(Contact)
+        .where(Contact.account_id == account_id, Contact.phone_index.in_(list(indexes)))
+        .values(consent=status, marketing_allowed=marketing)
+    )
+
+
+async def underived(session: AsyncSession, limit: int) -> Sequence[Contact]:
+    """Contacts from before the derived columns (country NULL), any account."""
+    return (
+        await session.scalars(
+            select(Contact).where(Contact.country.is_(None)).order_by(Contact.id).limit(limit)
+        )
+    ).all()

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsvia.store.models import Number, OptInForm
+from smsvia.store.marketing_models import OptInForm
+from smsvia.store.models import Number
 
 
 async def form_with_number(session: AsyncSession, sid: str) -> tuple[OptInForm, Number] | None:

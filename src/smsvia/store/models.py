@@ -1,10 +1,14 @@
-"""Tables. Contacts' numbers and message bodies are stored sealed (see crypto.py)."""
+"""Tables of the send path: accounts, senders, messages and what happens to them.
+
+Contacts, consent, segments and campaigns are in marketing_models.py. Numbers and message
+bodies are stored sealed (see crypto.py).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -13,34 +17,16 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from smsvia.store.types import BigId, Money, UTCDateTime
-
-# Stable constraint names, so Alembic migrations can refer to them on both databases.
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), Decimal: Money}
-
-
-def _held_leases(table: str) -> Index:
-    """The rows some worker holds: how the claims of a worker that died are found."""
-    held = text("lease_owner IS NOT NULL")
-    return Index(f"ix_{table}_lease_owner", "lease_owner", postgresql_where=held, sqlite_where=held)
+from smsvia.store import marketing_models  # noqa: F401  (its tables join Base.metadata)
+from smsvia.store.base import Base, held_leases
+from smsvia.store.types import BigId
 
 
 class Account(Base):
@@ -117,7 +103,16 @@ class Message(Base):
             sqlite_where=text("due_at IS NOT NULL"),
         ),
         Index("ix_messages_account_id_recipient_index", "account_id", "recipient_index"),
-        _held_leases("messages"),
+        held_leases("messages"),
+        # A campaign texts each contact once, whatever crashes and restarts its fan-out.
+        Index(
+            "uq_messages_campaign_id_contact_id",
+            "campaign_id",
+            "contact_id",
+            unique=True,
+            postgresql_where=text("campaign_id IS NOT NULL"),
+            sqlite_where=text("campaign_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -162,6 +157,10 @@ class Message(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set on the messages a campaign sends: which campaign, to which contact, which variant.
+    campaign_id: Mapped[int | None] = mapped_column(BigId)
+    contact_id: Mapped[int | None] = mapped_column(BigId)
+    campaign_variant: Mapped[str | None] = mapped_column(String(64))
 
 
 class MessagePart(Base):
@@ -213,7 +212,7 @@ class WebhookDelivery(Base):
             postgresql_where=text("due_at IS NOT NULL"),
             sqlite_where=text("due_at IS NOT NULL"),
         ),
-        _held_leases("webhook_deliveries"),
+        held_leases("webhook_deliveries"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -291,75 +290,3 @@ class RcsEvent(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)  # sealed event JSON (user text inside)
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
-
-
-class ConsentEvent(Base):
-    """The consent ledger: append-only, one hash chain per account (domain/consent.py).
-
-    `hash` covers the previous entry's hash and this entry's fields, so editing or deleting
-    any entry shows (`smsvia consent verify`). The number is sealed; `phone_index` finds it.
-    """
-
-    __tablename__ = "consent_events"
-    __table_args__ = (
-        Index("ix_consent_events_account_id_phone_index_id", "account_id", "phone_index", "id"),
-        Index("ix_consent_events_account_id_id", "account_id", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    phone: Mapped[bytes] = mapped_column(LargeBinary)  # sealed E.164
-    phone_index: Mapped[str] = mapped_column(String(40))
-    kind: Mapped[str] = mapped_column(String(24))
-    source: Mapped[str] = mapped_column(String(16))  # keyword | api | form | import
-    evidence: Mapped[bytes] = mapped_column(LargeBinary)  # sealed JSON: message id, IP, ...
-    disclosure: Mapped[str] = mapped_column(Text, default="")  # the exact text shown
-    at: Mapped[datetime]
-    previous_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
-
-
-class Contact(Base):
-    """A shop's customer. Number, email, names and custom attributes are sealed; the
-    blind indexes find a contact by number or email without opening anything."""
-
-    __tablename__ = "contacts"
-    __table_args__ = (
-        UniqueConstraint("account_id", "phone_index"),
-        Index("ix_contacts_account_id_email_index", "account_id", "email_index"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    sid: Mapped[str] = mapped_column(String(34), unique=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    phone: Mapped[bytes] = mapped_column(LargeBinary)
-    phone_index: Mapped[str] = mapped_column(String(40))
-    email: Mapped[bytes | None] = mapped_column(LargeBinary)
-    email_index: Mapped[str | None] = mapped_column(String(40))
-    first_name: Mapped[bytes | None] = mapped_column(LargeBinary)
-    last_name: Mapped[bytes | None] = mapped_column(LargeBinary)
-    attributes: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed JSON object
-    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    time_zone: Mapped[str | None] = mapped_column(String(64))
-    locale: Mapped[str | None] = mapped_column(String(16))
-    date_created: Mapped[datetime]
-    date_updated: Mapped[datetime]
-
-
-class OptInForm(Base):
-    """A hosted opt-in form (/optin/{sid}): what it shows and which number confirms."""
-
-    __tablename__ = "optin_forms"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    sid: Mapped[str] = mapped_column(String(34), unique=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    number_id: Mapped[int] = mapped_column(ForeignKey("numbers.id"))
-    brand: Mapped[str] = mapped_column(String(100))
-    disclosure: Mapped[str] = mapped_column(Text)  # the exact consent text beside the box
-    # The texts sent: "Reply Y to confirm" and, after Y, the welcome. None: the defaults.
-    confirm_text: Mapped[str | None] = mapped_column(Text)
-    welcome_text: Mapped[str | None] = mapped_column(Text)
-    active: Mapped[bool] = mapped_column(default=True)
-    date_created: Mapped[datetime]
-    date_updated: Mapped[datetime]
