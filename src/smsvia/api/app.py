@@ -14,7 +14,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from smsvia import __version__
-from smsvia.api import contacts, errors, native_messages, rcs_webhook, segments, twilio_messages
+from smsvia.api import (
+    campaigns,
+    contacts,
+    errors,
+    native_messages,
+    rcs_webhook,
+    segments,
+    twilio_messages,
+)
 from smsvia.config import Settings
 from smsvia.runtime import Runtime, open_runtime
 from smsvia.services.accounts import Credentials
@@ -69,6 +77,8 @@ def create_app(
                     worker_config=settings.worker_config(),
                     price_book=app.state.runtime.price_book,
                     rules=app.state.runtime.rules,
+                    public_url=settings.public_url,
+                    default_region=settings.default_region,
                 )
                 await dispatch.start()
                 stack.push_async_callback(dispatch.stop)
@@ -82,6 +92,7 @@ def create_app(
     app.include_router(native_messages.router)
     app.include_router(contacts.router)
     app.include_router(segments.router)
+    app.include_router(campaigns.router)
     app.include_router(rcs_webhook.router)
     dashboard.install(app)
 

@@ -91,6 +91,8 @@ def worker(
             worker_config=settings.worker_config(),
             price_book=runtime.price_book,
             rules=runtime.rules,
+            public_url=settings.public_url,
+            default_region=settings.default_region,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from smsvia.channels.base import Inbound, MessageHeard, SmsChannel
 from smsvia.channels.rcs import RbmChannel, RcsConfig
 from smsvia.channels.smpp import SmppChannel, SmppConfig
+from smsvia.dispatch.campaigns import CampaignRunner
 from smsvia.dispatch.inbound import InboundSms
 from smsvia.dispatch.rcs import RcsFlow
 from smsvia.dispatch.rcs_events import RcsEventProcessor
@@ -23,6 +24,7 @@ from smsvia.metrics import QUEUE_DEPTH
 from smsvia.services.clock import utcnow
 from smsvia.services.compliance import load_rules
 from smsvia.services.delivery import Tracker
+from smsvia.services.fanout import Fanout
 from smsvia.services.quote import load_price_book
 from smsvia.store import outbox
 from smsvia.store import senders as sender_queries
@@ -60,6 +62,9 @@ class Dispatch:
     # Quiet hours, checked again for marketing messages as they go out.
     rules: RuleBook = field(default_factory=load_rules)
     owner: str = field(default_factory=new_owner)
+    # Campaign messages' preview links are built from it; their numbers read in this region.
+    public_url: str = "http://127.0.0.1:8080"
+    default_region: str = "US"
     # How often the connectors table is read again, so connectors added later start too.
     connector_refresh: float = 5.0
     # How often the queue tables' statistics are checked, where autovacuum is off.
@@ -99,11 +104,21 @@ class Dispatch:
         )
         self.rcs_events = RcsEventProcessor(self.store, self.tracker, self.price_book)
         self.webhooks = WebhookDispatcher(self.store, owner=self.owner, config=self.webhook_config)
+        self.campaigns = CampaignRunner(
+            Fanout(
+                self.store,
+                self.price_book,
+                self.rules,
+                self.public_url,
+                self.default_region,
+            )
+        )
         self._tasks = [
             asyncio.create_task(self.worker.run(self._stop), name="worker"),
             asyncio.create_task(self.receipts.run(self._stop), name="receipts"),
             asyncio.create_task(self.webhooks.run(self._stop), name="webhooks"),
             asyncio.create_task(self.rcs_events.run(self._stop), name="rcs-events"),
+            asyncio.create_task(self.campaigns.run(self._stop), name="campaigns"),
             asyncio.create_task(self._gauge_queue(), name="queue-depth"),
             asyncio.create_task(
                 self._every(

@@ -43,6 +43,16 @@ class NewMessage:
     outgoing: Outgoing
     connector_id: int
     now: datetime
+    campaign: CampaignLink | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignLink:
+    """A campaign's message: which campaign, to which contact, in which variant."""
+
+    campaign_sid: str
+    contact_id: int
+    variant: str
 
 
 @dataclass(slots=True)
@@ -188,6 +198,9 @@ def _message_values(store: Store, new: NewMessage) -> dict[str, Any]:
         date_updated=new.now,
         due_at=outgoing.due_at,
         attempts=0,
+        campaign_sid=new.campaign.campaign_sid if new.campaign else None,
+        contact_id=new.campaign.contact_id if new.campaign else None,
+        campaign_variant=new.campaign.variant if new.campaign else None,
     )
 
 

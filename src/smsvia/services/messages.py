@@ -17,7 +17,7 @@ from smsvia.domain.errors import DomainError, InvalidParameter
 from smsvia.domain.phone import parse_phone
 from smsvia.domain.pricing import PriceBook
 from smsvia.domain.quiet_hours import RuleBook
-from smsvia.domain.rcs import parse_rich_content
+from smsvia.domain.rcs import RichContent, parse_rich_content
 from smsvia.domain.rendering import sms_text
 from smsvia.domain.status import Status
 from smsvia.services import routing
@@ -108,11 +108,27 @@ async def send_rich_message(
     media) and smart-encoded, so it is priced before anything goes out.
     """
     now = clock()
+    outgoing, content = rich_outgoing(request, price_book, public_url, default_region, now)
+    route = await sender_route(store, principal, outgoing.sender)
+    outgoing = route_rich(outgoing, content, request, route, price_book)
+    return await _queue(
+        store, principal, NewMessage(principal, outgoing, route.connector_id, now), intake
+    )
+
+
+def rich_outgoing(
+    request: RichRequest,
+    price_book: PriceBook,
+    public_url: str,
+    default_region: str,
+    now: datetime,
+) -> tuple[Outgoing, RichContent]:
+    """A native send checked and priced as the SMS it would be; its content parsed."""
     if request.channel not in CHANNELS:
         raise InvalidParameter(
             f"channel must be one of {', '.join(CHANNELS)}", code=21100, field="channel"
         )
-    fallback_after = routing.check_fallback_after(request.fallback_after_seconds)
+    routing.check_fallback_after(request.fallback_after_seconds)
     content = parse_rich_content(request.content)
     token = routing.new_preview_token() if content.media_urls else None
     body = content.sms_text(routing.preview_url(public_url, token) if token else None)
@@ -129,20 +145,32 @@ async def send_rich_message(
         rich_content=content.to_json(),
         preview_token=token,
     )
-    route = await sender_route(store, principal, outgoing.sender)
+    return outgoing, content
+
+
+def route_rich(
+    outgoing: Outgoing,
+    content: RichContent,
+    request: RichRequest,
+    route: routing.SenderRoute,
+    price_book: PriceBook,
+) -> Outgoing:
+    """RCS first where the sender has an RCS connector and the channel allows it."""
     if request.channel != "sms" and route.rcs_connector_id is not None:
-        outgoing = routing.rcs_first(
-            outgoing, content, route, price_book, fallback_after=fallback_after
+        return routing.rcs_first(
+            outgoing,
+            content,
+            route,
+            price_book,
+            fallback_after=request.fallback_after_seconds,
         )
-    elif request.channel == "rcs":
+    if request.channel == "rcs":
         raise InvalidParameter(
             f"{outgoing.sender} has no RCS connector; send with channel auto or sms",
             code=21100,
             field="channel",
         )
-    return await _queue(
-        store, principal, NewMessage(principal, outgoing, route.connector_id, now), intake
-    )
+    return outgoing
 
 
 async def _queue(
@@ -215,7 +243,7 @@ def _check(
     media = _media(request.media_urls)
     if not body and not media:
         raise InvalidParameter("Message body is required.", code=21602, field="Body")
-    status_callback = _callback_url(request.status_callback)
+    status_callback = callback_url(request.status_callback)
     validity = _validity(request.validity_period)
     send_at = _schedule(request, now)
     if request.messaging_service_sid is not None:
@@ -280,7 +308,7 @@ def _media(urls: Sequence[str]) -> tuple[str, ...]:
     return tuple(urls)
 
 
-def _callback_url(url: str | None) -> str | None:
+def callback_url(url: str | None) -> str | None:
     """The URL as it will be requested: the signature covers it, so `host` becomes `host/`."""
     if url is None:
         return None

@@ -4,6 +4,7 @@
 -- contact_by_sid --           one contact
 -- time_zones --               the time zones the contacts with these numbers gave
 -- page_of_contacts --         newest first, filtered by number, email or tag
+-- contact_ids_by_sid --       sid -> id of the account's contacts among these SIDs
 -- set_consent --              the ledger's standing copied onto the contacts of some numbers
 -- underived --                contacts whose derived columns are still to fill
 """
@@ -96,3 +97,16 @@ async def underived(session: AsyncSession, limit: int) -> Sequence[Contact]:
             select(Contact).where(Contact.country.is_(None)).order_by(Contact.id).limit(limit)
         )
     ).all()
+
+
+async def contact_ids_by_sid(
+    session: AsyncSession, account_id: int, sids: Collection[str]
+) -> dict[str, int]:
+    if not sids:
+        return {}
+    rows = await session.execute(
+        select(Contact.sid, Contact.id).where(
+            Contact.account_id == account_id, Contact.sid.in_(list(sids))
+        )
+    )
+    return dict(rows.all())

@@ -144,6 +144,9 @@ class Campaign(Base):
     sender: Mapped[str] = mapped_column(String(32))
     segment_sid: Mapped[str | None] = mapped_column(String(34))
     contact_sids: Mapped[list[str] | None] = mapped_column(JSON)
+    # Fixed at launch, so deleting or editing the segment later changes nothing:
+    # {"match", "conditions"} of the segment, or {"contact_ids": [...]}.
+    audience: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     channel: Mapped[str] = mapped_column(String(8))
     # [{"name", "weight", "content"}]; a campaign without A/B has one variant.
     variants: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
@@ -162,6 +165,8 @@ class Campaign(Base):
     # moment an A/B test is decided and its winner.
     phase: Mapped[str] = mapped_column(String(8), default="all")
     cursor: Mapped[int] = mapped_column(BigId, default=0)
+    # The newest contact when it launched: contacts added later are not its audience.
+    audience_until: Mapped[int | None] = mapped_column(BigId)
     decide_at: Mapped[datetime | None]
     winner: Mapped[str | None] = mapped_column(String(64))
     recipients: Mapped[int] = mapped_column(Integer, default=0)

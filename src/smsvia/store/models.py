@@ -106,12 +106,12 @@ class Message(Base):
         held_leases("messages"),
         # A campaign texts each contact once, whatever crashes and restarts its fan-out.
         Index(
-            "uq_messages_campaign_id_contact_id",
-            "campaign_id",
+            "uq_messages_campaign_sid_contact_id",
+            "campaign_sid",
             "contact_id",
             unique=True,
-            postgresql_where=text("campaign_id IS NOT NULL"),
-            sqlite_where=text("campaign_id IS NOT NULL"),
+            postgresql_where=text("campaign_sid IS NOT NULL"),
+            sqlite_where=text("campaign_sid IS NOT NULL"),
         ),
     )
 
@@ -158,7 +158,7 @@ class Message(Base):
     lease_expires_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Set on the messages a campaign sends: which campaign, to which contact, which variant.
-    campaign_id: Mapped[int | None] = mapped_column(BigId)
+    campaign_sid: Mapped[str | None] = mapped_column(String(34))
     contact_id: Mapped[int | None] = mapped_column(BigId)
     campaign_variant: Mapped[str | None] = mapped_column(String(64))
 

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(length=32), nullable=False),
         sa.Column("segment_sid", sa.String(length=34), nullable=True),
         sa.Column("contact_sids", sa.JSON(), nullable=True),
+        sa.Column("audience", sa.JSON(), nullable=True),
         sa.Column("channel", sa.String(length=8), nullable=False),
         sa.Column("variants", sa.JSON(), nullable=False),
         sa.Column("ab_test", sa.JSON(), nullable=True),
@@ -64,6 +65,9 @@ def upgrade() -> None:
         sa.Column("status_callback", sa.Text(), nullable=True),
         sa.Column("phase", sa.String(length=8), nullable=False),
         sa.Column("cursor", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "audience_until", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
         sa.Column("decide_at", smsvia.store.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("winner", sa.String(length=64), nullable=True),
         sa.Column("recipients", sa.Integer(), nullable=False),
@@ -173,11 +177,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_contacts_account_id_id", ["account_id", "id"], unique=False)
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-            )
-        )
+        batch_op.add_column(sa.Column("campaign_sid", sa.String(length=34), nullable=True))
         batch_op.add_column(
             sa.Column(
                 "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
@@ -185,24 +185,24 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("campaign_variant", sa.String(length=64), nullable=True))
         batch_op.create_index(
-            "uq_messages_campaign_id_contact_id",
-            ["campaign_id", "contact_id"],
+            "uq_messages_campaign_sid_contact_id",
+            ["campaign_sid", "contact_id"],
             unique=True,
-            postgresql_where=sa.text("campaign_id IS NOT NULL"),
-            sqlite_where=sa.text("campaign_id IS NOT NULL"),
+            postgresql_where=sa.text("campaign_sid IS NOT NULL"),
+            sqlite_where=sa.text("campaign_sid IS NOT NULL"),
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(
-            "uq_messages_campaign_id_contact_id",
-            postgresql_where=sa.text("campaign_id IS NOT NULL"),
-            sqlite_where=sa.text("campaign_id IS NOT NULL"),
+            "uq_messages_campaign_sid_contact_id",
+            postgresql_where=sa.text("campaign_sid IS NOT NULL"),
+            sqlite_where=sa.text("campaign_sid IS NOT NULL"),
         )
         batch_op.drop_column("campaign_variant")
         batch_op.drop_column("contact_id")
-        batch_op.drop_column("campaign_id")
+        batch_op.drop_column("campaign_sid")
 
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index("ix_contacts_account_id_id")

@@ -1,0 +1,87 @@
+"""Campaigns (native JSON API, same Basic auth): POST/GET /v1/campaigns, GET
+/v1/campaigns/{sid}, and POST …/preview, …/launch, …/pause, …/resume, …/cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+
+from smsvia.api.auth import Caller
+from smsvia.api.segments import next_page_uri
+from smsvia.services import campaigns as service
+from smsvia.services.campaign_preview import preview
+
+router = APIRouter(prefix="/v1", tags=["Campaigns"])
+
+_EXAMPLE = {
+    "name": "New collection",
+    "from": "+15005550006",
+    "segment": "SG0123456789abcdef0123456789abcdef",
+    "content": {"text": 'Hi {{ first_name | default: "there" }}, the new collection is in!'},
+    "local_send_time": "10:00",
+    "budget": "250.00",
+}
+
+
+@router.post("/campaigns", status_code=201)
+async def create_campaign(
+    request: Request, caller: Caller, body: Annotated[dict[str, Any], Body(examples=[_EXAMPLE])]
+) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    return await service.create_campaign(
+        runtime.store, caller, body, default_region=runtime.settings.default_region
+    )
+
+
+@router.get("/campaigns")
+async def list_campaigns(
+    request: Request, caller: Caller, page_size: int = 50, page_token: str | None = None
+) -> dict[str, Any]:
+    page = await service.list_campaigns(
+        request.app.state.runtime.store, caller, page_size=page_size, page_token=page_token
+    )
+    return {
+        "campaigns": page.campaigns,
+        "page_size": page_size,
+        "next_page_uri": next_page_uri(request, page.next_token),
+    }
+
+
+@router.get("/campaigns/{sid}")
+async def fetch_campaign(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+    return await service.get_campaign(request.app.state.runtime.store, caller, sid)
+
+
+@router.post("/campaigns/{sid}/preview")
+async def preview_campaign(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    return await preview(
+        runtime.store,
+        caller,
+        sid,
+        price_book=runtime.price_book,
+        rules_book=runtime.rules,
+        public_url=runtime.settings.public_url,
+        default_region=runtime.settings.default_region,
+    )
+
+
+@router.post("/campaigns/{sid}/launch")
+async def launch_campaign(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+    return await service.launch(request.app.state.runtime.store, caller, sid)
+
+
+@router.post("/campaigns/{sid}/pause")
+async def pause_campaign(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+    return await service.pause(request.app.state.runtime.store, caller, sid)
+
+
+@router.post("/campaigns/{sid}/resume")
+async def resume_campaign(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+    return await service.resume(request.app.state.runtime.store, caller, sid)
+
+
+@router.post("/campaigns/{sid}/cancel")
+async def cancel_campaign(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+    return await service.cancel(request.app.state.runtime.store, caller, sid)

@@ -1,0 +1,301 @@
+"""What a campaign sends, worked out once: its checked settings, its variants' templates, and
+for each recipient the message as it will be queued (rendered, encoded, priced, routed).
+
+The preview and the fan-out both build their messages here, so what the preview prices is
+what the fan-out queues.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smsvia.domain import campaigns as rules
+from smsvia.domain.audience import parse_audience
+from smsvia.domain.campaigns import AbTest, InvalidCampaign, Variant
+from smsvia.domain.errors import DomainError
+from smsvia.domain.personalization import Template, parse_template, variables_of
+from smsvia.domain.phone import parse_phone
+from smsvia.domain.pricing import PriceBook
+from smsvia.domain.quiet_hours import recipient_zones
+from smsvia.domain.rcs import parse_rich_content
+from smsvia.domain.status import Status
+from smsvia.services.messages import CHANNELS, RichRequest, callback_url, rich_outgoing, route_rich
+from smsvia.services.outgoing import Outgoing
+from smsvia.services.routing import SenderRoute, check_fallback_after
+from smsvia.services.segments import audience_filter
+from smsvia.store import audiences
+from smsvia.store.context import Store
+from smsvia.store.marketing_models import Campaign, Contact
+
+# Strings of the content a template may personalize, by path; URLs and postbacks stay fixed.
+_TEMPLATED = ("text", "title", "description")
+_SEALED = {
+    "first_name": "contact.first_name",
+    "last_name": "contact.last_name",
+    "email": "contact.email",
+}
+Tuple = tuple[str | int, ...]
+VALIDITY = timedelta(hours=10)  # Twilio's default validity, from the moment it is due
+
+
+@dataclass(frozen=True)
+class VariantPlan:
+    variant: Variant
+    templates: Mapping[tuple[str | int, ...], Template]  # path in the content -> template
+
+    def render(self, variables: Mapping[str, Any]) -> dict[str, Any]:
+        content = copy.deepcopy(dict(self.variant.content))
+        for path, template in self.templates.items():
+            _set(content, path, template.render(variables))
+        return content
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A campaign, ready to build its recipients' messages."""
+
+    sid: str
+    sender: str
+    channel: str
+    category: str
+    variants: tuple[VariantPlan, ...]
+    ab_test: AbTest | None
+    local_time: time | None
+    send_at: datetime | None
+    fallback_after: int | None
+    status_callback: str | None
+    uses: frozenset[str]  # the contact fields the templates name
+
+    def variant(self, name: str) -> VariantPlan:
+        return next(v for v in self.variants if v.variant.name == name)
+
+
+def check_content(content: Any, where: str) -> dict[Tuple, Template]:
+    """The content's templates by path, each parsed; the content itself checked as RBM and
+    SMS would take it (with the templates' own text standing in for what they render)."""
+    if not isinstance(content, Mapping):
+        raise InvalidCampaign(f"{where} must be an object with text or a rich card", field=where)
+    try:
+        parse_rich_content(content)
+    except DomainError as exc:
+        raise InvalidCampaign(f"{where}.{exc.field or ''}: {exc.message}", field=where) from exc
+    templates = {}
+    for path, text in _strings(content, ()):
+        name = ".".join(str(p) for p in path)
+        templates[path] = parse_template(text, f"{where}.{name}")
+    return templates
+
+
+def plan_of(campaign: Campaign) -> Plan:
+    """The campaign as saved (checked when it was created) ready to render."""
+    variants = tuple(
+        VariantPlan(
+            Variant(v["name"], v["weight"], v["content"]),
+            check_content(v["content"], f"variants[{n}].content"),
+        )
+        for n, v in enumerate(campaign.variants)
+    )
+    uses = frozenset(name for plan in variants for t in plan.templates.values() for name in t.names)
+    return Plan(
+        sid=campaign.sid,
+        sender=campaign.sender,
+        channel=campaign.channel,
+        category=campaign.category,
+        variants=variants,
+        ab_test=rules.parse_ab_test(campaign.ab_test) if campaign.ab_test else None,
+        local_time=(
+            rules.parse_local_time(campaign.local_send_time) if campaign.local_send_time else None
+        ),
+        send_at=campaign.send_at,
+        fallback_after=campaign.fallback_after_seconds,
+        status_callback=campaign.status_callback,
+        uses=uses,
+    )
+
+
+def check_settings(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns of a new campaign from the API's body; InvalidCampaign names the field."""
+    name = body.get("name")
+    if not isinstance(name, str) or not 0 < len(name.strip()) <= 255:
+        raise InvalidCampaign("name must be 1 to 255 characters", field="name")
+    sender = body.get("from")
+    if not isinstance(sender, str) or not sender:
+        raise InvalidCampaign("from is required: one of the account's senders", field="from")
+    channel = body.get("channel", "auto")
+    if channel not in CHANNELS:
+        raise InvalidCampaign(f"channel must be one of {', '.join(CHANNELS)}", field="channel")
+    category = body.get("category", "marketing")
+    if category not in ("marketing", "transactional"):
+        raise InvalidCampaign("category must be marketing or transactional", field="category")
+    if ("content" in body) == ("variants" in body):
+        raise InvalidCampaign("give content, or variants for an A/B test", field="content")
+    if "variants" in body:
+        variants = rules.parse_variants(body["variants"])
+    else:
+        variants = (Variant("A", 1, body["content"]),)
+    for n, variant in enumerate(variants):
+        where = f"variants[{n}].content" if "variants" in body else "content"
+        check_content(variant.content, where)
+    ab_test = body.get("ab_test")
+    if ab_test is not None:
+        if len(variants) < 2:
+            raise InvalidCampaign("ab_test needs at least two variants", field="ab_test")
+        rules.parse_ab_test(ab_test)
+    if body.get("send_at") is not None and body.get("local_send_time") is not None:
+        raise InvalidCampaign("give send_at or local_send_time, not both", field="send_at")
+    if body.get("local_send_time") is not None:
+        rules.parse_local_time(body["local_send_time"])
+    shorten = body.get("shorten_urls", True)
+    if not isinstance(shorten, bool):
+        raise InvalidCampaign("shorten_urls must be true or false", field="shorten_urls")
+    fallback = body.get("fallback_after_seconds")
+    if fallback is not None and (isinstance(fallback, bool) or not isinstance(fallback, int)):
+        raise InvalidCampaign(
+            "fallback_after_seconds must be a number", field="fallback_after_seconds"
+        )
+    try:
+        check_fallback_after(fallback)
+        status_callback = callback_url(body.get("status_callback"))
+    except DomainError as exc:
+        raise InvalidCampaign(exc.message, field=exc.field) from exc
+    return {
+        "name": name.strip(),
+        "sender": sender,
+        "channel": channel,
+        "category": category,
+        "variants": [
+            {"name": v.name, "weight": v.weight, "content": json.loads(json.dumps(v.content))}
+            for v in variants
+        ],
+        "ab_test": dict(ab_test) if ab_test is not None else None,
+        "local_send_time": body.get("local_send_time"),
+        "budget": rules.parse_budget(body.get("budget")),
+        "shorten_urls": shorten,
+        "fallback_after_seconds": fallback,
+        "status_callback": status_callback,
+    }
+
+
+def facts_of(store: Store, contact: Contact, uses: frozenset[str]) -> dict[str, Any]:
+    """A contact's fields as templates see them; sealed ones opened only when named."""
+    open_ = store.cipher.open
+    fields: dict[str, Any] = {
+        "phone": open_(contact.phone, "contact.phone"),
+        "tags": contact.tags or [],
+        "country": contact.country,
+        "state": contact.state,
+        "time_zone": contact.time_zone,
+        "orders_count": contact.orders_count,
+        "total_spent": contact.total_spent,
+    }
+    for name, purpose in _SEALED.items():
+        value = getattr(contact, name)
+        if name in uses and value is not None:
+            fields[name] = open_(value, purpose)
+    if "attributes" in uses and contact.attributes is not None:
+        fields["attributes"] = json.loads(open_(contact.attributes, "contact.attributes"))
+    return fields
+
+
+def message_for(
+    plan: Plan,
+    variant: VariantPlan,
+    facts: Mapping[str, Any],
+    *,
+    route: SenderRoute,
+    price_book: PriceBook,
+    public_url: str,
+    default_region: str,
+    now: datetime,
+) -> Outgoing:
+    """One recipient's message, rendered, priced and routed, due when the campaign says."""
+    request = RichRequest(
+        to=facts["phone"],
+        sender=plan.sender,
+        content=variant.render(variables_of(facts)),
+        channel=plan.channel,
+        fallback_after_seconds=plan.fallback_after,
+        status_callback=plan.status_callback,
+        category=plan.category,
+    )
+    outgoing, content = rich_outgoing(request, price_book, public_url, default_region, now)
+    outgoing = route_rich(outgoing, content, request, route, price_book)
+    due = _due(plan, facts, now)
+    if due is None:
+        return outgoing
+    return replace(
+        outgoing,
+        status=Status.SCHEDULED,
+        send_at=due,
+        due_at=due,
+        expires_at=due + VALIDITY,
+        detail=f"{outgoing.detail}; send at {due.isoformat()}",
+    )
+
+
+def most_it_may_cost(outgoing: Outgoing) -> Decimal:
+    """RCS or the SMS it may fall back to, whichever is dearer: what a budget must allow."""
+    return max(outgoing.price, outgoing.fallback_price or Decimal(0))
+
+
+def launched_audience(
+    session: AsyncSession, store: Store, campaign: Campaign, now: datetime
+) -> ColumnElement[bool]:
+    """The campaign's audience as fixed at launch (see audience_clause)."""
+    return audience_clause(session, store, campaign.audience or {}, campaign.audience_until, now)
+
+
+def audience_clause(
+    session: AsyncSession,
+    store: Store,
+    fixed: Mapping[str, Any],
+    until: int | None,
+    now: datetime,
+) -> ColumnElement[bool]:
+    """An audience as a campaign fixes it: a segment's rule ({"match", "conditions"}) or
+    its contacts ({"contact_ids"}), and no contact newer than `until`."""
+    if "contact_ids" in fixed:
+        who = audiences.listed(fixed["contact_ids"])
+    else:
+        rule = parse_audience(fixed.get("match", "all"), fixed.get("conditions", []))
+        who = audience_filter(session, store, rule, now)
+    return who if until is None else and_(who, Contact.id <= until)
+
+
+def _due(plan: Plan, facts: Mapping[str, Any], now: datetime) -> datetime | None:
+    if plan.local_time is not None:
+        zones = recipient_zones(parse_phone(facts["phone"], strict=False), facts["time_zone"])
+        return rules.next_local(plan.local_time, zones, now)
+    if plan.send_at is not None and plan.send_at > now:
+        return plan.send_at
+    return None
+
+
+def _strings(value: Any, path: Tuple) -> list[tuple[Tuple, str]]:
+    """(path, text) of every templated string in the content."""
+    found: list[tuple[Tuple, str]] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in _TEMPLATED and isinstance(item, str):
+                found.append(((*path, key), item))
+            elif key in ("rich_card", "carousel"):
+                found.extend(_strings(item, (*path, key)))
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            found.extend(_strings(item, (*path, n)))
+    return found
+
+
+def _set(content: Any, path: Tuple, text: str) -> None:
+    for step in path[:-1]:
+        content = content[step]
+    content[path[-1]] = text
