@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy import select, update
 
 from smsvia.domain.consent import ConsentKind
-from smsvia.services import campaigns, consent
+from smsvia.services import campaigns, consent, inbound
 from smsvia.services.campaign_preview import preview
 from smsvia.services.compliance import load_rules
 from smsvia.services.contacts import save_contact
+from smsvia.services.delivery import Tracker
 from smsvia.services.fanout import Fanout
 from smsvia.services.segments import create_segment
+from smsvia.store import senders as sender_queries
 from smsvia.store.marketing_models import Campaign
 from smsvia.store.models import Message
 from tests.integration.scenario import BOOK, Scenario
@@ -329,6 +331,39 @@ def test_pause_holds_resume_releases_and_cancel_cancels_waiting_messages(backend
     backend.run(scenario())
 
 
+def test_a_stop_during_the_campaign_withdraws_that_recipients_message(backend):
+    async def scenario():
+        shop = await backend.create_tenant()
+        await shop_contacts(backend, shop, 3, opted_in=3)
+        segment = await vip_segment(backend, shop)
+        created = await campaigns.create_campaign(
+            backend.store,
+            shop.principal,
+            {
+                "name": "Tomorrow",
+                "from": shop.sender,
+                "segment": segment,
+                "content": {"text": "Soon"},
+                "local_send_time": "10:00",
+            },
+        )
+        sid = created["sid"]
+        await campaigns.launch(backend.store, shop.principal, sid)
+        await run_fanout(fanout(backend, clock_at(NOON)), sid, backend)
+        await customer_texts(backend, shop, "+12125550001", "STOP", NOON + timedelta(hours=1))
+        by_number = {
+            backend.store.cipher.open(m.recipient, "message.to"): m
+            for m in await messages_of(backend, sid)
+        }
+        assert by_number["+12125550001"].status == "failed"
+        assert by_number["+12125550001"].error_code == 21610
+        assert {by_number[n].status for n in ("+12125550000", "+12125550002")} == {"scheduled"}
+        stats = (await campaigns.get_campaign(backend.store, shop.principal, sid))["stats"]
+        assert stats["opted_out"] == 1 and stats["failed"] == 1
+
+    backend.run(scenario())
+
+
 def test_a_crash_mid_fanout_neither_loses_nor_duplicates_a_recipient(backend, monkeypatch):
     async def scenario():
         shop = await backend.create_tenant()
@@ -406,6 +441,22 @@ def test_campaign_api_refuses_bad_input_clearly(server, backend):
         again = api.post(f"/v1/campaigns/{sid}/launch")
         assert again.status_code == 409 and "canceled" in again.json()["message"]
         assert [c["sid"] for c in api.get("/v1/campaigns").json()["campaigns"]] == [sid]
+
+
+async def customer_texts(backend, tenant, handset: str, text: str, now: datetime) -> None:
+    async with backend.store.db.transaction() as session:
+        number = await sender_queries.number_by_phone(session, tenant.sender)
+        await inbound.receive(
+            session,
+            backend.store,
+            Tracker(backend.store),
+            BOOK,
+            number=number,
+            handset=handset,
+            text=text,
+            channel="sms",
+            now=now,
+        )
 
 
 async def _ledger(backend, tenant, phone: str, kind: ConsentKind) -> None:

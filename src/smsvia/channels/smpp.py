@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import smpp34
 
@@ -24,7 +24,7 @@ from smsvia.channels.base import (
     ReceiptHeard,
     SmsSubmission,
 )
-from smsvia.channels.throttle import TokenBucket
+from smsvia.channels.throttle import Throttle, TokenBucket
 from smsvia.domain.encoding import parse_part
 from smsvia.domain.errors import DomainError
 from smsvia.domain.receipts import NotAReceipt, is_receipt, parse_receipt
@@ -64,6 +64,8 @@ class SmppConfig:
     # malformed in 1.5.0 (command_length 16, 17 octets written), which desynchronises the
     # SMSC's reader, so the buffer is made deep enough never to fill.
     inbound_capacity: int = 100_000
+    # The submit rate limit, when it is shared with other processes; None: `tps` here alone.
+    throttle: Throttle | None = field(default=None, compare=False)
 
 
 class SmppChannel:
@@ -71,7 +73,7 @@ class SmppChannel:
         self.name = name
         self.config = config
         self._window = asyncio.Semaphore(config.window)
-        self._bucket = TokenBucket(config.tps)
+        self._bucket: Throttle = config.throttle or TokenBucket(config.tps)
         self._session: smpp34.Smsc | None = None
         self._client: smpp34.Client | None = None
         self._bound = asyncio.Event()

@@ -1,13 +1,26 @@
-"""A token bucket: at most `rate` submits a second, in bursts of at most `burst`."""
+"""How fast a channel may submit: a token bucket in this process, or any `Throttle` (the
+dispatch gives SMPP channels one shared by every worker on PostgreSQL, dispatch/shared_rate.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+
+class Throttle(Protocol):
+    async def acquire(self) -> None:
+        """Wait until one more submit may go."""
+
+    def pause(self, seconds: float) -> None:
+        """Take nothing for `seconds` (the SMSC said we are too fast)."""
 
 
 class TokenBucket:
+    """At most `rate` submits a second, in bursts of at most `burst`."""
+
     def __init__(
         self, rate: float, burst: int | None = None, clock: Callable[[], float] = time.monotonic
     ) -> None:

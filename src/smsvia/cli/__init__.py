@@ -13,6 +13,7 @@ import typer
 from smsvia import __version__
 from smsvia.cli._common import CliError, console, err_console
 from smsvia.cli.accounts import accounts_app, keys_app, numbers_app
+from smsvia.cli.campaigns import campaigns_app, segments_app
 from smsvia.cli.connectors import connectors_app
 from smsvia.cli.consent import consent_app, contacts_app, forms_app
 from smsvia.cli.cost import cost
@@ -64,6 +65,8 @@ for group, name in (
     (consent_app, "consent"),
     (contacts_app, "contacts"),
     (forms_app, "forms"),
+    (segments_app, "segments"),
+    (campaigns_app, "campaigns"),
     (sim_app, "sim"),
 ):
     app.add_typer(group, name=name)

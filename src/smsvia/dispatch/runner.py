@@ -16,6 +16,7 @@ from smsvia.dispatch.inbound import InboundSms
 from smsvia.dispatch.rcs import RcsFlow
 from smsvia.dispatch.rcs_events import RcsEventProcessor
 from smsvia.dispatch.receipts import ReceiptProcessor
+from smsvia.dispatch.shared_rate import SharedBucket
 from smsvia.dispatch.worker import Worker, WorkerConfig
 from smsvia.domain.pricing import PriceBook
 from smsvia.domain.quiet_hours import RuleBook
@@ -206,12 +207,20 @@ class Dispatch:
                 window=int(settings.get("window", 10)),
                 tls=bool(settings.get("tls", False)),
                 system_type=settings.get("system_type", ""),
+                throttle=self._shared_throttle(connector.id, int(settings.get("tps", 50))),
             )
             channel = self.channel_factory(connector.name, config)
             self._connector_ids[connector.name] = connector.id
             await channel.start(self._heard)
             self.channels[connector.id] = channel
             log.info("connector %s started", connector.name)
+
+    def _shared_throttle(self, connector_id: int, tps: int) -> SharedBucket | None:
+        """On PostgreSQL every worker draws from one bucket per connector; SQLite has one
+        worker, whose channel keeps its own."""
+        if self.store.db.url.startswith("postgresql"):
+            return SharedBucket(self.store.db, connector_id, tps)
+        return None
 
     async def _heard(self, heard: Inbound) -> None:
         """What an SMSC sent us: a receipt, or a message from a handset."""

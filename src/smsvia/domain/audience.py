@@ -14,6 +14,7 @@ only. Everything else is stored in the clear and takes the ops of its kind.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -150,6 +151,15 @@ def parse_audience(match: Any, conditions: Any) -> Audience:
         match,
         tuple(parse_condition(raw, f"conditions[{n}]") for n, raw in enumerate(conditions)),
     )
+
+
+def typed_value(raw: str) -> Any:
+    """A value as a person types it (a command line, a form): JSON where it reads as JSON
+    (90, true, ["a", "b"]), else the text itself."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw.strip()
 
 
 def parse_condition(raw: Any, where: str) -> Condition:

@@ -67,6 +67,15 @@ class AccountSettings:
     marketing_cap_24h: int | None = None  # 0: no account-wide cap
 
 
+async def acting_for(store: Store, account_sid: str, via: str = "cli") -> Principal:
+    """The account as the operator acts for it from the command line."""
+    async with store.db.sessions() as session:
+        account = await queries.account_by_sid(session, account_sid)
+    if account is None:
+        raise NotFound(f"Account {account_sid} not found")
+    return Principal(account.id, account.sid, "", via)
+
+
 MAX_REPLY = 320  # characters in an automatic reply: two GSM-7 segments
 
 

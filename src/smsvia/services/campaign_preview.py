@@ -12,6 +12,7 @@ A/B test's remainder at their weighted variant, as the winner is not known yet.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,7 @@ from smsvia.services.campaign_plan import (
     Plan,
     VariantPlan,
     audience_clause,
+    check_settings,
     facts_of,
     message_for,
     most_it_may_cost,
@@ -39,10 +41,11 @@ from smsvia.services.campaigns import fixed_audience, owned_campaign
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.outgoing import Outgoing
 from smsvia.services.routing import sender_route
+from smsvia.services.segments import owned_segment
 from smsvia.store import audiences
 from smsvia.store import campaigns as queries
 from smsvia.store.context import Store
-from smsvia.store.marketing_models import Contact
+from smsvia.store.marketing_models import Campaign, Contact
 
 BATCH = 1000
 SAMPLES = 5
@@ -123,6 +126,62 @@ async def preview(
                     continue
                 _count(tally, contact, variant, outcome, bases[variant.variant.name])
     return _result(tally, campaign.budget)
+
+
+async def draft_preview(
+    store: Store,
+    principal: Principal,
+    body: Mapping[str, Any],
+    *,
+    price_book: PriceBook,
+    rules_book: RuleBook,
+    public_url: str,
+    default_region: str = "US",
+    clock: Clock = utcnow,
+) -> dict[str, Any]:
+    """What the dashboard's builder shows while a campaign is being written, before it is
+    saved: the segment's live count, the texts of its first few contacts (rendered,
+    encoded, priced, checked) and the cost if every recipient cost what those do."""
+    settings = check_settings(body)
+    now = clock()
+    draft = Campaign(sid="CM-draft", **settings, send_at=None)
+    plan = plan_of(draft)
+    route = await sender_route(store, principal, settings["sender"])
+    tally = _Tally()
+    async with store.db.sessions() as session:
+        segment = await owned_segment(session, principal.account_id, str(body.get("segment")))
+        fixed = {"match": segment.match, "conditions": segment.conditions}
+        who = audience_clause(session, store, fixed, None, now)
+        count = await audiences.count_contacts(session, principal.account_id, who)
+        first = await audiences.contacts_in(
+            session, principal.account_id, who, after_id=0, limit=SAMPLES
+        )
+        built = [
+            message_for(
+                plan,
+                plan.variants[0],
+                facts_of(store, contact, plan.uses),
+                route=route,
+                price_book=price_book,
+                public_url=public_url,
+                default_region=default_region,
+                now=now,
+            )
+            for contact in first
+        ]
+        screened = await compliance.screen(session, store, rules_book, principal.account_id, built)
+    base = _base(plan.variants[0])
+    for contact, outcome in zip(first, screened, strict=True):
+        if isinstance(outcome, DomainError):
+            tally.excluded[excluded_reason(outcome)] += 1
+        else:
+            _count(tally, contact, plan.variants[0], outcome, base)
+    each = tally.total / tally.eligible if tally.eligible else Decimal(0)
+    result = _result(tally, None)
+    result["recipients"] = count
+    result["estimated_cost"]["total"] = money(each * count)
+    result["estimated_from"] = tally.eligible
+    return result
 
 
 def _variant(campaign_sid: str, plan: Plan, contact: Contact) -> VariantPlan:

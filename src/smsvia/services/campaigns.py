@@ -24,6 +24,7 @@ from smsvia.services.campaign_plan import check_settings, launched_audience
 from smsvia.services.campaign_stats import campaign_stats, money
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.delivery import Changes, Tracker
+from smsvia.services.message_views import MessageView, message_view
 from smsvia.services.paging import decode_token, encode_token
 from smsvia.services.routing import sender_route
 from smsvia.services.segments import owned_segment
@@ -193,6 +194,16 @@ async def cancel(
             await save(session, waiting)
             after = waiting[-1].id
     return await get_campaign(store, principal, sid)
+
+
+async def campaign_messages(
+    store: Store, principal: Principal, sid: str, *, limit: int = 50
+) -> list[MessageView]:
+    """The campaign's newest messages."""
+    async with store.db.sessions() as session:
+        campaign = await owned_campaign(session, principal, sid)
+        found = await queries.newest_messages(session, campaign.sid, limit)
+    return [message_view(store, m, principal.account_sid, ()) for m in found]
 
 
 async def owned_campaign(

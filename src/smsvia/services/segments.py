@@ -74,6 +74,16 @@ async def create_segment(
     return _view(segment, count)
 
 
+async def count_audience(
+    store: Store, principal: Principal, match: Any, conditions: Any, *, clock: Clock = utcnow
+) -> int:
+    """How many contacts a rule holds now, without saving it (a builder's live count)."""
+    audience = parse_audience(match, conditions)
+    async with store.db.sessions() as session:
+        who = audience_filter(session, store, audience, clock())
+        return await queries.count_contacts(session, principal.account_id, who)
+
+
 async def get_segment(
     store: Store, principal: Principal, sid: str, *, clock: Clock = utcnow
 ) -> SegmentView:

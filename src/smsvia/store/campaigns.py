@@ -10,6 +10,7 @@ names a campaign; the fan-out works by id.
 -- hold_pending --           a pause: the campaign's waiting messages taken off the queue
 -- release_held --           a resume: put back, due at their send time or now
 -- pending_messages --       waiting messages, locked, a chunk at a time (a cancel)
+-- newest_messages --        the campaign's newest messages
 -- campaign_figures --       counts and cost of its messages, by variant, status and fallback
 -- opted_out_after --        recipients who opted out after the campaign texted them
 -- recent_marketing --       numbers with marketing texts in a window: the cap's candidates
@@ -130,6 +131,16 @@ async def pending_messages(
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return [MessageRow(row) for row in await session.execute(query)]
+
+
+async def newest_messages(session: AsyncSession, campaign_sid: str, limit: int) -> list[Message]:
+    found = await session.scalars(
+        select(Message)
+        .where(Message.campaign_sid == campaign_sid)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return list(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -71,6 +72,18 @@ class Connector(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON)
     secret: Mapped[bytes | None] = mapped_column(LargeBinary)  # sealed password / token
     date_created: Mapped[datetime]
+
+
+class ConnectorTokens(Base):
+    """A connector's submit rate limit, shared by every worker (store/rate_limits.py)."""
+
+    __tablename__ = "connector_tokens"
+
+    connector_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("connectors.id", ondelete="CASCADE"), primary_key=True
+    )
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime]
 
 
 class Number(Base):

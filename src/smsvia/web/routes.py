@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -16,27 +16,27 @@ from smsvia.domain.status import FINAL, Status
 from smsvia.services import activity, message_views
 from smsvia.services import messages as message_service
 from smsvia.services.quote import quote_message
-from smsvia.web import demo_phone, optin
+from smsvia.web import campaigns, contacts, demo_phone, optin
+from smsvia.web.pages import SignedIn, render
 from smsvia.web.session import (
     SignInRequired,
     WebSession,
     check_csrf,
-    current_session,
     sign_in,
     sign_out,
 )
-from smsvia.web.templating import templates
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
 
 router = APIRouter(include_in_schema=False)
-SignedIn = Annotated[WebSession, Depends(current_session)]
 
 
 def install(app: FastAPI) -> None:
     """Mount the dashboard, the opt-in forms, their static files, and the redirect to sign in."""
     app.include_router(router)
+    app.include_router(campaigns.router)
+    app.include_router(contacts.router)
     app.include_router(optin.router)
     app.include_router(demo_phone.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -60,13 +60,13 @@ async def media_preview(request: Request, token: str) -> HTMLResponse:
     preview of the image in the conversation. Public: the unguessable token is the key."""
     shown = await activity.preview(request.app.state.runtime.store, token)
     if shown is None:
-        return _render(request, "not_found.html", status_code=404, sid="")
-    return _render(request, "preview.html", preview=shown, page_url=str(request.url))
+        return render(request, "not_found.html", status_code=404, sid="")
+    return render(request, "preview.html", preview=shown, page_url=str(request.url))
 
 
 @router.get("/login")
 async def login_form(request: Request, next: str = "/messages") -> HTMLResponse:
-    return _render(request, "login.html", next=_local(next))
+    return render(request, "login.html", next=_local(next))
 
 
 @router.post("/login")
@@ -83,7 +83,7 @@ async def login(
             raise AuthenticationFailed("Sign in with an Account SID (AC…) and its Auth Token")
         principal = await runtime.authenticator.authenticate(account_sid, auth_token.strip())
     except AuthenticationFailed:
-        return _render(
+        return render(
             request,
             "login.html",
             status_code=401,
@@ -110,7 +110,7 @@ async def message_list(
 ) -> HTMLResponse:
     context = await _message_rows(request, session, status, to, page_token)
     counts = await activity.recent_status_counts(request.app.state.runtime.store, session.principal)
-    return _render(
+    return render(
         request,
         "messages.html",
         session=session,
@@ -127,7 +127,7 @@ async def message_rows(
 ) -> HTMLResponse:
     """The table body alone, which the list page polls to keep statuses current."""
     context = await _message_rows(request, session, status, to, page_token)
-    return _render(request, "_message_rows.html", session=session, **context)
+    return render(request, "_message_rows.html", session=session, **context)
 
 
 @router.get("/messages/{sid}")
@@ -135,14 +135,14 @@ async def message_detail(request: Request, session: SignedIn, sid: str) -> HTMLR
     try:
         context = await _message(request, session, sid)
     except NotFound:
-        return _render(request, "not_found.html", status_code=404, session=session, sid=sid)
-    return _render(request, "message.html", session=session, **context)
+        return render(request, "not_found.html", status_code=404, session=session, sid=sid)
+    return render(request, "message.html", session=session, **context)
 
 
 @router.get("/messages/{sid}/live")
 async def message_live(request: Request, session: SignedIn, sid: str) -> HTMLResponse:
     """Status, timeline and callbacks alone, polled until the message is final."""
-    return _render(
+    return render(
         request, "_message_live.html", session=session, **await _message(request, session, sid)
     )
 
@@ -160,7 +160,7 @@ async def send_quote(
     body: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """What the text being typed will cost: encoding, segments, price."""
-    return _render(request, "_quote.html", **_quote(request, to, body))
+    return render(request, "_quote.html", **_quote(request, to, body))
 
 
 @router.post("/send")
@@ -248,7 +248,7 @@ async def _send_page(
         "body": "",
         "status_callback": "",
     }
-    return _render(
+    return render(
         request,
         "send.html",
         status_code=status_code,
@@ -272,12 +272,6 @@ def _quote(request: Request, to: str, body: str) -> dict[str, object]:
     except DomainError as exc:
         return {"quote": None, "quote_error": exc.message}
     return {"quote": quote.as_dict(), "quote_error": None}
-
-
-def _render(
-    request: Request, template: str, *, status_code: int = 200, **context: object
-) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
 def _local(target: str) -> str:

@@ -7,7 +7,7 @@ Create Date: 2026-11-30
 Contacts gain what segments match on without opening sealed fields: the country and state
 their number belongs to, where they stand on the consent ledger, a blind index of the first
 name and of each custom attribute, and engagement figures (filled by tracking). Existing
-contacts get the derived columns filled at the next start (services/contacts_derived.py);
+contacts get the derived columns filled at the next start (services/contacts.fill_derived);
 `country IS NULL` marks the ones still to do. Messages a campaign sends name it, and the
 contact they went to, once each.
 """
@@ -26,6 +26,21 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "connector_tokens",
+        sa.Column(
+            "connector_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("tokens", sa.Float(), nullable=False),
+        sa.Column("updated_at", smsvia.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["connector_id"],
+            ["connectors.id"],
+            name=op.f("fk_connector_tokens_connector_id_connectors"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("connector_id", name=op.f("pk_connector_tokens")),
+    )
     op.create_table(
         "campaigns",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -194,6 +209,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("connector_tokens")
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_messages_campaign_sid_contact_id",
