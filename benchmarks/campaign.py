@@ -18,6 +18,7 @@ import asyncio
 import base64
 import os
 import secrets
+import signal
 import subprocess
 import tempfile
 import time
@@ -36,6 +37,7 @@ from smsvia.services.campaign_preview import preview
 from smsvia.services.compliance import load_rules
 from smsvia.services.quote import load_price_book
 from smsvia.services.segments import create_segment, get_segment
+from smsvia.store.marketing_models import Campaign
 from smsvia.store.models import Message
 from smsvia.store.schema import upgrade
 
@@ -73,8 +75,11 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+WAITING = ("accepted", "scheduled", "queued", "sending")
+
+
 async def message_counts(store, campaign_sid: str) -> tuple[int, int]:
-    """(messages written, messages delivered)."""
+    """(messages written, messages still waiting to go)."""
     async with store.db.sessions() as session:
         rows = await session.execute(
             select(Message.status, func.count())
@@ -82,7 +87,23 @@ async def message_counts(store, campaign_sid: str) -> tuple[int, int]:
             .group_by(Message.status)
         )
         counts = dict(rows.all())
-    return sum(counts.values()), counts.get("delivered", 0)
+    return sum(counts.values()), sum(counts.get(status, 0) for status in WAITING)
+
+
+async def delivery_times(store, campaign_sid: str) -> tuple[int, datetime, datetime]:
+    """(delivered, launch, last delivery), by the database's clock."""
+    async with store.db.sessions() as session:
+        launched = await session.scalar(
+            select(Campaign.launched_at).where(Campaign.sid == campaign_sid)
+        )
+        delivered, last = (
+            await session.execute(
+                select(func.count(), func.max(Message.date_updated)).where(
+                    Message.campaign_sid == campaign_sid, Message.status == "delivered"
+                )
+            )
+        ).one()
+    return delivered, launched, last
 
 
 async def main() -> None:
@@ -90,6 +111,7 @@ async def main() -> None:
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--db", default="postgresql", choices=["postgresql", "sqlite"])
     parser.add_argument("--no-deliver", action="store_true")
+    parser.add_argument("--profile", type=Path, help="py-spy the worker into this directory")
     args = parser.parse_args()
     n = args.recipients
     with tempfile.TemporaryDirectory() as workdir:
@@ -124,6 +146,7 @@ async def main() -> None:
                 stderr=logs,
             )
             imported = time.perf_counter() - started
+            print(f"  imported {n:,} contacts in {imported:.1f} s", flush=True)
             principal = await acting_for(store, shop.sid)
             segment = await create_segment(
                 store,
@@ -162,33 +185,58 @@ async def main() -> None:
                 public_url="http://127.0.0.1:8080",
             )
             preview_seconds = time.perf_counter() - started
+            print(
+                f"  segment counted in {count_seconds:.2f} s, previewed in {preview_seconds:.1f} s",
+                flush=True,
+            )
             if not args.no_deliver:
                 smsc = [SMSVIA, "sim", "smsc", "--port", str(smsc_port), "--dlr-delay", "0.05"]
                 children.append(subprocess.Popen(smsc, env=env, stdout=logs, stderr=logs))
             worker = subprocess.Popen([SMSVIA, "worker"], env=env, stdout=logs, stderr=logs)
             children.append(worker)
             time.sleep(2)  # the worker is up and bound
+            if args.profile is not None:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                spy = [
+                    "py-spy",
+                    "record",
+                    "--pid",
+                    str(worker.pid),
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "50",
+                    "--output",
+                    str(args.profile / "worker.txt"),
+                ]
+                children.append(subprocess.Popen(spy, stdout=logs, stderr=logs))
             baseline = rss_mb(worker.pid)
             launched = time.perf_counter()
             await campaigns.launch(store, principal, made["sid"])
-            samples, fanned_out, delivered_at = [], None, None
+            samples, fanned_out, delivered_at, settled, delivered = [], None, None, 0, 0
             while True:
                 await asyncio.sleep(1)
                 samples.append(rss_mb(worker.pid))
-                written, delivered = await message_counts(store, made["sid"])
+                written, waiting = await message_counts(store, made["sid"])
                 if fanned_out is None and written >= seen["eligible"]:
                     fanned_out = time.perf_counter() - launched
+                    print(f"  fanned out in {fanned_out:.1f} s", flush=True)
                     if args.no_deliver:
                         break
-                if delivered >= seen["eligible"]:
-                    delivered_at = time.perf_counter() - launched
-                    break
+                # Done when nothing waits and no receipt came for five seconds.
+                if fanned_out is not None and waiting == 0:
+                    now_delivered, started_at, last = await delivery_times(store, made["sid"])
+                    settled = settled + 1 if now_delivered == delivered else 0
+                    delivered = now_delivered
+                    if settled >= 5:
+                        delivered_at = (last - started_at).total_seconds()
+                        break
                 if worker.poll() is not None:
                     raise SystemExit("the worker died; see the log")
             peak = peak_rss_mb(worker.pid)
         finally:
-            for child in children:
-                child.terminate()
+            for child in reversed(children):  # py-spy first: SIGINT makes it write its file
+                child.send_signal(signal.SIGINT if child.args[0] == "py-spy" else signal.SIGTERM)
                 child.wait(30)
             await store.db.close()
             await drop_database(scratch)
@@ -206,8 +254,8 @@ async def main() -> None:
     )
     if delivered_at is not None:
         print(
-            f"  last delivery       {delivered_at:8.1f} s  {seen['eligible'] / delivered_at:10,.0f}"
-            " delivered/s"
+            f"  last delivery       {delivered_at:8.1f} s  {delivered / delivered_at:10,.0f}"
+            f" delivered/s ({delivered:,}; the simulator refuses numbers ending 9999)"
         )
     print(
         f"  worker RSS          {baseline:.0f} MB before, {max(samples):.0f} MB max while "

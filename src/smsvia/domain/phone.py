@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneNumberType, timezone
@@ -63,6 +63,13 @@ def parse_phone(raw: str, default_region: str = "US", *, strict: bool = True) ->
     `strict` asks for a number valid in its country's numbering plan; without it a number of
     a possible length is enough (a sender on a test network, +1 555 ... numbers).
     """
+    return _parse(raw, default_region, strict)
+
+
+# A message's number is read several times on its way (checked, routed, its local time
+# found), each a full phonenumbers parse; the recent ones are kept. PhoneNumber is frozen.
+@lru_cache(maxsize=4096)
+def _parse(raw: str, default_region: str, strict: bool) -> PhoneNumber:
     text = raw.strip()
     if not text:
         raise InvalidPhoneNumber("The phone number is empty", field="To")

@@ -81,12 +81,18 @@ class Rule:
         return None
 
     def describe(self) -> str:
-        windows = {str(w) if w else "none" for w in self.days}
-        if len(windows) == 1:
-            hours = windows.pop()
-        else:
-            hours = ", ".join(f"{d} {w or 'none'}" for d, w in zip(DAYS, self.days, strict=True))
-        return f"{self.name} {hours} ({self.source})"
+        return _describe(self)
+
+
+@cache
+def _describe(rule: Rule) -> str:
+    """A rule in words; kept, as it goes on every marketing message's timeline."""
+    windows = {str(w) if w else "none" for w in rule.days}
+    if len(windows) == 1:
+        hours = windows.pop()
+    else:
+        hours = ", ".join(f"{d} {w or 'none'}" for d, w in zip(DAYS, rule.days, strict=True))
+    return f"{rule.name} {hours} ({rule.source})"
 
 
 def parse_window(text: str, where: str) -> Window:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -45,6 +45,7 @@ _SEALED = {
 }
 Tuple = tuple[str | int, ...]
 VALIDITY = timedelta(hours=10)  # Twilio's default validity, from the moment it is due
+MAX_BUILT = 20_000  # distinct texts kept per campaign
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,10 @@ class Plan:
     fallback_after: int | None
     status_callback: str | None
     uses: frozenset[str]  # the contact fields the templates name
+    # Messages already built, by variant, rendered content and destination country: most
+    # recipients of a campaign share their text with others (the same first name, no
+    # personal field at all), and encoding, pricing and routing it once is enough.
+    built: dict[tuple[str, str, str], Outgoing] = field(default_factory=dict, compare=False)
 
     def variant(self, name: str) -> VariantPlan:
         return next(v for v in self.variants if v.variant.name == name)
@@ -218,17 +223,33 @@ def message_for(
     now: datetime,
 ) -> Outgoing:
     """One recipient's message, rendered, priced and routed, due when the campaign says."""
-    request = RichRequest(
-        to=facts["phone"],
-        sender=plan.sender,
-        content=variant.render(variables_of(facts)),
-        channel=plan.channel,
-        fallback_after_seconds=plan.fallback_after,
-        status_callback=plan.status_callback,
-        category=plan.category,
-    )
-    outgoing, content = rich_outgoing(request, price_book, public_url, default_region, now)
-    outgoing = route_rich(outgoing, content, request, route, price_book)
+    rendered = variant.render(variables_of(facts))
+    phone = parse_phone(facts["phone"], default_region)
+    key = (variant.variant.name, json.dumps(rendered, sort_keys=True), phone.region)
+    known = plan.built.get(key)
+    if known is not None:
+        outgoing = replace(
+            known,
+            to=phone.e164,
+            due_at=now,
+            expires_at=now + (known.expires_at - known.due_at),
+        )
+    else:
+        request = RichRequest(
+            to=phone.e164,
+            sender=plan.sender,
+            content=rendered,
+            channel=plan.channel,
+            fallback_after_seconds=plan.fallback_after,
+            status_callback=plan.status_callback,
+            category=plan.category,
+        )
+        outgoing, content = rich_outgoing(request, price_book, public_url, default_region, now)
+        outgoing = route_rich(outgoing, content, request, route, price_book)
+        if outgoing.preview_token is None:  # a preview page is one message's own
+            if len(plan.built) >= MAX_BUILT:
+                plan.built.clear()
+            plan.built[key] = outgoing
     due = _due(plan, facts, now)
     if due is None:
         return outgoing

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -211,11 +211,15 @@ def opening(
     zones = quiet_hours.recipient_zones(phone, contact_zone)
     if not zones:
         return Opening(wanted, None, applied)
-    at = quiet_hours.next_allowed(wanted, zones, applied)
+    at = _next_allowed(wanted, zones, tuple(applied))
     if at is None and len(zones) > 1:
         zones = zones[:1]  # the zones never share an allowed hour: go by the first
-        at = quiet_hours.next_allowed(wanted, zones, applied)
+        at = _next_allowed(wanted, zones, tuple(applied))
     return Opening(at, zones[0], applied)
+
+
+# A batch's messages are mostly due at one moment and share a handful of zones and rules.
+_next_allowed = lru_cache(maxsize=4096)(quiet_hours.next_allowed)
 
 
 def _when(

@@ -15,11 +15,14 @@ rest with the winner.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,8 +36,8 @@ from smsvia.services.accounts import Principal
 from smsvia.services.campaign_plan import (
     Plan,
     VariantPlan,
+    audience_clause,
     facts_of,
-    launched_audience,
     message_for,
     most_it_may_cost,
     plan_of,
@@ -42,6 +45,7 @@ from smsvia.services.campaign_plan import (
 from smsvia.services.campaign_stats import delivery_rates, excluded_reason
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.intake import CampaignLink, NewMessage, write_messages
+from smsvia.services.outgoing import Outgoing
 from smsvia.services.routing import sender_route
 from smsvia.store import audiences
 from smsvia.store import campaigns as queries
@@ -50,7 +54,7 @@ from smsvia.store.marketing_models import Campaign, Contact
 
 log = logging.getLogger(__name__)
 
-BATCH = 500  # recipients a transaction
+BATCH = 1000  # recipients a transaction
 COMPLETION_CHECK = 10.0  # seconds between looks at whether a campaign's messages are done
 
 
@@ -68,6 +72,7 @@ class Fanout:
     completion_check: float = COMPLETION_CHECK
     _plans: dict[tuple[int, datetime], Plan] = field(default_factory=dict)
     _checked: dict[int, float] = field(default_factory=dict)
+    _ahead: dict[int, tuple[_Slice, asyncio.Task[_Prepared]]] = field(default_factory=dict)
 
     async def advance(self) -> bool:
         """One step of every active campaign; True while some have batches ready now."""
@@ -93,6 +98,7 @@ class Fanout:
                     return False
                 campaign.status = CampaignStatus.SENDING
             if campaign.status != CampaignStatus.SENDING:
+                self._drop_ahead(campaign.id)
                 return False
             if campaign.fanned_out_at is not None:
                 await self._complete_when_done(session, campaign, now)
@@ -107,20 +113,62 @@ class Fanout:
     async def _batch(
         self, session: AsyncSession, campaign: Campaign, plan: Plan, now: datetime
     ) -> bool:
-        who = launched_audience(session, self.store, campaign, now)
-        contacts = await audiences.contacts_in(
-            session, campaign.account_id, who, after_id=campaign.cursor, limit=self.batch
-        )
-        if not contacts:
+        here = _Slice.of(campaign)
+        prepared = await self._take_ahead(here) or await self._prepare(here, plan, now)
+        if not prepared.contacts:
             self._end_phase(campaign, plan, now)
             return False
-        principal = Principal(campaign.account_id, "", "", f"campaign {campaign.sid}")
-        route = await sender_route(self.store, principal, campaign.sender)
+        # The next batch is built while this one is checked and written.
+        self._ahead[campaign.id] = (
+            here.after(prepared.contacts[-1].id),
+            asyncio.create_task(self._prepare(here.after(prepared.contacts[-1].id), plan, now)),
+        )
         excluded = dict(campaign.excluded or {})
-        picked: list[tuple[Contact, VariantPlan]] = []
-        built = []
-        for contact in contacts:
-            variant = self._variant_for(campaign, plan, contact)
+        if prepared.invalid:
+            excluded["invalid"] = excluded.get("invalid", 0) + prepared.invalid
+        screened = await compliance.screen(
+            session, self.store, self.rules, campaign.account_id, prepared.built
+        )
+        principal = _principal(campaign)
+        new, committed, cursor = [], campaign.committed, prepared.contacts[-1].id
+        for (contact, variant), outcome in zip(prepared.picked, screened, strict=True):
+            if isinstance(outcome, DomainError):
+                reason = excluded_reason(outcome)
+                excluded[reason] = excluded.get(reason, 0) + 1
+                continue
+            cost = most_it_may_cost(outcome)
+            if not rules.within_budget(campaign.budget, committed, cost):
+                campaign.status = CampaignStatus.BUDGET_EXHAUSTED
+                campaign.completed_at = now
+                cursor = contact.id - 1
+                self._drop_ahead(campaign.id)
+                break
+            committed += cost
+            link = CampaignLink(campaign.sid, contact.id, variant.variant.name)
+            new.append(NewMessage(principal, outcome, prepared.connector_id, now, link))
+        await write_messages(session, self.store, new)
+        campaign.cursor = cursor
+        campaign.committed = committed
+        campaign.excluded = excluded
+        campaign.date_updated = now
+        return campaign.status == CampaignStatus.SENDING
+
+    async def _prepare(self, here: _Slice, plan: Plan, now: datetime) -> _Prepared:
+        """The next batch's contacts and their messages, built: rendered, priced, routed.
+        Reads in its own session and writes nothing, so it can run ahead of the writes."""
+        async with self.store.db.sessions() as session:
+            who = audience_clause(session, self.store, here.audience, here.until, now)
+            contacts = list(
+                await audiences.contacts_in(
+                    session, here.account_id, who, after_id=here.cursor, limit=self.batch
+                )
+            )
+        route = await sender_route(self.store, here.principal, here.sender)
+        prepared = _Prepared(contacts, [], [], 0, route.connector_id)
+        for n, contact in enumerate(contacts):
+            if n % 100 == 99:
+                await asyncio.sleep(0)  # let the writes of the batch before go on meanwhile
+            variant = self._variant_for(here, plan, contact)
             if variant is None:
                 continue  # in the other phase of an A/B test
             try:
@@ -136,36 +184,29 @@ class Fanout:
                 )
             except DomainError as exc:
                 log.info("campaign %s: contact %s skipped: %s", plan.sid, contact.sid, exc)
-                excluded["invalid"] = excluded.get("invalid", 0) + 1
+                prepared.invalid += 1
                 continue
-            picked.append((contact, variant))
-            built.append(outgoing)
-        screened = await compliance.screen(
-            session, self.store, self.rules, campaign.account_id, built
-        )
-        new, committed, cursor = [], campaign.committed, contacts[-1].id
-        for (contact, variant), outcome in zip(picked, screened, strict=True):
-            if isinstance(outcome, DomainError):
-                reason = excluded_reason(outcome)
-                excluded[reason] = excluded.get(reason, 0) + 1
-                continue
-            cost = most_it_may_cost(outcome)
-            if not rules.within_budget(campaign.budget, committed, cost):
-                campaign.status = CampaignStatus.BUDGET_EXHAUSTED
-                campaign.completed_at = now
-                cursor = contact.id - 1
-                break
-            committed += cost
-            link = CampaignLink(campaign.sid, contact.id, variant.variant.name)
-            new.append(NewMessage(principal, outcome, route.connector_id, now, link))
-        await write_messages(session, self.store, new)
-        campaign.cursor = cursor
-        campaign.committed = committed
-        campaign.excluded = excluded
-        campaign.date_updated = now
-        return campaign.status == CampaignStatus.SENDING
+            prepared.picked.append((contact, variant))
+            prepared.built.append(outgoing)
+        return prepared
 
-    def _variant_for(self, campaign: Campaign, plan: Plan, contact: Contact) -> VariantPlan | None:
+    async def _take_ahead(self, here: _Slice) -> _Prepared | None:
+        """The batch built ahead for exactly this point of the campaign, if there is one."""
+        ahead = self._ahead.pop(here.campaign_id, None)
+        if ahead is None:
+            return None
+        key, task = ahead
+        if key != here:  # paused, canceled, taken by another worker, a new phase
+            task.cancel()
+            return None
+        return await task
+
+    def _drop_ahead(self, campaign_id: int) -> None:
+        ahead = self._ahead.pop(campaign_id, None)
+        if ahead is not None:
+            ahead[1].cancel()
+
+    def _variant_for(self, campaign: _Slice, plan: Plan, contact: Contact) -> VariantPlan | None:
         if len(plan.variants) == 1:
             return plan.variants[0]
         place = rules.bucket(campaign.sid, contact.id)
@@ -226,6 +267,56 @@ class Fanout:
                 self._plans.clear()
             plan = self._plans[key] = plan_of(campaign)
         return plan
+
+
+@dataclass(frozen=True)
+class _Slice:
+    """Where a campaign's fan-out stands, as a batch is built from it; equal slices mean the
+    same next batch."""
+
+    campaign_id: int
+    sid: str
+    account_id: int
+    sender: str
+    audience: Mapping[str, Any] = field(hash=False, compare=False)
+    until: int | None
+    phase: str
+    winner: str | None
+    cursor: int
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> _Slice:
+        return cls(
+            campaign.id,
+            campaign.sid,
+            campaign.account_id,
+            campaign.sender,
+            campaign.audience or {},
+            campaign.audience_until,
+            campaign.phase,
+            campaign.winner,
+            campaign.cursor,
+        )
+
+    def after(self, contact_id: int) -> _Slice:
+        return replace(self, cursor=contact_id)
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(self.account_id, "", "", f"campaign {self.sid}")
+
+
+@dataclass
+class _Prepared:
+    contacts: list[Contact]  # none: the phase is done
+    picked: list[tuple[Contact, VariantPlan]]
+    built: list[Outgoing]
+    invalid: int
+    connector_id: int
+
+
+def _principal(campaign: Campaign) -> Principal:
+    return _Slice.of(campaign).principal
 
 
 _NOT_DONE = frozenset({"accepted", "scheduled", "queued", "sending"})
