@@ -7,14 +7,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.processes import clean_environment, demo_credentials, demo_server
+from tests.processes import clean_environment, daytime_zone, demo_credentials, demo_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 SMSVIA = str(Path(sys.executable).parent / "smsvia")
@@ -23,23 +21,6 @@ SHOTS = Path(__file__).parent / "screenshots"
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
 )
-
-
-def daytime_zone() -> str:
-    """Somewhere it is daytime now, so the demo's marketing texts are not held overnight."""
-    now = datetime.now(UTC)
-    for name in (
-        "America/New_York",
-        "America/Los_Angeles",
-        "Asia/Tokyo",
-        "Europe/Berlin",
-        "Asia/Kolkata",
-        "Pacific/Honolulu",
-        "America/Sao_Paulo",
-    ):
-        if 10 <= now.astimezone(ZoneInfo(name)).hour < 18:
-            return name
-    raise AssertionError("no zone in daytime")
 
 
 def import_contacts(cwd: Path, account: str) -> None:

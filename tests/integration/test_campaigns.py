@@ -23,6 +23,7 @@ from smsvia.store import senders as sender_queries
 from smsvia.store.marketing_models import Campaign
 from smsvia.store.models import Message
 from tests.integration.scenario import BOOK, Scenario
+from tests.processes import daytime_zone
 
 RULES = load_rules()
 EVIDENCE = {"consent": "yes", "consent_date": "2026-10-01", "consent_source": "checkout"}
@@ -38,27 +39,6 @@ def clock_at(moment: datetime):
 
     clock.now = now  # type: ignore[attr-defined]
     return clock
-
-
-def daytime_zone() -> str:
-    """A time zone where it is daytime now, so marketing sent for real is not held for
-    quiet hours whenever the tests run."""
-    now = datetime.now(UTC)
-    for name in ZONES:
-        if 10 <= now.astimezone(ZoneInfo(name)).hour < 18:
-            return name
-    raise AssertionError("no zone in daytime")
-
-
-ZONES = (
-    "America/New_York",
-    "America/Los_Angeles",
-    "Pacific/Honolulu",
-    "Asia/Tokyo",
-    "Asia/Kolkata",
-    "Europe/Berlin",
-    "America/Sao_Paulo",
-)
 
 
 async def shop_contacts(
@@ -103,6 +83,26 @@ async def run_fanout(engine: Fanout, sid_of_campaign: str, backend) -> None:
     while await engine.step(campaign_id):
         pass
     await engine.step(campaign_id)  # the empty read that ends the phase
+
+
+async def fanned_out_for_tomorrow(backend, tenant, contacts: int) -> str:
+    """A campaign to `contacts` VIPs at 10:00 their time, launched at NOON and fanned out:
+    its messages wait in the outbox until tomorrow morning."""
+    await shop_contacts(backend, tenant, contacts, opted_in=contacts)
+    created = await campaigns.create_campaign(
+        backend.store,
+        tenant.principal,
+        {
+            "name": "Tomorrow",
+            "from": tenant.sender,
+            "segment": await vip_segment(backend, tenant),
+            "content": {"text": "Soon"},
+            "local_send_time": "10:00",
+        },
+    )
+    await campaigns.launch(backend.store, tenant.principal, created["sid"])
+    await run_fanout(fanout(backend, clock_at(NOON)), created["sid"], backend)
+    return created["sid"]
 
 
 async def messages_of(backend, campaign_sid: str) -> list[Message]:
@@ -299,22 +299,7 @@ def test_ab_test_sends_the_sample_then_the_winner_to_the_rest(backend):
 def test_pause_holds_resume_releases_and_cancel_cancels_waiting_messages(backend):
     async def scenario():
         shop = await backend.create_tenant()
-        await shop_contacts(backend, shop, 6, opted_in=6)
-        segment = await vip_segment(backend, shop)
-        created = await campaigns.create_campaign(
-            backend.store,
-            shop.principal,
-            {
-                "name": "Later",
-                "from": shop.sender,
-                "segment": segment,
-                "content": {"text": "Soon"},
-                "local_send_time": "10:00",
-            },
-        )
-        sid = created["sid"]
-        await campaigns.launch(backend.store, shop.principal, sid)
-        await run_fanout(fanout(backend, clock_at(NOON)), sid, backend)
+        sid = await fanned_out_for_tomorrow(backend, shop, 6)
         paused = await campaigns.pause(backend.store, shop.principal, sid)
         assert paused["status"] == "paused"
         assert all(m.due_at is None for m in await messages_of(backend, sid))
@@ -334,22 +319,7 @@ def test_pause_holds_resume_releases_and_cancel_cancels_waiting_messages(backend
 def test_a_stop_during_the_campaign_withdraws_that_recipients_message(backend):
     async def scenario():
         shop = await backend.create_tenant()
-        await shop_contacts(backend, shop, 3, opted_in=3)
-        segment = await vip_segment(backend, shop)
-        created = await campaigns.create_campaign(
-            backend.store,
-            shop.principal,
-            {
-                "name": "Tomorrow",
-                "from": shop.sender,
-                "segment": segment,
-                "content": {"text": "Soon"},
-                "local_send_time": "10:00",
-            },
-        )
-        sid = created["sid"]
-        await campaigns.launch(backend.store, shop.principal, sid)
-        await run_fanout(fanout(backend, clock_at(NOON)), sid, backend)
+        sid = await fanned_out_for_tomorrow(backend, shop, 3)
         await customer_texts(backend, shop, "+12125550001", "STOP", NOON + timedelta(hours=1))
         by_number = {
             backend.store.cipher.open(m.recipient, "message.to"): m

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from smsvia.domain.consent import ConsentKind
 from smsvia.domain.errors import InvalidParameter
 from smsvia.domain.status import Status
 from smsvia.services import consent
-from smsvia.services.intake import Intake, NewMessage
+from smsvia.services.intake import Intake, NewMessage, write_messages
 from smsvia.services.outgoing import Outgoing
 from smsvia.services.routing import sender_route
 from smsvia.store.models import Message, MessageEvent
@@ -121,3 +122,34 @@ def test_an_opted_out_recipient_is_refused_alone_with_21610(backend):
     assert isinstance(results[2], consent.RecipientUnsubscribed) and results[2].code == 21610
     assert sum(isinstance(r, tuple) for r in results) == 4
     assert backend.run(count(backend.store, Message)) == 4
+
+
+def test_a_large_batch_reads_back_as_a_small_one_does(backend):
+    """Hundreds at once go in by COPY on PostgreSQL (ids from the sequence): every column,
+    money, times, JSON and sealed bytes alike, reads back as the one-by-one insert writes."""
+    shop = backend.tenant()
+
+    async def write(batch):
+        async with backend.store.db.transaction() as session:
+            return await write_messages(session, backend.store, batch)
+
+    async def stored(ids):
+        async with backend.store.db.sessions() as session:
+            found = await session.scalars(select(Message).where(Message.id.in_(ids)))
+            return {m.id: m for m in found}
+
+    connector = backend.run(sender_route(backend.store, shop.principal, shop.sender)).connector_id
+    media = ("https://shop.example/a.png", "https://shop.example/b.gif")
+    batch = [new_message(shop, connector, i) for i in range(300)]
+    batch = [replace(n, outgoing=replace(n.outgoing, media=media)) for n in batch]
+    many = backend.run(write(batch))
+    one = backend.run(write([new_message(shop, connector, 999)]))
+    rows = backend.run(stored([m.id for m, _ in many] + [m.id for m, _ in one]))
+    assert len(rows) == 301 and len({m.id for m, _ in many}) == 300
+    for message, _ in many:
+        row = rows[message.id]
+        assert row.sid == message.sid and row.media_urls == list(media)
+        assert row.price == Decimal("0.015") and row.due_at == message.due_at
+        assert backend.store.cipher.open(row.recipient, "message.to").startswith("+14157")
+        assert backend.store.cipher.open(row.body, "message.body").startswith("Order ")
+    assert backend.run(count(backend.store, MessageEvent)) == 301

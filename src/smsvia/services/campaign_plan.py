@@ -211,6 +211,33 @@ def facts_of(store: Store, contact: Contact, uses: frozenset[str]) -> dict[str, 
     return fields
 
 
+@dataclass(frozen=True)
+class Builder:
+    """What building a recipient's message takes besides the campaign: the store (to open
+    the sealed fields a template names), the sender's route, prices, and where preview
+    links point."""
+
+    store: Store
+    route: SenderRoute
+    price_book: PriceBook
+    public_url: str
+    default_region: str
+
+    def message(
+        self, plan: Plan, variant: VariantPlan, contact: Contact, now: datetime
+    ) -> Outgoing:
+        return message_for(
+            plan,
+            variant,
+            facts_of(self.store, contact, plan.uses),
+            route=self.route,
+            price_book=self.price_book,
+            public_url=self.public_url,
+            default_region=self.default_region,
+            now=now,
+        )
+
+
 def message_for(
     plan: Plan,
     variant: VariantPlan,

@@ -27,12 +27,11 @@ from smsvia.domain.rcs import parse_rich_content
 from smsvia.services import compliance
 from smsvia.services.accounts import Principal
 from smsvia.services.campaign_plan import (
+    Builder,
     Plan,
     VariantPlan,
     audience_clause,
     check_settings,
-    facts_of,
-    message_for,
     most_it_may_cost,
     plan_of,
 )
@@ -82,6 +81,7 @@ async def preview(
         campaign = await owned_campaign(session, principal, sid)
         plan = plan_of(campaign)
         route = await sender_route(store, principal, campaign.sender)
+        builder = Builder(store, route, price_book, public_url, default_region)
         if campaign.audience is None:  # a draft: the audience as it would be fixed now
             fixed = await fixed_audience(session, principal, campaign)
             until = await queries.newest_contact_id(session, principal.account_id)
@@ -102,16 +102,7 @@ async def preview(
             for contact in contacts:
                 variant = _variant(campaign.sid, plan, contact)
                 try:
-                    outgoing = message_for(
-                        plan,
-                        variant,
-                        facts_of(store, contact, plan.uses),
-                        route=route,
-                        price_book=price_book,
-                        public_url=public_url,
-                        default_region=default_region,
-                        now=now,
-                    )
+                    outgoing = builder.message(plan, variant, contact, now)
                 except DomainError:
                     tally.excluded["invalid"] += 1
                     continue
@@ -147,6 +138,7 @@ async def draft_preview(
     draft = Campaign(sid="CM-draft", **settings, send_at=None)
     plan = plan_of(draft)
     route = await sender_route(store, principal, settings["sender"])
+    builder = Builder(store, route, price_book, public_url, default_region)
     tally = _Tally()
     async with store.db.sessions() as session:
         segment = await owned_segment(session, principal.account_id, str(body.get("segment")))
@@ -156,19 +148,7 @@ async def draft_preview(
         first = await audiences.contacts_in(
             session, principal.account_id, who, after_id=0, limit=SAMPLES
         )
-        built = [
-            message_for(
-                plan,
-                plan.variants[0],
-                facts_of(store, contact, plan.uses),
-                route=route,
-                price_book=price_book,
-                public_url=public_url,
-                default_region=default_region,
-                now=now,
-            )
-            for contact in first
-        ]
+        built = [builder.message(plan, plan.variants[0], contact, now) for contact in first]
         screened = await compliance.screen(session, store, rules_book, principal.account_id, built)
     base = _base(plan.variants[0])
     for contact, outcome in zip(first, screened, strict=True):

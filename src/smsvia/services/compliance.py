@@ -231,14 +231,10 @@ def _when(
         return replace(item, decisions=(*item.decisions, ("quiet_hours", note))), found.applied
     if found.at is None:
         return QuietHoursError(f"no hour is allowed by every rule for {item.to}: {found.rules()}")
-    at, local = found.at, found.local()
+    at = found.at
+    note = _quiet_hours_note(found.zone, at, item.due_at, tuple(found.applied))
     if at == item.due_at:
-        note = f"within allowed hours ({local:%H:%M} {found.zone}): {found.rules()}"
         return replace(item, decisions=(*item.decisions, ("quiet_hours", note))), found.applied
-    note = (
-        f"quiet hours: rescheduled from {item.due_at:%Y-%m-%d %H:%M} UTC to "
-        f"{at:%Y-%m-%d %H:%M} UTC ({local:%a %H:%M} {found.zone}): {found.rules()}"
-    )
     moved = replace(
         item,
         status=Status.SCHEDULED,
@@ -248,6 +244,21 @@ def _when(
         decisions=(*item.decisions, ("quiet_hours", note)),
     )
     return moved, found.applied
+
+
+@lru_cache(maxsize=4096)
+def _quiet_hours_note(
+    zone: str, at: datetime, due_at: datetime, applied: tuple[quiet_hours.Rule, ...]
+) -> str:
+    """The timeline's words for a quiet-hours decision (a batch shares a few of them)."""
+    local = at.astimezone(ZoneInfo(zone))
+    rules = ", ".join(rule.describe() for rule in applied)
+    if at == due_at:
+        return f"within allowed hours ({local:%H:%M} {zone}): {rules}"
+    return (
+        f"quiet hours: rescheduled from {due_at:%Y-%m-%d %H:%M} UTC to "
+        f"{at:%Y-%m-%d %H:%M} UTC ({local:%a %H:%M} {zone}): {rules}"
+    )
 
 
 async def held_for_quiet_hours(

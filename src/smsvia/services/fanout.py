@@ -34,11 +34,10 @@ from smsvia.domain.quiet_hours import RuleBook
 from smsvia.services import compliance
 from smsvia.services.accounts import Principal
 from smsvia.services.campaign_plan import (
+    Builder,
     Plan,
     VariantPlan,
     audience_clause,
-    facts_of,
-    message_for,
     most_it_may_cost,
     plan_of,
 )
@@ -164,6 +163,7 @@ class Fanout:
                 )
             )
         route = await sender_route(self.store, here.principal, here.sender)
+        builder = Builder(self.store, route, self.price_book, self.public_url, self.default_region)
         prepared = _Prepared(contacts, [], [], 0, route.connector_id)
         for n, contact in enumerate(contacts):
             if n % 100 == 99:
@@ -172,16 +172,7 @@ class Fanout:
             if variant is None:
                 continue  # in the other phase of an A/B test
             try:
-                outgoing = message_for(
-                    plan,
-                    variant,
-                    facts_of(self.store, contact, plan.uses),
-                    route=route,
-                    price_book=self.price_book,
-                    public_url=self.public_url,
-                    default_region=self.default_region,
-                    now=now,
-                )
+                outgoing = builder.message(plan, variant, contact, now)
             except DomainError as exc:
                 log.info("campaign %s: contact %s skipped: %s", plan.sid, contact.sid, exc)
                 prepared.invalid += 1

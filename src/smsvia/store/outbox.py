@@ -30,13 +30,13 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.leases import lease_due
 from smsvia.store.models import Message, MessagePart, ReceiptInbox, WebhookDelivery
-from smsvia.store.rows import Loaded, among, insert_many, save
+from smsvia.store.rows import COPY_FROM, Loaded, among, insert_many, save
 
 __all__ = ["MessageRow", "PartRow", "save"]
 
@@ -62,12 +62,25 @@ class PartRow(Loaded):
     __slots__ = tuple(_parts.c.keys())
 
 
+_NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, :n)"
+)
+
+
 async def insert_messages(
     session: AsyncSession, messages: Sequence[Mapping[str, Any]]
 ) -> list[MessageRow]:
-    """Insert messages (their columns but the id) in one statement; returns them as rows."""
+    """Insert messages (their columns but the id) in one statement; returns them as rows.
+
+    Many at once on PostgreSQL (a campaign's batch) take their ids from the sequence first
+    and go in by COPY."""
     if not messages:
         return []
+    if len(messages) >= COPY_FROM and session.bind.dialect.name == "postgresql":
+        taken = await session.scalars(_NEXT_IDS, {"n": len(messages)})
+        rows = [{**values, "id": id} for values, id in zip(messages, taken, strict=True)]
+        await insert_many(session, _messages, rows)
+        return [MessageRow.of(row) for row in rows]
     ids = await session.scalars(
         insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True),
         list(messages),
