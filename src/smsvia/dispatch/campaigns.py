@@ -20,6 +20,12 @@ class CampaignRunner:
     idle: float = 1.0
 
     async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await self._loop(stop)
+        finally:
+            self.fanout.close()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 busy = await self.fanout.advance()

@@ -192,6 +192,11 @@ class Fanout:
             return None
         return await task
 
+    def close(self) -> None:
+        """Drop the batches built ahead (the process is stopping; nothing was written)."""
+        for campaign_id in list(self._ahead):
+            self._drop_ahead(campaign_id)
+
     def _drop_ahead(self, campaign_id: int) -> None:
         ahead = self._ahead.pop(campaign_id, None)
         if ahead is not None:
