@@ -128,7 +128,7 @@ class Fanout:
         screened = await compliance.screen(
             session, self.store, self.rules, campaign.account_id, prepared.built
         )
-        principal = _principal(campaign)
+        principal = here.principal
         new, committed, cursor = [], campaign.committed, prepared.contacts[-1].id
         for (contact, variant), outcome in zip(prepared.picked, screened, strict=True):
             if isinstance(outcome, DomainError):
@@ -309,10 +309,6 @@ class _Prepared:
     built: list[Outgoing]
     invalid: int
     connector_id: int
-
-
-def _principal(campaign: Campaign) -> Principal:
-    return _Slice.of(campaign).principal
 
 
 _NOT_DONE = frozenset({"accepted", "scheduled", "queued", "sending"})

@@ -13,7 +13,6 @@ names a campaign; the fan-out works by id.
 -- newest_messages --        the campaign's newest messages
 -- campaign_figures --       counts and cost of its messages, by variant, status and fallback
 -- opted_out_after --        recipients who opted out after the campaign texted them
--- recent_marketing --       numbers with marketing texts in a window: the cap's candidates
 """
 
 from __future__ import annotations
@@ -190,25 +189,6 @@ async def opted_out_after(session: AsyncSession, campaign_sid: str) -> dict[str,
         .group_by(Message.campaign_variant)
     )
     return {variant or "": count for variant, count in rows}
-
-
-async def recent_marketing(
-    session: AsyncSession, account_id: int, since: datetime
-) -> dict[str, int]:
-    """Phone index -> marketing messages since `since` (canceled ones aside)."""
-    when = func.coalesce(Message.date_sent, Message.due_at, Message.date_created)
-    rows = await session.execute(
-        select(Message.recipient_index, func.count())
-        .where(
-            Message.account_id == account_id,
-            Message.category == "marketing",
-            Message.direction != "inbound",
-            Message.status != "canceled",
-            when >= since,
-        )
-        .group_by(Message.recipient_index)
-    )
-    return dict(rows.all())
 
 
 def _money(value: object) -> Decimal:
