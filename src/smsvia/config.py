@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # A TOML table of quiet hours and caps by state replacing the built-in one
     # (src/smsvia/data/quiet_hours.toml).
     quiet_hours: Path | None = None
+    # Let outbound fetches (link previews) reach private and loopback addresses: for the
+    # demo and tests only; otherwise the SSRF guard refuses them (channels/fetch.py).
+    allow_private_urls: bool = False
     # Logs on stderr: "text" for people, "json" (one object a line) for collectors.
     log_format: Literal["text", "json"] = "text"
     log_level: str = "info"

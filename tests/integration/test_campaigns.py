@@ -20,7 +20,7 @@ from smsvia.services.delivery import Tracker
 from smsvia.services.fanout import Fanout
 from smsvia.services.segments import create_segment
 from smsvia.store import senders as sender_queries
-from smsvia.store.marketing_models import Campaign
+from smsvia.store.marketing_models import Campaign, Contact
 from smsvia.store.models import Message
 from tests.integration.scenario import BOOK, Scenario
 from tests.processes import daytime_zone
@@ -185,6 +185,14 @@ def test_a_personalized_campaign_reaches_each_eligible_contact_once(backend):
             assert {m.contact_id for m in messages} == set(
                 (await _contact_ids(backend, contacts)).values()
             ) - {await _contact_id(backend, contacts[i]) for i in (3, 10, 11)}
+            # Receipts move the contacts' last delivery (segments match on it).
+            async with backend.store.db.sessions() as session:
+                reached = {
+                    c.id: c.last_delivered_at for c in await session.scalars(select(Contact))
+                }
+            texted = {m.contact_id for m in messages}
+            assert all(reached[c] is not None for c in texted)
+            assert all(at is None for c, at in reached.items() if c not in texted)
 
     backend.run(scenario())
 

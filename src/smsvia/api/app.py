@@ -21,6 +21,7 @@ from smsvia.api import (
     native_messages,
     rcs_webhook,
     segments,
+    tracking,
     twilio_messages,
 )
 from smsvia.config import Settings
@@ -93,6 +94,7 @@ def create_app(
     app.include_router(contacts.router)
     app.include_router(segments.router)
     app.include_router(campaigns.router)
+    app.include_router(tracking.router)
     app.include_router(rcs_webhook.router)
     dashboard.install(app)
 

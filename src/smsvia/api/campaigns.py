@@ -1,14 +1,17 @@
 """Campaigns (native JSON API, same Basic auth): POST/GET /v1/campaigns, GET
-/v1/campaigns/{sid}, and POST …/preview, …/launch, …/pause, …/resume, …/cancel."""
+/v1/campaigns/{sid} and …/report, and POST …/preview, …/launch, …/pause, …/resume,
+…/cancel."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Request, Response
 
 from smsvia.api.auth import Caller
 from smsvia.api.segments import next_page_uri
+from smsvia.domain.errors import InvalidParameter
+from smsvia.services import campaign_report as reports
 from smsvia.services import campaigns as service
 from smsvia.services.campaign_preview import preview
 
@@ -64,6 +67,24 @@ async def preview_campaign(sid: str, request: Request, caller: Caller) -> dict[s
         rules_book=runtime.rules,
         public_url=runtime.settings.public_url,
         default_region=runtime.settings.default_region,
+    )
+
+
+@router.get("/campaigns/{sid}/report", response_model=None)
+async def campaign_report(
+    sid: str, request: Request, caller: Caller, format: str = "json"
+) -> dict[str, Any] | Response:
+    """Per variant and channel: delivered, clicks, orders, revenue, cost and their rates;
+    clicks and orders by hour. `?format=csv`: one row per variant and channel."""
+    if format not in ("json", "csv"):
+        raise InvalidParameter("format must be json or csv", code=21100, field="format")
+    report = await reports.campaign_report(request.app.state.runtime.store, caller, sid)
+    if format == "json":
+        return report
+    return Response(
+        reports.report_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{sid}-report.csv"'},
     )
 
 

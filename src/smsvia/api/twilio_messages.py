@@ -41,9 +41,11 @@ async def create_message(account_sid: str, request: Request, caller: Caller) -> 
             schedule_type=_text(form, "ScheduleType"),
             smart_encoded=_boolean(form, "SmartEncoded"),
             category=_text(form, "Category"),
+            shorten_urls=_boolean(form, "ShortenUrls"),
         ),
         price_book=runtime.price_book,
         default_region=runtime.settings.default_region,
+        public_url=runtime.settings.public_url,
         intake=runtime.intake,
     )
     # The hot path: plain JSON types already, so FastAPI's response validation is skipped.

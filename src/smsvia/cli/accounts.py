@@ -64,6 +64,27 @@ def accounts_update(
             "state law).",
         ),
     ] = None,
+    shopify_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--shopify-secret",
+            help='The secret Shopify signs the orders webhook with ("" removes it).',
+        ),
+    ] = None,
+    click_days: Annotated[
+        int | None,
+        typer.Option(
+            "--attribution-click-days",
+            help="An order is attributed to the last click within this many days (default 7).",
+        ),
+    ] = None,
+    delivery_hours: Annotated[
+        int | None,
+        typer.Option(
+            "--attribution-delivery-hours",
+            help="Else to the last delivered campaign text within this many hours (default 24).",
+        ),
+    ] = None,
 ) -> None:
     """Change an account's settings: only the options given change."""
     from dataclasses import asdict
@@ -77,12 +98,15 @@ def accounts_update(
         opt_in_text=opt_in_text,
         quiet_hours=quiet_hours,
         marketing_cap_24h=marketing_cap,
+        shopify_secret=shopify_secret,
+        attribution_click_days=click_days,
+        attribution_delivery_hours=delivery_hours,
     )
     if changes == AccountSettings():
         raise CliError("nothing to change: give at least one option (see --help)")
     with_runtime(lambda runtime: update_settings(runtime.store, account_sid, changes))
     said = ", ".join(
-        f"{name.replace('_', ' ')} = {value!r}"
+        f"{name.replace('_', ' ')} = {'(set)' if name.endswith('secret') and value else value!r}"
         for name, value in asdict(changes).items()
         if value is not None
     )

@@ -52,6 +52,9 @@ def serve(
     if "public_url" not in settings.model_fields_set:
         # Links in messages and the demo's RBM webhook point at where we listen.
         settings = settings.model_copy(update={"public_url": base_url})
+    if demo:
+        # The demo's shop pages and simulators live on this machine.
+        settings = settings.model_copy(update={"allow_private_urls": True})
     application = create_app(
         settings,
         run_worker=not no_worker,

@@ -75,7 +75,7 @@ class Variant:
 @dataclass(frozen=True, slots=True)
 class AbTest:
     sample_percent: int  # of the audience that gets the test
-    metric: str  # clicks | orders; decided by delivery until tracking counts them
+    metric: str  # clicks | orders (per message sent in the sample); then delivery decides
     decide_after_minutes: int
 
 
@@ -188,3 +188,23 @@ def parse_budget(raw: Any) -> Decimal | None:
 def within_budget(budget: Decimal | None, committed: Decimal, cost: Decimal) -> bool:
     """Whether a message costing at most `cost` may be queued."""
     return budget is None or committed + cost <= budget
+
+
+LINK_PREVIEW = ("title", "description", "image")
+
+
+def parse_link_preview(given: Any) -> dict[str, str] | None:
+    """What link previews show instead of the destination's tags: title, description,
+    image (an http(s) URL); None leaves them to the destination page."""
+    if given is None:
+        return None
+    where = "link_preview"
+    if not isinstance(given, Mapping) or not given or set(given) - set(LINK_PREVIEW):
+        raise InvalidCampaign(f"{where} takes title, description and image", field=where)
+    for key, value in given.items():
+        if not isinstance(value, str) or not 0 < len(value) <= 1000:
+            raise InvalidCampaign(f"{where}.{key} must be text up to 1000 characters", field=where)
+    image = given.get("image")
+    if image is not None and not image.startswith(("https://", "http://")):
+        raise InvalidCampaign(f"{where}.image must be an http(s) URL", field=where)
+    return dict(given)

@@ -11,6 +11,7 @@ MESSAGE = "SM"
 MEDIA_MESSAGE = "MM"
 CONTACT = "CO"
 OPTIN_FORM = "OF"
+ORDER = "OR"
 
 _SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
 

@@ -2,7 +2,8 @@
 
 X-Twilio-Signature (ours, on status callbacks): HMAC-SHA1 with the auth token over the URL and
 the sorted parameters. X-Goog-Signature (RBM's, on the events it pushes to us): HMAC-SHA512
-with the agent's client token over the decoded event.
+with the agent's client token over the decoded event. X-Shopify-Hmac-Sha256 (Shopify's, on the
+orders webhook): HMAC-SHA256 with the shop's secret over the raw body.
 """
 
 from __future__ import annotations
@@ -35,3 +36,13 @@ def rbm_signature(client_token: str, data: bytes) -> str:
 
 def is_valid_rbm_signature(client_token: str, data: bytes, signature: str) -> bool:
     return hmac.compare_digest(rbm_signature(client_token, data).encode(), signature.encode())
+
+
+def shopify_signature(secret: str, body: bytes) -> str:
+    """Shopify's X-Shopify-Hmac-Sha256 of a webhook: base64 HMAC-SHA256 of the raw body."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def is_valid_shopify_signature(secret: str, body: bytes, signature: str) -> bool:
+    return hmac.compare_digest(shopify_signature(secret, body).encode(), signature.encode())

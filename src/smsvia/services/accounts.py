@@ -65,6 +65,9 @@ class AccountSettings:
     opt_in_text: str | None = None
     quiet_hours: str | None = None  # "21:00-08:00"
     marketing_cap_24h: int | None = None  # 0: no account-wide cap
+    shopify_secret: str | None = None  # the orders webhook's signing secret; "" removes it
+    attribution_click_days: int | None = None  # an order looks back this far for a click
+    attribution_delivery_hours: int | None = None  # ... else for a delivered campaign text
 
 
 async def acting_for(store: Store, account_sid: str, via: str = "cli") -> Principal:
@@ -107,10 +110,20 @@ async def update_settings(
         raise InvalidParameter(
             "marketing_cap_24h must be 0 (no cap) or more", code=21100, field="marketing_cap_24h"
         )
+    _check_windows(changes)
     async with store.db.transaction() as session:
         account = await queries.account_by_sid(session, account_sid)
         if account is None:
             raise NotFound(f"Account {account_sid} not found")
+        if changes.shopify_secret is not None:
+            secret = changes.shopify_secret.strip()
+            account.shopify_secret = (
+                store.cipher.seal(secret, "account.shopify_secret") if secret else None
+            )
+        if changes.attribution_click_days is not None:
+            account.attribution_click_days = changes.attribution_click_days
+        if changes.attribution_delivery_hours is not None:
+            account.attribution_delivery_hours = changes.attribution_delivery_hours
         if seconds is not None:
             account.rcs_fallback_seconds = seconds
         for name, text in texts.items():
@@ -120,6 +133,13 @@ async def update_settings(
         if cap is not None:
             account.marketing_cap_24h = cap or None
         account.date_updated = clock()
+
+
+def _check_windows(changes: AccountSettings) -> None:
+    for name, most in (("attribution_click_days", 90), ("attribution_delivery_hours", 720)):
+        value = getattr(changes, name)
+        if value is not None and not 0 <= value <= most:
+            raise InvalidParameter(f"{name} must be between 0 and {most}", code=21100, field=name)
 
 
 async def create_api_key(

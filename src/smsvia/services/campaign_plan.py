@@ -22,6 +22,7 @@ from smsvia.domain import campaigns as rules
 from smsvia.domain.audience import parse_audience
 from smsvia.domain.campaigns import AbTest, InvalidCampaign, Variant
 from smsvia.domain.errors import DomainError
+from smsvia.domain.links import Shortener
 from smsvia.domain.personalization import Template, parse_template, variables_of
 from smsvia.domain.phone import parse_phone
 from smsvia.domain.pricing import PriceBook
@@ -75,6 +76,7 @@ class Plan:
     fallback_after: int | None
     status_callback: str | None
     uses: frozenset[str]  # the contact fields the templates name
+    shorten_urls: bool = True
     # Messages already built, by variant, rendered content and destination country: most
     # recipients of a campaign share their text with others (the same first name, no
     # personal field at all), and encoding, pricing and routing it once is enough.
@@ -124,6 +126,7 @@ def plan_of(campaign: Campaign) -> Plan:
         fallback_after=campaign.fallback_after_seconds,
         status_callback=campaign.status_callback,
         uses=uses,
+        shorten_urls=campaign.shorten_urls,
     )
 
 
@@ -162,6 +165,7 @@ def check_settings(body: Mapping[str, Any]) -> dict[str, Any]:
     shorten = body.get("shorten_urls", True)
     if not isinstance(shorten, bool):
         raise InvalidCampaign("shorten_urls must be true or false", field="shorten_urls")
+    link_preview = rules.parse_link_preview(body.get("link_preview"))
     fallback = body.get("fallback_after_seconds")
     if fallback is not None and (isinstance(fallback, bool) or not isinstance(fallback, int)):
         raise InvalidCampaign(
@@ -185,6 +189,7 @@ def check_settings(body: Mapping[str, Any]) -> dict[str, Any]:
         "local_send_time": body.get("local_send_time"),
         "budget": rules.parse_budget(body.get("budget")),
         "shorten_urls": shorten,
+        "link_preview": link_preview,
         "fallback_after_seconds": fallback,
         "status_callback": status_callback,
     }
@@ -249,8 +254,10 @@ def message_for(
     default_region: str,
     now: datetime,
 ) -> Outgoing:
-    """One recipient's message, rendered, priced and routed, due when the campaign says."""
-    rendered = variant.render(variables_of(facts))
+    """One recipient's message, rendered, priced and routed, due when the campaign says.
+    Its links are shortened with placeholders (domain/links.py) as long as the codes the
+    recipient gets when it is written, so the price is already the real one."""
+    rendered, urls = shortened(plan, variant.render(variables_of(facts)), public_url)
     phone = parse_phone(facts["phone"], default_region)
     key = (variant.variant.name, json.dumps(rendered, sort_keys=True), phone.region)
     known = plan.built.get(key)
@@ -260,6 +267,7 @@ def message_for(
             to=phone.e164,
             due_at=now,
             expires_at=now + (known.expires_at - known.due_at),
+            links=urls,
         )
     else:
         request = RichRequest(
@@ -272,7 +280,7 @@ def message_for(
             category=plan.category,
         )
         outgoing, content = rich_outgoing(request, price_book, public_url, default_region, now)
-        outgoing = route_rich(outgoing, content, request, route, price_book)
+        outgoing = replace(route_rich(outgoing, content, request, route, price_book), links=urls)
         if outgoing.preview_token is None:  # a preview page is one message's own
             if len(plan.built) >= MAX_BUILT:
                 plan.built.clear()
@@ -288,6 +296,19 @@ def message_for(
         expires_at=due + VALIDITY,
         detail=f"{outgoing.detail}; send at {due.isoformat()}",
     )
+
+
+def shortened(
+    plan: Plan, content: dict[str, Any], public_url: str
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The rendered content with its texts' links shortened (if the campaign shortens),
+    and the original URLs in placeholder order."""
+    if not plan.shorten_urls:
+        return content, ()
+    shorten = Shortener(public_url, [])
+    for path, text in _strings(content, ()):
+        _set(content, path, shorten(text))
+    return content, tuple(shorten.urls)
 
 
 def most_it_may_cost(outgoing: Outgoing) -> Decimal:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from smsvia.domain import campaigns as rules
+from smsvia.domain import links
 from smsvia.domain.encoding import segment
 from smsvia.domain.errors import DomainError
 from smsvia.domain.personalization import variables_of
@@ -34,6 +35,7 @@ from smsvia.services.campaign_plan import (
     check_settings,
     most_it_may_cost,
     plan_of,
+    shortened,
 )
 from smsvia.services.campaign_stats import EXCLUSIONS, excluded_reason, money
 from smsvia.services.campaigns import fixed_audience, owned_campaign
@@ -88,7 +90,7 @@ async def preview(
         else:
             fixed, until = campaign.audience, campaign.audience_until
         who = audience_clause(session, store, fixed, until, now)
-        bases = {v.variant.name: _base(v) for v in plan.variants}
+        bases = {v.variant.name: _base(plan, v, public_url) for v in plan.variants}
         cursor = 0
         while True:
             contacts = await audiences.contacts_in(
@@ -150,7 +152,7 @@ async def draft_preview(
         )
         built = [builder.message(plan, plan.variants[0], contact, now) for contact in first]
         screened = await compliance.screen(session, store, rules_book, principal.account_id, built)
-    base = _base(plan.variants[0])
+    base = _base(plan, plan.variants[0], public_url)
     for contact, outcome in zip(first, screened, strict=True):
         if isinstance(outcome, DomainError):
             tally.excluded[excluded_reason(outcome)] += 1
@@ -172,9 +174,11 @@ def _variant(campaign_sid: str, plan: Plan, contact: Contact) -> VariantPlan:
     return plan.variant(chosen.name)
 
 
-def _base(variant: VariantPlan) -> tuple[str, int]:
-    """The encoding and segments of the variant's SMS text with nothing personal in it."""
-    content = parse_rich_content(variant.render(variables_of({})))
+def _base(plan: Plan, variant: VariantPlan, public_url: str) -> tuple[str, int]:
+    """The encoding and segments of the variant's SMS text with nothing personal in it
+    (its links shortened as the recipients' will be)."""
+    rendered, _ = shortened(plan, variant.render(variables_of({})), public_url)
+    content = parse_rich_content(rendered)
     shaped = segment(content.sms_text(None), smart_encoding=True)
     return str(shaped.encoding), shaped.segments
 
@@ -204,7 +208,7 @@ def _count(
                 "contact": contact.sid,
                 "variant": variant.variant.name,
                 "channel": outgoing.channel,
-                "text": outgoing.body,
+                "text": links.fill(outgoing.body, [links.new_code() for _ in outgoing.links]),
                 "encoding": outgoing.encoding,
                 "segments": outgoing.segments,
                 "price": money(most_it_may_cost(outgoing)),

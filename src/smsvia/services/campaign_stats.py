@@ -2,8 +2,8 @@
 cost. Every figure is read from the messages themselves (and the consent ledger), never
 kept beside them, so it cannot drift from what the message pages show.
 
-Clicks, orders and revenue are counted by tracking (short links and attributed orders);
-until a campaign has any, they are zero.
+Clicks come from its short links (previews by link fetchers are not clicks), orders and
+revenue from the orders attributed to its messages (services/orders.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from smsvia.domain.errors import DomainError
 from smsvia.services.compliance import FrequencyCapReached, NoMarketingConsent
 from smsvia.services.consent import RecipientUnsubscribed
 from smsvia.store import campaigns as queries
+from smsvia.store import reports
 from smsvia.store.campaigns import Figure
 from smsvia.store.marketing_models import Campaign
+from smsvia.store.reports import Count
 
 # A message's status, as the campaign's figures count it.
 _COUNTED_AS = {
@@ -35,7 +37,7 @@ _COUNTED_AS = {
     "canceled": "canceled",
 }
 # Statuses of messages that went out and are paid for.
-_CHARGED = frozenset({"sent", "delivered", "read", "undelivered"})
+CHARGED = frozenset({"sent", "delivered", "read", "undelivered"})
 EXCLUSIONS = ("opted_out", "no_consent", "over_cap", "invalid")
 
 
@@ -50,23 +52,40 @@ def excluded_reason(error: DomainError) -> str:
     return "invalid"
 
 
-async def delivery_rates(session: AsyncSession, campaign_sid: str) -> dict[str, Decimal]:
-    """Variant -> delivered (or read) share of its messages."""
+async def ab_scores(
+    session: AsyncSession, campaign_sid: str, metric: str
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """Variant -> (its metric per message sent, its delivery rate): what an A/B test is
+    decided on. The metric is messages clicked (`clicks`) or attributed orders (`orders`)."""
     sent: dict[str, int] = {}
     delivered: dict[str, int] = {}
     for figure in await queries.campaign_figures(session, campaign_sid):
         sent[figure.variant] = sent.get(figure.variant, 0) + figure.count
         if figure.status in ("delivered", "read"):
             delivered[figure.variant] = delivered.get(figure.variant, 0) + figure.count
-    return {name: Decimal(delivered.get(name, 0)) / total for name, total in sent.items() if total}
+    tracked = _tracked(
+        await reports.click_counts(session, campaign_sid) if metric == "clicks" else [],
+        await reports.order_counts(session, campaign_sid) if metric == "orders" else [],
+    )
+    scores = {}
+    for name, total in sent.items():
+        if total:
+            _, clicked, orders, _ = tracked.get(name, _NOTHING)
+            wins = clicked if metric == "clicks" else orders
+            scores[name] = (Decimal(wins) / total, Decimal(delivered.get(name, 0)) / total)
+    return scores
 
 
 async def campaign_stats(session: AsyncSession, campaign: Campaign) -> dict[str, Any]:
     """The `stats` of GET /v1/campaigns/{sid}, with the same figures per variant."""
     figures = await queries.campaign_figures(session, campaign.sid)
     opted_out = await queries.opted_out_after(session, campaign.sid)
+    tracked = _tracked(
+        await reports.click_counts(session, campaign.sid),
+        await reports.order_counts(session, campaign.sid),
+    )
     excluded = sum((campaign.excluded or {}).values())
-    stats = _sum(figures, opted_out.values())
+    stats = {**_sum(figures, opted_out.values()), **_tracked_of(tracked.values())}
     stats["recipients"] = campaign.recipients
     stats["excluded"] = excluded
     stats["excluded_by_reason"] = {r: (campaign.excluded or {}).get(r, 0) for r in EXCLUSIONS}
@@ -78,6 +97,7 @@ async def campaign_stats(session: AsyncSession, campaign: Campaign) -> dict[str,
                 [opted_out.get(variant["name"], 0)],
                 recipients=True,
             ),
+            **_tracked_of([tracked.get(variant["name"], _NOTHING)]),
         }
         for variant in campaign.variants
     ]
@@ -93,7 +113,7 @@ def _sum(figures: list[Figure], opted_out: Iterable[int], *, recipients: bool = 
         counts[_COUNTED_AS.get(figure.status, "queued")] += figure.count
         if figure.fallback:
             fallback += figure.count
-        if figure.status in _CHARGED:
+        if figure.status in CHARGED:
             cost += figure.cost
     result: dict[str, Any] = {}
     if recipients:
@@ -103,12 +123,31 @@ def _sum(figures: list[Figure], opted_out: Iterable[int], *, recipients: bool = 
         **counts,
         "sent_as_sms_fallback": fallback,
         "opted_out": sum(opted_out),
-        "clicks": 0,
-        "unique_clicks": 0,
-        "orders": 0,
-        "revenue": "0.00",
         "cost": money(cost),
     }
+
+
+_NOTHING = (0, 0, 0, Decimal(0))  # clicks, messages clicked, orders, revenue
+
+
+def _tracked(clicks: list[Count], orders: list[Count]) -> dict[str, tuple[int, int, int, Decimal]]:
+    """Variant -> (clicks, messages clicked, orders, revenue), over every channel."""
+    found: dict[str, tuple[int, int, int, Decimal]] = {}
+    for count in clicks:
+        n, d, o, r = found.get(count.variant, _NOTHING)
+        found[count.variant] = (n + count.count, d + count.distinct, o, r)
+    for count in orders:
+        n, d, o, r = found.get(count.variant, _NOTHING)
+        found[count.variant] = (n, d, o + count.count, r + count.amount)
+    return found
+
+
+def _tracked_of(tallies: Iterable[tuple[int, int, int, Decimal]]) -> dict[str, Any]:
+    clicks = unique = orders = 0
+    revenue = Decimal(0)
+    for n, d, o, r in tallies:
+        clicks, unique, orders, revenue = clicks + n, unique + d, orders + o, revenue + r
+    return {"clicks": clicks, "unique_clicks": unique, "orders": orders, "revenue": money(revenue)}
 
 
 def money(amount: Decimal) -> str:

@@ -238,6 +238,7 @@ async def campaign_resource(session: AsyncSession, campaign: Campaign) -> dict[s
         "budget": money(campaign.budget) if campaign.budget is not None else None,
         "committed": money(campaign.committed),
         "shorten_urls": campaign.shorten_urls,
+        "link_preview": campaign.link_preview,
         "fallback_after_seconds": campaign.fallback_after_seconds,
         "status_callback": campaign.status_callback,
         "stats": await campaign_stats(session, campaign),

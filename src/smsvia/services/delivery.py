@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smsvia import metrics
 from smsvia.domain.status import Status, can_move
 from smsvia.store import accounts as account_queries
+from smsvia.store import contacts as contact_queries
 from smsvia.store import messages as queries
 from smsvia.store import webhooks as webhook_queries
 from smsvia.store.context import Store
@@ -46,6 +47,9 @@ class Changes:
     events: list[dict[str, Any]] = field(default_factory=list)
     # Status callbacks, their AccountSid still to add.
     callbacks: list[webhook_queries.Webhook] = field(default_factory=list)
+    # Contacts a campaign text was delivered to: their last_delivered_at moves to `now`.
+    delivered_to: set[int] = field(default_factory=set)
+    delivered_at: datetime | None = None
 
     def note(self, message: Tracked, now: datetime, event: str, detail: str = "") -> None:
         """A timeline entry that is not a status change."""
@@ -91,6 +95,9 @@ class Tracker:
             message.error_code = error_code
             message.error_message = error_message
         changes.note(message, now, str(status), detail)
+        if status == Status.DELIVERED and message.contact_id is not None:
+            changes.delivered_to.add(message.contact_id)
+            changes.delivered_at = max(now, changes.delivered_at or now)
         metrics.MESSAGE_STATUS.labels(str(status), message.channel).inc()
         if message.status_callback and status in CALLBACK_STATUSES:
             changes.callbacks.append(
@@ -120,8 +127,11 @@ class Tracker:
                 for callback in changes.callbacks
             ]
             await webhook_queries.queue_webhooks(session, self._store.cipher, webhooks)
+        if changes.delivered_to and changes.delivered_at is not None:
+            await contact_queries.delivered(session, changes.delivered_to, changes.delivered_at)
         changes.events.clear()
         changes.callbacks.clear()
+        changes.delivered_to.clear()
 
     async def move(
         self,

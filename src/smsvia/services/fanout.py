@@ -41,7 +41,7 @@ from smsvia.services.campaign_plan import (
     most_it_may_cost,
     plan_of,
 )
-from smsvia.services.campaign_stats import delivery_rates, excluded_reason
+from smsvia.services.campaign_stats import ab_scores, excluded_reason
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.intake import CampaignLink, NewMessage, write_messages
 from smsvia.services.outgoing import Outgoing
@@ -230,12 +230,14 @@ class Fanout:
     async def _decide(
         self, session: AsyncSession, campaign: Campaign, plan: Plan, now: datetime
     ) -> None:
-        """The A/B winner: the best delivery rate in the sample (clicks and orders count
-        once tracking records them); ties go to the first variant."""
-        rates = await delivery_rates(session, campaign.sid)
+        """The A/B winner: the most clicks (messages clicked) or orders per message in the
+        sample, as the test says; then the best delivery rate; then the first variant."""
+        metric = plan.ab_test.metric if plan.ab_test else "clicks"
+        rates = await ab_scores(session, campaign.sid, metric)
         names = [v.variant.name for v in plan.variants]
+        nothing = (Decimal(0), Decimal(0))
         campaign.winner = max(
-            names, key=lambda name: (rates.get(name, Decimal(0)), -names.index(name))
+            names, key=lambda name: (*rates.get(name, nothing), -names.index(name))
         )
         campaign.phase = "rest"
         campaign.cursor = 0

@@ -10,7 +10,6 @@ one request in flight nothing waits: the batch is that request alone.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -22,7 +21,7 @@ from smsvia import metrics
 from smsvia.domain import ids
 from smsvia.domain.errors import DomainError
 from smsvia.domain.quiet_hours import RuleBook
-from smsvia.services import compliance
+from smsvia.services import compliance, links
 from smsvia.services.accounts import Principal
 from smsvia.services.message_views import TimelineEntry
 from smsvia.services.outgoing import Outgoing
@@ -143,10 +142,19 @@ async def write_messages(
     session: AsyncSession, store: Store, batch: Sequence[NewMessage]
 ) -> list[tuple[MessageRow, TimelineEntry]]:
     """Insert the messages and their timeline entries (a multi-row INSERT each); wake the
-    workers. Returns each message with its first entry."""
-    messages = await outbox.insert_messages(session, [_message_values(store, n) for n in batch])
-    if not messages:
+    workers. Returns each message with its first entry.
+
+    Messages with shortened links get their own codes here (services/links.py)."""
+    if not batch:
         return []
+    codes: list[tuple[str, ...]] = [()] * len(batch)
+    if any(new.outgoing.links for new in batch):
+        codes = await links.new_codes(session, [len(new.outgoing.links) for new in batch])
+    messages = await outbox.insert_messages(
+        session, [_message_values(store, n, c) for n, c in zip(batch, codes, strict=True)]
+    )
+    if any(codes):
+        await links.keep_links(session, store, messages, [n.outgoing for n in batch], codes)
     firsts = [
         TimelineEntry(new.now, str(new.outgoing.status), new.outgoing.detail) for new in batch
     ]
@@ -160,8 +168,9 @@ async def write_messages(
     return list(zip(messages, firsts, strict=True))
 
 
-def _message_values(store: Store, new: NewMessage) -> dict[str, Any]:
+def _message_values(store: Store, new: NewMessage, codes: tuple[str, ...]) -> dict[str, Any]:
     outgoing = new.outgoing
+    body, rich_content = links.filled(store, outgoing, codes)
     return dict(
         sid=ids.new_sid(ids.MESSAGE),
         account_id=new.principal.account_id,
@@ -169,7 +178,7 @@ def _message_values(store: Store, new: NewMessage) -> dict[str, Any]:
         sender=outgoing.sender,
         recipient=store.cipher.seal(outgoing.to, "message.to"),
         recipient_index=store.cipher.blind_index(outgoing.to, "phone"),
-        body=store.cipher.seal(outgoing.body, "message.body"),
+        body=store.cipher.seal(body, "message.body"),
         media_urls=list(outgoing.media),
         status=outgoing.status,
         channel=outgoing.channel,
@@ -186,11 +195,7 @@ def _message_values(store: Store, new: NewMessage) -> dict[str, Any]:
         connector_id=new.connector_id,
         category=outgoing.category,
         rcs_connector_id=outgoing.rcs_connector_id,
-        rich_content=(
-            store.cipher.seal(json.dumps(outgoing.rich_content), "message.rich_content")
-            if outgoing.rich_content is not None
-            else None
-        ),
+        rich_content=rich_content,
         fallback_after=outgoing.fallback_after,
         fallback_price=outgoing.fallback_price,
         preview_token=outgoing.preview_token,

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from smsvia import metrics
 from smsvia.domain.encoding import segment
 from smsvia.domain.errors import DomainError, InvalidParameter
+from smsvia.domain.links import Shortener
 from smsvia.domain.phone import parse_phone
 from smsvia.domain.pricing import PriceBook
 from smsvia.domain.quiet_hours import RuleBook
@@ -49,6 +50,7 @@ class SendRequest:
     schedule_type: str | None = None
     smart_encoded: bool = False
     category: str | None = None  # transactional (the default) | marketing
+    shorten_urls: bool = False  # the body's links become tracked short links
 
 
 CHANNELS = ("auto", "rcs", "sms")
@@ -75,15 +77,17 @@ async def send_message(
     *,
     price_book: PriceBook,
     default_region: str = "US",
+    public_url: str = "",
     clock: Clock = utcnow,
     intake: Intake | None = None,
 ) -> MessageView:
     """Validate, price and queue one outbound message; the worker sends it.
 
     Through `intake` it shares its transaction with concurrent sends (group commit).
+    `public_url` is where short links point (with ShortenUrls).
     """
     now = clock()
-    outgoing = _check(request, price_book, default_region, now)
+    outgoing = _check(request, price_book, default_region, now, public_url)
     route = await sender_route(store, principal, outgoing.sender)
     outgoing = _rcs_first_if_possible(outgoing, route, price_book)
     return await _queue(
@@ -202,6 +206,7 @@ async def send_messages(
     price_book: PriceBook,
     rules: RuleBook | None = None,
     default_region: str = "US",
+    public_url: str = "",
     clock: Clock = utcnow,
 ) -> list[str | DomainError]:
     """Queue many messages in one transaction (bulk sends, campaigns).
@@ -214,7 +219,7 @@ async def send_messages(
     batch: list[NewMessage] = []
     for request in requests:
         try:
-            outgoing = _check(request, price_book, default_region, now)
+            outgoing = _check(request, price_book, default_region, now, public_url)
             route = await sender_route(store, principal, outgoing.sender)
         except DomainError as exc:
             results.append(exc)
@@ -236,10 +241,17 @@ async def send_messages(
 
 
 def _check(
-    request: SendRequest, price_book: PriceBook, default_region: str, now: datetime
+    request: SendRequest,
+    price_book: PriceBook,
+    default_region: str,
+    now: datetime,
+    public_url: str = "",
 ) -> Outgoing:
     to = _recipient(request.to, default_region)
     body = request.body or ""
+    urls: list[str] = []
+    if request.shorten_urls and public_url:
+        body = Shortener(public_url, urls)(body)
     media = _media(request.media_urls)
     if not body and not media:
         raise InvalidParameter("Message body is required.", code=21602, field="Body")
@@ -287,6 +299,7 @@ def _check(
         expires_at=start + timedelta(seconds=validity),
         detail=detail,
         category=request.category,
+        links=tuple(urls),
     )
 
 

@@ -43,5 +43,8 @@ class Outgoing:
     fallback_after: int | None = None
     fallback_price: Decimal | None = None
     preview_token: str | None = None
+    # Shortened links (domain/links.py): the original URLs, in the order of the
+    # placeholders in `body` and `rich_content` that this message's own codes replace.
+    links: tuple[str, ...] = ()
     # Timeline entries after the first: what the compliance checks decided (event, detail).
     decisions: tuple[tuple[str, str], ...] = ()

@@ -3,6 +3,7 @@ names a campaign; the fan-out works by id.
 
 -- campaign_by_sid --        one campaign of the account (locked for an action on request)
 -- page_of_campaigns --      newest first
+-- ab_tests --              the newest campaigns with an A/B test
 -- active_campaigns --       ids of campaigns the dispatch has work for
 -- lock_for_fanout --        one campaign, locked; on PostgreSQL skipped while another worker
                              holds it
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import case, distinct, func, select, update
+from sqlalchemy import Text, case, cast, distinct, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.marketing_models import Campaign, ConsentEvent, Contact
@@ -49,6 +50,21 @@ async def page_of_campaigns(
     if before_id is not None:
         query = query.where(Campaign.id < before_id)
     return (await session.scalars(query.order_by(Campaign.id.desc()).limit(limit))).all()
+
+
+async def ab_tests(session: AsyncSession, account_id: int, *, limit: int) -> Sequence[Campaign]:
+    query = (
+        select(Campaign)
+        .where(
+            Campaign.account_id == account_id,
+            Campaign.ab_test.is_not(None),
+            cast(Campaign.ab_test, Text) != "null",  # JSON's null, as a campaign without one
+            Campaign.launched_at.is_not(None),
+        )
+        .order_by(Campaign.id.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
 
 
 async def active_campaigns(session: AsyncSession) -> Sequence[int]:

@@ -2,10 +2,12 @@
 
 -- contacts_by_phone_index --  the account's contacts with these blind-indexed numbers
 -- contact_by_sid --           one contact
+-- contact_by_email_index --   the oldest contact with a blind-indexed email
 -- time_zones --               the time zones the contacts with these numbers gave
 -- page_of_contacts --         newest first, filtered by number, email or tag
 -- contact_ids_by_sid --       sid -> id of the account's contacts among these SIDs
 -- set_consent --              the ledger's standing copied onto the contacts of some numbers
+-- delivered --                contacts' last_delivered_at moved forward (a receipt batch)
 -- underived --                contacts whose derived columns are still to fill
 """
 
@@ -13,8 +15,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from datetime import datetime
 
-from sqlalchemy import Text, cast, select, update
+from sqlalchemy import Text, cast, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.marketing_models import Contact
@@ -55,6 +58,18 @@ async def contact_by_sid(session: AsyncSession, account_id: int, sid: str) -> Co
     )
 
 
+async def contact_by_email_index(
+    session: AsyncSession, account_id: int, index: str
+) -> Contact | None:
+    """The account's (oldest) contact with that email."""
+    return await session.scalar(
+        select(Contact)
+        .where(Contact.account_id == account_id, Contact.email_index == index)
+        .order_by(Contact.id)
+        .limit(1)
+    )
+
+
 async def page_of_contacts(
     session: AsyncSession,
     account_id: int,
@@ -87,6 +102,25 @@ async def set_consent(
         update(Contact)
         .where(Contact.account_id == account_id, Contact.phone_index.in_(list(indexes)))
         .values(consent=status, marketing_allowed=marketing)
+    )
+
+
+async def delivered(session: AsyncSession, contact_ids: Collection[int], at: datetime) -> None:
+    """A campaign text reached these contacts at `at`. On PostgreSQL the rows are locked in
+    id order first, so two receipt batches never deadlock over them."""
+    ids = sorted(contact_ids)
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            select(Contact.id).where(Contact.id.in_(ids)).order_by(Contact.id).with_for_update()
+        )
+    await session.execute(
+        update(Contact)
+        .where(
+            Contact.id.in_(ids),
+            or_(Contact.last_delivered_at.is_(None), Contact.last_delivered_at < at),
+        )
+        .values(last_delivered_at=at)
+        .execution_options(synchronize_session=False)
     )
 
 

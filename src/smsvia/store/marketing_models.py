@@ -159,6 +159,9 @@ class Campaign(Base):
     # is dearer): the fan-out stops before this would pass the budget.
     committed: Mapped[Decimal] = mapped_column(default=Decimal(0), server_default="0")
     shorten_urls: Mapped[bool] = mapped_column(default=True)
+    # {"title", "description", "image"} that link previews show instead of the
+    # destination page's own Open Graph tags.
+    link_preview: Mapped[dict[str, str] | None] = mapped_column(JSON)
     fallback_after_seconds: Mapped[int | None] = mapped_column(Integer)
     status_callback: Mapped[str | None] = mapped_column(Text)
     # Fan-out: the phase (all | sample | rest), the last contact id done in it, the

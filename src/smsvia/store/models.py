@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from smsvia.store import marketing_models  # noqa: F401  (its tables join Base.metadata)
+from smsvia.store import marketing_models, tracking_models  # noqa: F401  (their tables join Base.metadata)
 from smsvia.store.base import Base, held_leases
 from smsvia.store.types import BigId
 
@@ -48,6 +48,13 @@ class Account(Base):
     # default) and the most one person gets in 24 hours (None: only where state law caps it).
     quiet_hours: Mapped[str | None] = mapped_column(String(11))
     marketing_cap_24h: Mapped[int | None] = mapped_column(Integer)
+    # Orders: the Shopify webhook's secret (sealed), and how far back an order looks for
+    # the click, else the delivered campaign message, it is attributed to.
+    shopify_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    attribution_click_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    attribution_delivery_hours: Mapped[int] = mapped_column(
+        Integer, default=24, server_default="24"
+    )
     date_created: Mapped[datetime]
     date_updated: Mapped[datetime]
 

@@ -1,0 +1,91 @@
+"""Outbound HTTP to addresses customers and shops give us, with the SSRF guard: a URL whose
+host resolves to a private, loopback, link-local (cloud metadata), multicast or otherwise
+non-public address is refused, at every redirect hop. `allow_private` (the setting
+SMSVIA_ALLOW_PRIVATE_URLS) lets the demo and tests reach 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from smsvia.domain.errors import DomainError
+
+MAX_REDIRECTS = 3
+
+
+class UrlRefused(DomainError):
+    """A URL the guard will not fetch (or a fetch that failed), with the reason."""
+
+
+async def check_url(url: str, *, allow_private: bool = False) -> None:
+    """Raise UrlRefused unless `url` is http(s) and its host resolves only to public
+    addresses."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UrlRefused(f"{url!r} is not an http(s) URL")
+    if allow_private:
+        return
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise UrlRefused(f"{url!r} has a bad port") from exc
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname, port, type=socket.SOCK_STREAM
+        )
+    except OSError as exc:
+        raise UrlRefused(f"{parts.hostname} does not resolve") from exc
+    for *_, address in found:
+        ip = ipaddress.ip_address(address[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if not ip.is_global or ip.is_multicast:
+            raise UrlRefused(f"{parts.hostname} resolves to a non-public address ({ip})")
+
+
+@dataclass(frozen=True)
+class Page:
+    url: str  # after redirects
+    content_type: str
+    text: str
+
+
+async def fetch_page(
+    url: str,
+    *,
+    allow_private: bool = False,
+    timeout: float = 5.0,
+    max_bytes: int = 512 * 1024,
+) -> Page:
+    """GET a page (the first `max_bytes` of it), following redirects through the guard."""
+    async with httpx.AsyncClient(
+        timeout=timeout, follow_redirects=False, headers={"User-Agent": "smsvia-preview/1"}
+    ) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            await check_url(url, allow_private=allow_private)
+            try:
+                async with client.stream("GET", url) as response:
+                    if response.is_redirect and "location" in response.headers:
+                        url = urljoin(url, response.headers["location"])
+                        continue
+                    if response.status_code != 200:
+                        raise UrlRefused(f"{url} answered {response.status_code}")
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) >= max_bytes:
+                            break
+                    return Page(
+                        str(response.url),
+                        response.headers.get("content-type", ""),
+                        bytes(body[:max_bytes]).decode(response.encoding or "utf-8", "replace"),
+                    )
+            except httpx.HTTPError as exc:
+                raise UrlRefused(f"{url} could not be fetched: {type(exc).__name__}") from exc
+    raise UrlRefused(f"{url} redirects more than {MAX_REDIRECTS} times")
