@@ -1,14 +1,16 @@
 """A campaign to N contacts, end to end: import, segment count, preview, fan-out, delivery.
 
 Run: python benchmarks/campaign.py [--recipients 100000] [--db postgresql|sqlite]
-     [--no-deliver]
+     [--no-deliver] [--no-link]
 
 N contacts with consent are imported (`smsvia contacts import`), a segment over them is
 counted, the campaign previewed (every recipient rendered, priced and checked) and launched;
 a `smsvia worker` process fans it out and, with the SMSC simulator running, sends it. The
 worker's resident memory is sampled all along: flat memory means the fan-out streams.
-`--no-deliver` leaves the simulator off, so the worker only fans out (the 1M case: sending a
-million at the send path's rate is a separate measurement, benchmarks/e2e.py).
+The text carries a link, so each recipient's message gets its own short link (as a shop's
+campaigns do); `--no-link` measures a text without one. `--no-deliver` leaves the simulator
+off, so the worker only fans out (the 1M case: sending a million at the send path's rate is a
+separate measurement, benchmarks/e2e.py).
 """
 
 from __future__ import annotations
@@ -112,7 +114,13 @@ async def main() -> None:
     parser.add_argument("--db", default="postgresql", choices=["postgresql", "sqlite"])
     parser.add_argument("--no-deliver", action="store_true")
     parser.add_argument("--profile", type=Path, help="py-spy the worker into this directory")
+    parser.add_argument(
+        "--no-link",
+        action="store_true",
+        help="a text without a link (by default it carries one, shortened per recipient)",
+    )
     args = parser.parse_args()
+    link = "" if args.no_link else " Shop: https://shop.example/collections/new?ref=sms"
     n = args.recipients
     with tempfile.TemporaryDirectory() as workdir:
         work = Path(workdir)
@@ -171,7 +179,7 @@ async def main() -> None:
                     "channel": "sms",
                     "content": {
                         "text": 'Hi {{ first_name | default: "there" }}, size '
-                        "{{ attributes.size }} is back in stock!"
+                        "{{ attributes.size }} is back in stock!" + link
                     },
                 },
             )

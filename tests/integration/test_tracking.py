@@ -7,6 +7,7 @@ delivered text, once each."""
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import hmac
 import http.server
@@ -20,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from smsvia.api.app import create_app
 from smsvia.domain.consent import ConsentKind
@@ -39,6 +40,8 @@ from tests.integration.test_campaigns import (
     vip_segment,
 )
 from tests.integration.test_campaigns import fanout as campaign_fanout
+from tests.integration.test_cli_connectors import smsvia
+from tests.integration.test_dashboard import browser, signed_in
 from tests.integration.test_twilio_api import twilio_client
 
 CODE = re.compile(r"http://127\.0\.0\.1:8080/l/([A-Za-z0-9]{8})")
@@ -407,6 +410,18 @@ def test_the_report_counts_by_variant_and_channel_and_by_hour(backend, app_url, 
     )
     assert stats["variants"][0]["clicks"] == 3
 
+    stranger = backend.tenant("+15005550007")
+    theirs = httpx.get(f"{app_url}/v1/campaigns/{sid}/report", auth=(stranger.sid, stranger.token))
+    assert theirs.status_code == 404
+    dashboard = signed_in(app_url, shop)
+    part = dashboard.get(f"/campaigns/{sid}/report")
+    assert part.status_code == 200 and 'class="bar-orders"' in part.text
+    assert 'data-result="revenue">50.00<' in part.text
+    assert dashboard.get(f"/campaigns/{sid}/report.csv").text == csv_report.text
+    assert "Send at" not in dashboard.get("/insights").text  # too few texts to say
+    assert signed_in(app_url, stranger).get(f"/campaigns/{sid}/report").status_code == 404
+    assert browser(app_url).get("/insights").status_code == 303
+
 
 def test_an_ab_test_is_won_on_clicks_over_delivery(backend, app_url):
     shop = backend.tenant()
@@ -503,3 +518,66 @@ def test_insights_name_the_best_hour_the_better_channel_and_a_segment_that_opts_
     assert (segment["figures"]["opted_out"], segment["figures"]["messages"]) == (2, 44)
     assert "VIPs" in segment["title"]
     assert "ab_test" not in by_kind  # no A/B test was run
+
+
+def test_tracking_rows_hold_no_plaintext_and_the_export_gives_everything_back(
+    backend, settings, app_url, shop_site, tmp_path
+):
+    shop = backend.tenant()
+    secret_url = f"{shop_site.url}/cart?email=ada%40example.com"
+    sid = launched_campaign(backend, shop, secret_url, contacts=2)
+    [first, _] = backend.run(messages_of(backend, sid))
+    phone = backend.store.cipher.open(first.recipient, "message.to")
+    code = rows(backend, ShortLink, ShortLink.message_id == first.id)[0].code
+    assert httpx.get(f"{app_url}/l/{code}").status_code == 302
+    made = httpx.post(
+        f"{app_url}/v1/orders",
+        auth=(shop.sid, shop.token),
+        json={"order_id": "7", "phone": phone, "email": "ada@example.com", "total": "12.5"},
+    )
+    assert made.status_code == 201
+
+    async def raw_rows() -> str:
+        async with backend.store.db.sessions() as session:
+            found = []
+            for table in ("short_links", "clicks", "orders"):
+                result = await session.execute(text(f"SELECT * FROM {table}"))
+                found += [repr(tuple(row)) for row in result]
+            return "\n".join(found)
+
+    stored = backend.run(raw_rows())
+    for plain in (phone, phone.lstrip("+"), "ada@example.com", "ada%40example.com"):
+        assert plain not in stored
+
+    out = tmp_path / "export"
+    answer = smsvia(settings, "export", "--account", shop.sid, "--out", str(out))
+    assert answer.returncode == 0, answer.stderr
+    assert "orders.csv" in answer.stdout
+    with (out / "orders.csv").open() as f:
+        [order] = list(csv.DictReader(f))
+    assert (order["order_id"], order["phone"], order["email"]) == ("7", phone, "ada@example.com")
+    assert order["attributed_message_sid"] == first.sid and order["attributed_by"] == "click"
+    with (out / "clicks.csv").open() as f:
+        [click] = list(csv.DictReader(f))
+    assert (click["code"], click["message_sid"], click["kind"]) == (code, first.sid, "click")
+
+    as_json = tmp_path / "json"
+    answer = smsvia(
+        settings, "export", "--account", shop.sid, "--out", str(as_json), "--format", "json"
+    )
+    assert answer.returncode == 0, answer.stderr
+    contacts = json.loads((as_json / "contacts.json").read_text())
+    assert len(contacts) == 2 and {c["first_name"] for c in contacts} == {"Ada", "Grace"}
+    links = json.loads((as_json / "short_links.json").read_text())
+    assert {link["url"] for link in links} == {secret_url}
+    messages = json.loads((as_json / "messages.json").read_text())
+    assert {m["sid"] for m in messages} == {m.sid for m in backend.run(messages_of(backend, sid))}
+    ledger = json.loads((as_json / "consent_ledger.json").read_text())
+    assert [e["kind"] for e in ledger] == ["imported", "imported"] and ledger[0]["evidence"]
+    other = backend.tenant("+15005550007")
+    answer = smsvia(settings, "export", "--account", other.sid, "--out", str(tmp_path / "o"))
+    assert answer.returncode == 0, answer.stderr
+    with (tmp_path / "o" / "orders.csv").open() as f:
+        assert f.read() == ""  # another account's export holds none of this shop's data
+    bad = smsvia(settings, "export", "--account", shop.sid, "--format", "xml")
+    assert bad.returncode != 0 and "csv, json" in bad.stderr

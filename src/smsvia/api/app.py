@@ -137,6 +137,7 @@ async def _start_demo(
     stack.push_async_callback(rbm.stop)
     credentials = await demo.prepare_demo(runtime.store, "127.0.0.1", port, rbm.base_url)
     form = await demo.demo_form(runtime.store, credentials.sid)
+    await demo.demo_audience(runtime.store, credentials.sid)
     return Demo(
         credentials,
         demo.SENDER,

@@ -17,6 +17,7 @@ from smsvia.cli.campaigns import campaigns_app, segments_app
 from smsvia.cli.connectors import connectors_app
 from smsvia.cli.consent import consent_app, contacts_app, forms_app
 from smsvia.cli.cost import cost
+from smsvia.cli.export import export
 from smsvia.cli.server import db_app, serve, worker
 from smsvia.cli.sim import sim_app
 from smsvia.domain.errors import DomainError
@@ -54,6 +55,7 @@ def main() -> None:
 
 app.callback()(_root)
 app.command()(cost)
+app.command()(export)
 app.command()(serve)
 app.command()(worker)
 for group, name in (

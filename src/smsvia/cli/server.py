@@ -161,6 +161,12 @@ ledger with `smsvia consent export --account {sid}`:
 
   Opt-in form   {base_url}/optin/{demo.optin_form}
   Demo phone    {base_url}/demo/phone?number=%2B14155550100
+
+Campaigns and tracking: in the dashboard, Campaigns → New campaign, segment "Demo customers"
+(three California customers who agreed at checkout; at night there, quiet hours hold the
+texts until 08:00), a text with a link such as {base_url}/demo/shop, Save, Launch. On the demo
+phone tap the short link, then "Place the order": the campaign's report shows the click,
+the order and the revenue. Orders from a shop: POST {base_url}/v1/orders.
 """,
         highlight=False,
         soft_wrap=True,

@@ -79,7 +79,9 @@ async def ab_scores(
 async def campaign_stats(session: AsyncSession, campaign: Campaign) -> dict[str, Any]:
     """The `stats` of GET /v1/campaigns/{sid}, with the same figures per variant."""
     figures = await queries.campaign_figures(session, campaign.sid)
-    opted_out = await queries.opted_out_after(session, campaign.sid)
+    opted_out: dict[str, int] = {}
+    for count in await reports.opt_out_counts(session, campaign.sid):
+        opted_out[count.variant] = opted_out.get(count.variant, 0) + count.count
     tracked = _tracked(
         await reports.click_counts(session, campaign.sid),
         await reports.order_counts(session, campaign.sid),

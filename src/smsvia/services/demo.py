@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from smsvia.services.accounts import Credentials, create_account
+from smsvia.services.accounts import Credentials, acting_for, create_account
+from smsvia.services.contacts import save_contact
 from smsvia.services.optin import create_form, forms_of
+from smsvia.services.segments import create_segment, list_segments
 from smsvia.services.senders import (
     RcsSettings,
     SmppSettings,
@@ -87,3 +89,36 @@ async def demo_form(store: Store, account_sid: str) -> str:
         store, account_sid, sender=SENDER, brand="smsvia demo shop", disclosure=DISCLOSURE
     )
     return form.sid
+
+
+AUDIENCE = "Demo customers"
+CUSTOMERS = (("+14155550100", "Ada"), ("+14155550101", "Grace"), ("+14155550102", "Zoë"))
+
+
+async def demo_audience(store: Store, account_sid: str) -> None:
+    """Three customers who agreed to marketing texts at the demo shop's checkout, and a
+    segment of them, created on the first run: a campaign can go out at once."""
+    principal = await acting_for(store, account_sid, via="demo")
+    listed = await list_segments(store, principal, page_size=100)
+    if any(segment.name == AUDIENCE for segment in listed.segments):
+        return
+    for phone, name in CUSTOMERS:
+        await save_contact(
+            store,
+            principal,
+            {
+                "phone": phone,
+                "first_name": name,
+                "tags": "customer",
+                "consent": "yes",
+                "consent_date": "2026-11-01",
+                "consent_source": "demo checkout",
+            },
+        )
+    await create_segment(
+        store,
+        principal,
+        AUDIENCE,
+        "all",
+        [{"field": "tags", "op": "contains", "value": "customer"}],
+    )

@@ -71,8 +71,11 @@ async def keep_links(
 ) -> None:
     """One short_links row per message and link."""
     rows: list[dict[str, Any]] = []
+    indexes: dict[str, str] = {}  # a campaign's recipients mostly share their links
     for message, out, own in zip(messages, outgoing, codes, strict=True):
         for position, (url, code) in enumerate(zip(out.links, own, strict=True)):
+            if url not in indexes:
+                indexes[url] = store.cipher.blind_index(url, "link.url")
             rows.append(
                 {
                     "code": code,
@@ -80,7 +83,7 @@ async def keep_links(
                     "message_id": message.id,
                     "position": position,
                     "url": store.cipher.seal(url, "link.url"),
-                    "url_index": store.cipher.blind_index(url, "link.url"),
+                    "url_index": indexes[url],
                 }
             )
     await insert_many(session, ShortLink.__table__, rows)

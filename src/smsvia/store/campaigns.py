@@ -13,7 +13,6 @@ names a campaign; the fan-out works by id.
 -- pending_messages --       waiting messages, locked, a chunk at a time (a cancel)
 -- newest_messages --        the campaign's newest messages
 -- campaign_figures --       counts and cost of its messages, by variant, status and fallback
--- opted_out_after --        recipients who opted out after the campaign texted them
 """
 
 from __future__ import annotations
@@ -23,12 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Text, case, cast, distinct, func, select, update
+from sqlalchemy import Text, case, cast, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsvia.store.marketing_models import Campaign, ConsentEvent, Contact
+from smsvia.store.marketing_models import Campaign, Contact
 from smsvia.store.models import Message
 from smsvia.store.outbox import MessageRow
+from smsvia.store.types import summed_money
 
 WAITING = ("queued", "scheduled")  # in the outbox, not yet taken by a worker
 _messages = Message.__table__
@@ -183,32 +183,6 @@ async def campaign_figures(session: AsyncSession, campaign_sid: str) -> list[Fig
         .group_by(Message.campaign_variant, Message.status, fallback)
     )
     return [
-        Figure(variant or "", status, bool(fell), count, _money(cost))
+        Figure(variant or "", status, bool(fell), count, summed_money(cost))
         for variant, status, fell, count, cost in rows
     ]
-
-
-async def opted_out_after(session: AsyncSession, campaign_sid: str) -> dict[str, int]:
-    """Variant -> recipients whose STOP came after the campaign's message to them."""
-    rows = await session.execute(
-        select(Message.campaign_variant, func.count(distinct(Message.contact_id)))
-        .join(
-            ConsentEvent,
-            (ConsentEvent.account_id == Message.account_id)
-            & (ConsentEvent.phone_index == Message.recipient_index),
-        )
-        .where(
-            Message.campaign_sid == campaign_sid,
-            ConsentEvent.kind == "opted_out",
-            ConsentEvent.at >= Message.date_created,
-        )
-        .group_by(Message.campaign_variant)
-    )
-    return {variant or "": count for variant, count in rows}
-
-
-def _money(value: object) -> Decimal:
-    """SUM of money: exact on PostgreSQL, a float of the text on SQLite."""
-    if value is None:
-        return Decimal(0)
-    return Decimal(str(value)).quantize(Decimal("0.000001"))

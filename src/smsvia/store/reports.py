@@ -12,7 +12,6 @@ counted by variant and by the channel that carried the message — "rcs", "sms",
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smsvia.store.marketing_models import ConsentEvent
 from smsvia.store.models import Message
 from smsvia.store.tracking_models import Click, Order
+from smsvia.store.types import summed_money
 
 
 def channel_of() -> ColumnElement[str]:
@@ -55,7 +55,7 @@ async def message_counts(session: AsyncSession, campaign_sid: str) -> list[Count
         .where(Message.campaign_sid == campaign_sid)
         .group_by(Message.campaign_variant, channel, Message.status)
     )
-    return [Count(v or "", c, s, n, money(a)) for v, c, s, n, a in rows]
+    return [Count(v or "", c, s, n, summed_money(a)) for v, c, s, n, a in rows]
 
 
 async def click_counts(session: AsyncSession, campaign_sid: str) -> list[Count]:
@@ -84,7 +84,7 @@ async def order_counts(session: AsyncSession, campaign_sid: str) -> list[Count]:
         .where(Order.campaign_sid == campaign_sid)
         .group_by(Message.campaign_variant, channel)
     )
-    return [Count(v or "", c, "", n, money(a)) for v, c, n, a in rows]
+    return [Count(v or "", c, "", n, summed_money(a)) for v, c, n, a in rows]
 
 
 async def opt_out_counts(session: AsyncSession, campaign_sid: str) -> list[Count]:
@@ -125,7 +125,7 @@ async def orders_by_hour(
         .where(Order.campaign_sid == campaign_sid)
         .group_by(hour)
     )
-    return {_moment(at): (n, money(total)) for at, n, total in rows}
+    return {_moment(at): (n, summed_money(total)) for at, n, total in rows}
 
 
 def _hour(session: AsyncSession, column: Any) -> ColumnElement[Any]:
@@ -138,14 +138,3 @@ def _moment(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def money(value: object) -> Decimal:
-    """SUM of money: exact on PostgreSQL, a float of the text on SQLite."""
-    if value is None:
-        return Decimal(0)
-    return Decimal(str(value)).quantize(Decimal("0.000001"))
-
-
-def total(counts: Sequence[Count]) -> int:
-    return sum(c.count for c in counts)

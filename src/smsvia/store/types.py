@@ -48,3 +48,10 @@ class DecimalText(TypeDecorator[Decimal]):
 
 
 Money = Numeric(14, 6, asdecimal=True).with_variant(DecimalText(), "sqlite")
+
+
+def summed_money(value: object) -> Decimal:
+    """A SUM of a Money column: exact on PostgreSQL, a float of the texts on SQLite."""
+    if value is None:
+        return Decimal(0)
+    return Decimal(str(value)).quantize(Decimal("0.000001"))

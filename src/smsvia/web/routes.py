@@ -16,7 +16,7 @@ from smsvia.domain.status import FINAL, Status
 from smsvia.services import activity, message_views
 from smsvia.services import messages as message_service
 from smsvia.services.quote import quote_message
-from smsvia.web import campaigns, contacts, demo_phone, links, optin
+from smsvia.web import campaigns, contacts, demo_phone, links, optin, reports
 from smsvia.web.pages import SignedIn, render
 from smsvia.web.session import (
     SignInRequired,
@@ -40,6 +40,7 @@ def install(app: FastAPI) -> None:
     app.include_router(optin.router)
     app.include_router(demo_phone.router)
     app.include_router(links.router)
+    app.include_router(reports.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(SignInRequired)

@@ -7,6 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from smsvia.domain.links import url_spans
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -24,5 +27,16 @@ def _money(amount: Decimal | str | None, currency: str = "USD") -> str:
     return f"{abs(Decimal(amount)):.4f} {currency}"
 
 
+def _linked(text: str) -> Markup:
+    """The text, escaped, with its http(s) URLs as links that open in a new tab."""
+    pieces, last = [], 0
+    for start, end in url_spans(text):
+        url = escape(text[start:end])
+        pieces += [escape(text[last:start]), Markup(f'<a href="{url}" target="_blank">{url}</a>')]
+        last = end
+    return Markup("").join([*pieces, escape(text[last:])])
+
+
 templates.env.filters["when"] = _when
+templates.env.filters["linked"] = _linked
 templates.env.filters["money"] = _money
