@@ -23,7 +23,7 @@ WRK_STOP = """
 local answered = 0
 response = function(status, headers, body)
   answered = answered + 1
-  if status >= 300 and answered < 20 then
+  if status >= 400 and answered < 20 then
     io.stderr:write("HTTP " .. status .. ": " .. body .. "\\n")
   end
   if answered == %(requests)d then

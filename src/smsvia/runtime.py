@@ -11,6 +11,7 @@ from smsvia.services.accounts import Authenticator
 from smsvia.services.compliance import load_rules
 from smsvia.services.contacts import fill_derived
 from smsvia.services.intake import Intake
+from smsvia.services.links import Visits
 from smsvia.services.quote import load_price_book
 from smsvia.store.context import Store
 from smsvia.store.crypto import Cipher, load_master_key
@@ -27,6 +28,7 @@ class Runtime:
     authenticator: Authenticator
     intake: Intake  # new messages, group-committed
     rules: RuleBook  # quiet hours and caps by state
+    visits: Visits  # taps on short links, group-committed
 
     async def close(self) -> None:
         await self.store.signal.close()
@@ -48,4 +50,12 @@ async def open_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         await upgrade(store.db)
         await fill_derived(store)
     rules = load_rules(settings.quiet_hours)
-    return Runtime(settings, store, price_book, Authenticator(store), Intake(store, rules), rules)
+    return Runtime(
+        settings,
+        store,
+        price_book,
+        Authenticator(store),
+        Intake(store, rules),
+        rules,
+        Visits(store),
+    )

@@ -128,7 +128,9 @@ class Tracker:
             ]
             await webhook_queries.queue_webhooks(session, self._store.cipher, webhooks)
         if changes.delivered_to and changes.delivered_at is not None:
-            await contact_queries.delivered(session, changes.delivered_to, changes.delivered_at)
+            await contact_queries.moved_forward(
+                session, changes.delivered_to, "last_delivered_at", changes.delivered_at
+            )
         changes.events.clear()
         changes.callbacks.clear()
         changes.delivered_to.clear()

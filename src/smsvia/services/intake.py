@@ -2,14 +2,12 @@
 
 Under load many API requests arrive at once; writing each in its own transaction pays a
 BEGIN, a NOTIFY and a COMMIT (a WAL flush) per message. `Intake` lets concurrent sends share
-one transaction: a request waits for the commit that holds its row before it answers, so an
-accepted message is as durable as before, but a busy server commits dozens at a time. With
-one request in flight nothing waits: the batch is that request alone.
+one transaction (services/group_commit.py): a request waits for the commit that holds its
+row before it answers, so an accepted message is as durable as before.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -23,6 +21,7 @@ from smsvia.domain.errors import DomainError
 from smsvia.domain.quiet_hours import RuleBook
 from smsvia.services import compliance, links
 from smsvia.services.accounts import Principal
+from smsvia.services.group_commit import GroupCommit
 from smsvia.services.message_views import TimelineEntry
 from smsvia.services.outgoing import Outgoing
 from smsvia.store import outbox
@@ -54,12 +53,6 @@ class CampaignLink:
     variant: str
 
 
-@dataclass(slots=True)
-class _Waiting:
-    new: NewMessage
-    done: asyncio.Future[tuple[MessageRow, TimelineEntry]]
-
-
 class Intake:
     """Writes new messages; concurrent callers share a transaction (see the module doc)."""
 
@@ -68,52 +61,29 @@ class Intake:
     ) -> None:
         self._store = store
         self._rules = rules or compliance.load_rules()
-        self._max_batch = max_batch
-        self._waiting: list[_Waiting] = []
-        self._committer: asyncio.Task[None] | None = None
+        self._group: GroupCommit[NewMessage, tuple[MessageRow, TimelineEntry]] = GroupCommit(
+            self._write_batch, max_batch=max_batch
+        )
 
     async def write(self, new: NewMessage) -> tuple[MessageRow, TimelineEntry]:
         """The message and its first event, once committed."""
-        done = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(new, done))
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.create_task(self._commit_while_waiting())
-        return await done
+        return await self._group.submit(new)
 
-    async def _commit_while_waiting(self) -> None:
-        # Ends when nobody waits; `write` starts it again. What arrives during a commit
-        # goes into the next one.
-        while self._waiting:
-            batch = self._waiting[: self._max_batch]
-            del self._waiting[: self._max_batch]
-            await self._commit(batch)
-
-    async def _commit(self, batch: list[_Waiting]) -> None:
-        try:
-            async with self._store.db.transaction() as session:
-                screened = await screen_batch(
-                    session, self._store, self._rules, [w.new for w in batch]
-                )
-                accepted = [
-                    (waiting, new)
-                    for waiting, new in zip(batch, screened, strict=True)
-                    if isinstance(new, NewMessage)
-                ]
-                written = await write_messages(session, self._store, [n for _, n in accepted])
-        except Exception as exc:
-            if len(batch) > 1:
-                # Whatever failed must fail alone, not take its neighbours with it.
-                for waiting in batch:
-                    await self._commit([waiting])
-                return
-            _settle(batch[0].done, exception=exc)
-            return
-        for waiting, new in zip(batch, screened, strict=True):
+    async def _write_batch(
+        self, batch: Sequence[NewMessage]
+    ) -> list[tuple[MessageRow, TimelineEntry] | Exception]:
+        async with self._store.db.transaction() as session:
+            screened = await screen_batch(session, self._store, self._rules, batch)
+            accepted = [new for new in screened if isinstance(new, NewMessage)]
+            written = iter(await write_messages(session, self._store, accepted))
+        outcomes: list[tuple[MessageRow, TimelineEntry] | Exception] = []
+        for new in screened:
             if isinstance(new, DomainError):
-                _settle(waiting.done, exception=new)
-        for (waiting, new), result in zip(accepted, written, strict=True):
-            _settle(waiting.done, result=result)
-            metrics.MESSAGE_STATUS.labels(str(new.outgoing.status), new.outgoing.channel).inc()
+                outcomes.append(new)
+            else:
+                outcomes.append(next(written))
+                metrics.MESSAGE_STATUS.labels(str(new.outgoing.status), new.outgoing.channel).inc()
+        return outcomes
 
 
 async def screen_batch(
@@ -207,12 +177,3 @@ def _message_values(store: Store, new: NewMessage, codes: tuple[str, ...]) -> di
         contact_id=new.campaign.contact_id if new.campaign else None,
         campaign_variant=new.campaign.variant if new.campaign else None,
     )
-
-
-def _settle(future: asyncio.Future, *, result: object = None, exception: Exception | None = None):
-    if future.done():  # the caller went away (its request was cancelled)
-        return
-    if exception is not None:
-        future.set_exception(exception)
-    else:
-        future.set_result(result)

@@ -21,7 +21,9 @@ from smsvia.channels.fetch import UrlRefused, fetch_page
 from smsvia.domain import links
 from smsvia.domain.links import OpenGraph
 from smsvia.services.clock import Clock, utcnow
+from smsvia.services.group_commit import GroupCommit
 from smsvia.services.outgoing import Outgoing
+from smsvia.store import contacts as contact_queries
 from smsvia.store import tracking as queries
 from smsvia.store.context import Store
 from smsvia.store.outbox import MessageRow
@@ -98,12 +100,84 @@ class Visit:
     destination: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Tap:
+    code: str
+    kind: str  # click | preview
+    user_agent: str
+    at: datetime
+
+
+class Visits:
+    """Records taps on short links. Concurrent taps share one transaction (group commit,
+    services/group_commit.py) that looks their codes up, records the clicks and moves the
+    contacts' last click: a redirect waits for the commit that holds its click, so every
+    answered tap is counted, and a busy campaign's taps cost one connection and one commit
+    a batch instead of one each."""
+
+    def __init__(self, store: Store, *, max_batch: int = 256) -> None:
+        self._store = store
+        self._group: GroupCommit[_Tap, queries.LinkTarget | None] = GroupCommit(
+            self._write, max_batch=max_batch
+        )
+
+    async def record(
+        self, code: str, kind: str, user_agent: str, at: datetime
+    ) -> queries.LinkTarget | None:
+        """The link the code names, its visit recorded; None for a code nobody was sent."""
+        return await self._group.submit(_Tap(code, kind, user_agent, at))
+
+    async def _write(self, batch: Sequence[_Tap]) -> list[queries.LinkTarget | None]:
+        async with self._store.db.transaction() as session:
+            found = await queries.links_by_code(session, {tap.code for tap in batch})
+            known = [(tap, found[tap.code]) for tap in batch if tap.code in found]
+            await queries.record_visits(
+                session,
+                [
+                    {
+                        "account_id": link.account_id,
+                        "link_id": link.id,
+                        "message_id": link.message_id,
+                        "campaign_sid": link.campaign_sid,
+                        "contact_id": link.contact_id,
+                        "phone_index": link.phone_index,
+                        "kind": tap.kind,
+                        "user_agent": tap.user_agent[:300],
+                        "at": tap.at,
+                    }
+                    for tap, link in known
+                ],
+            )
+            clicks = [(tap, link) for tap, link in known if tap.kind == "click"]
+            if clicks:
+                contacts = await _clicked_contacts(session, [link for _, link in clicks])
+                moment = max(tap.at for tap, _ in clicks)
+                await contact_queries.moved_forward(session, contacts, "last_clicked_at", moment)
+        return [found.get(tap.code) for tap in batch]
+
+
+async def _clicked_contacts(
+    session: AsyncSession, clicked: Sequence[queries.LinkTarget]
+) -> set[int]:
+    """The contacts the clicked messages went to: the one a campaign texted, or for an API
+    message the account's contact with that number."""
+    found = {link.contact_id for link in clicked if link.contact_id is not None}
+    by_account: dict[int, set[str]] = {}
+    for link in clicked:
+        if link.contact_id is None:
+            by_account.setdefault(link.account_id, set()).add(link.phone_index)
+    for account_id, indexes in by_account.items():
+        found.update(await contact_queries.ids_by_phone_index(session, account_id, indexes))
+    return found
+
+
 async def follow(
     store: Store,
     code: str,
     *,
     method: str,
     user_agent: str,
+    visits: Visits | None = None,
     allow_private_urls: bool = False,
     clock: Clock = utcnow,
 ) -> Visit | None:
@@ -111,16 +185,11 @@ async def follow(
     if len(code) != links.CODE_LENGTH or not code.isalnum():
         return None
     now = clock()
-    async with store.db.transaction() as session:
-        link = await queries.link_by_code(session, code)
-        if link is None:
-            return None
-        preview = links.is_preview_fetcher(method, user_agent)
-        await queries.record_visit(
-            session, link, kind="preview" if preview else "click", user_agent=user_agent, at=now
-        )
-        if not preview:
-            await queries.clicked(session, link, now)
+    preview = links.is_preview_fetcher(method, user_agent)
+    kind = "preview" if preview else "click"
+    link = await (visits or Visits(store, max_batch=1)).record(code, kind, user_agent, now)
+    if link is None:
+        return None
     url = store.cipher.open(link.url, "link.url")
     if not preview:
         return Visit(links.with_utm(url, link.channel, link.campaign_name), destination=url)

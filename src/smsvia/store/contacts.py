@@ -7,7 +7,8 @@
 -- page_of_contacts --         newest first, filtered by number, email or tag
 -- contact_ids_by_sid --       sid -> id of the account's contacts among these SIDs
 -- set_consent --              the ledger's standing copied onto the contacts of some numbers
--- delivered --                contacts' last_delivered_at moved forward (a receipt batch)
+-- moved_forward --            contacts' last delivery or last click moved forward (a batch)
+-- ids_by_phone_index --       ids of the account's contacts with these blind-indexed numbers
 -- underived --                contacts whose derived columns are still to fill
 """
 
@@ -21,6 +22,8 @@ from sqlalchemy import Text, cast, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.marketing_models import Contact
+
+_contacts = Contact.__table__  # Core statements where a batch touches many rows
 
 
 async def contacts_by_phone_index(
@@ -105,23 +108,41 @@ async def set_consent(
     )
 
 
-async def delivered(session: AsyncSession, contact_ids: Collection[int], at: datetime) -> None:
-    """A campaign text reached these contacts at `at`. On PostgreSQL the rows are locked in
-    id order first, so two receipt batches never deadlock over them."""
+async def moved_forward(
+    session: AsyncSession, contact_ids: Collection[int], field: str, at: datetime
+) -> None:
+    """An engagement moment (`last_delivered_at`, `last_clicked_at`) of these contacts moves
+    to `at`, never back. On PostgreSQL the rows are locked in id order first, so two batches
+    never deadlock over them."""
     ids = sorted(contact_ids)
+    if not ids:
+        return
     if session.bind.dialect.name == "postgresql":
         await session.execute(
-            select(Contact.id).where(Contact.id.in_(ids)).order_by(Contact.id).with_for_update()
+            select(_contacts.c.id)
+            .where(_contacts.c.id.in_(ids))
+            .order_by(_contacts.c.id)
+            .with_for_update()
         )
+    column = _contacts.c[field]
     await session.execute(
-        update(Contact)
-        .where(
-            Contact.id.in_(ids),
-            or_(Contact.last_delivered_at.is_(None), Contact.last_delivered_at < at),
-        )
-        .values(last_delivered_at=at)
-        .execution_options(synchronize_session=False)
+        update(_contacts)
+        .where(_contacts.c.id.in_(ids), or_(column.is_(None), column < at))
+        .values({field: at})
     )
+
+
+async def ids_by_phone_index(
+    session: AsyncSession, account_id: int, indexes: Collection[str]
+) -> list[int]:
+    if not indexes:
+        return []
+    found = await session.scalars(
+        select(_contacts.c.id).where(
+            _contacts.c.account_id == account_id, _contacts.c.phone_index.in_(list(indexes))
+        )
+    )
+    return list(found)
 
 
 async def underived(session: AsyncSession, limit: int) -> Sequence[Contact]:

@@ -1,10 +1,9 @@
 """Named queries for short links, clicks and link previews.
 
 -- codes_taken --           which of some new codes a link has already
--- link_by_code --          a link with what a redirect needs: its message's channel,
+-- links_by_code --         links with what a redirect needs: its message's channel,
                             recipient index and campaign, and the campaign's name and preview
--- record_visit --          a click or a preview fetch
--- clicked --               a contact's last_clicked_at moved forward
+-- record_visits --         clicks and preview fetches
 -- preview_of --            a destination's Open Graph tags, if fetched
 -- keep_preview --          store them (the first fetch wins a race)
 -- forget_preview --        drop a failed fetch's record, to try again
@@ -13,17 +12,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsvia.store.marketing_models import Campaign, Contact
+from smsvia.store.marketing_models import Campaign
 from smsvia.store.models import Message
+from smsvia.store.rows import insert_many
 from smsvia.store.tracking_models import Click, LinkPreview, ShortLink
 
 
@@ -51,64 +50,41 @@ class LinkTarget:
     campaign_preview: Mapping[str, str] | None
 
 
-async def link_by_code(session: AsyncSession, code: str) -> LinkTarget | None:
-    row = (
-        await session.execute(
-            select(
-                ShortLink.id,
-                ShortLink.account_id,
-                ShortLink.message_id,
-                ShortLink.url,
-                ShortLink.url_index,
-                Message.channel,
-                Message.fallback_reason,
-                Message.recipient_index,
-                Message.contact_id,
-                Message.campaign_sid,
-                Campaign.name,
-                Campaign.link_preview,
-            )
-            .join(Message, Message.id == ShortLink.message_id)
-            .outerjoin(Campaign, Campaign.sid == Message.campaign_sid)
-            .where(ShortLink.code == code)
-        )
-    ).first()
-    return None if row is None else LinkTarget(*row)
-
-
-async def record_visit(
-    session: AsyncSession, link: LinkTarget, *, kind: str, user_agent: str, at: datetime
-) -> None:
-    await session.execute(
-        insert(Click).values(
-            account_id=link.account_id,
-            link_id=link.id,
-            message_id=link.message_id,
-            campaign_sid=link.campaign_sid,
-            contact_id=link.contact_id,
-            phone_index=link.phone_index,
-            kind=kind,
-            user_agent=user_agent[:300],
-            at=at,
-        )
+_links = ShortLink.__table__
+_messages = Message.__table__
+_campaigns = Campaign.__table__
+_clicks = Click.__table__
+# Core statements, not ORM ones: a tap is three small statements and the ORM's own work
+# per statement would cost more than the database's.
+_LINK = (
+    select(
+        _links.c.id,
+        _links.c.account_id,
+        _links.c.message_id,
+        _links.c.url,
+        _links.c.url_index,
+        _messages.c.channel,
+        _messages.c.fallback_reason,
+        _messages.c.recipient_index,
+        _messages.c.contact_id,
+        _messages.c.campaign_sid,
+        _campaigns.c.name,
+        _campaigns.c.link_preview,
     )
+    .join(_messages, _messages.c.id == _links.c.message_id)
+    .outerjoin(_campaigns, _campaigns.c.sid == _messages.c.campaign_sid)
+)
 
 
-async def clicked(session: AsyncSession, link: LinkTarget, at: datetime) -> None:
-    """The contact's last click moves to `at` (never back): the contact the campaign
-    texted, or for an API message the account's contact with that number."""
-    who = (
-        Contact.id == link.contact_id
-        if link.contact_id is not None
-        else (Contact.account_id == link.account_id) & (Contact.phone_index == link.phone_index)
+async def links_by_code(session: AsyncSession, codes: Collection[str]) -> dict[str, LinkTarget]:
+    rows = await session.execute(
+        _LINK.add_columns(_links.c.code).where(_links.c.code.in_(list(codes)))
     )
-    await session.execute(
-        update(Contact)
-        .where(who)
-        .where((Contact.last_clicked_at.is_(None)) | (Contact.last_clicked_at < at))
-        .values(last_clicked_at=at)
-        .execution_options(synchronize_session=False)
-    )
+    return {row[-1]: LinkTarget(*row[:-1]) for row in rows}
+
+
+async def record_visits(session: AsyncSession, visits: Sequence[Mapping[str, Any]]) -> None:
+    await insert_many(session, _clicks, visits)
 
 
 async def preview_of(session: AsyncSession, account_id: int, url_index: str) -> LinkPreview | None:

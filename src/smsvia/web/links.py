@@ -21,6 +21,7 @@ async def short_link(request: Request, code: str) -> Response:
         code,
         method=request.method,
         user_agent=request.headers.get("user-agent", ""),
+        visits=runtime.visits,
         allow_private_urls=runtime.settings.allow_private_urls,
     )
     if visit is None:
