@@ -5,18 +5,13 @@ preview, the launch, the live figures, and a contact's page."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.processes import clean_environment, daytime_zone, demo_credentials, demo_server
-
-CHROMIUM = Path("/usr/bin/chromium")
-SMSVIA = str(Path(sys.executable).parent / "smsvia")
-SHOTS = Path(__file__).parent / "screenshots"
+from tests.e2e.dashboard import CHROMIUM, SHOTS, import_csv, sign_in
+from tests.processes import daytime_zone, demo_credentials, demo_server
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
@@ -30,15 +25,7 @@ def import_contacts(cwd: Path, account: str) -> None:
     rows += [f"+12125552000,Zoë,vip,{zone},yes,2026-10-01,S"]
     rows += [f"+12125552001,Bo,vip,{zone},,,L"]  # no consent: excluded
     rows += [f"+12125552002,Cy,boots,{zone},yes,2026-10-01,M"]  # not in the segment
-    (cwd / "contacts.csv").write_text("\n".join(rows) + "\n")
-    subprocess.run(
-        [SMSVIA, "contacts", "import", "contacts.csv", "--account", account],
-        cwd=cwd,
-        env=clean_environment(),
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    import_csv(cwd, account, rows)
 
 
 def test_build_preview_launch_and_watch_a_campaign(tmp_path):
@@ -49,10 +36,7 @@ def test_build_preview_launch_and_watch_a_campaign(tmp_path):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         try:
-            page.goto(base + "/login")
-            page.get_by_label("Account SID").fill(sid)
-            page.get_by_label("Auth Token").fill(token)
-            page.get_by_role("button", name="Sign in").click()
+            sign_in(page, base, sid, token)
 
             page.get_by_role("link", name="Segments", exact=True).click()
             page.get_by_label("Name").fill("VIPs")

@@ -5,18 +5,14 @@ campaign's report shows the click, the order and the revenue, by hour in a chart
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.processes import clean_environment, daytime_zone, demo_credentials, demo_server
+from tests.e2e.dashboard import CHROMIUM, SHOTS, import_csv, sign_in
+from tests.processes import daytime_zone, demo_credentials, demo_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-SMSVIA = str(Path(sys.executable).parent / "smsvia")
-SHOTS = Path(__file__).parent / "screenshots"
 CUSTOMER = "+12125551000"
 
 pytestmark = pytest.mark.skipif(
@@ -26,17 +22,13 @@ pytestmark = pytest.mark.skipif(
 
 def import_customer(cwd: Path, account: str) -> None:
     # A customer awake now (quiet hours hold marketing texts at night).
-    (cwd / "customers.csv").write_text(
-        "phone,first_name,tags,time_zone,consent,consent_date\n"
-        f"{CUSTOMER},Ada,boots,{daytime_zone()},yes,2026-10-01\n"
-    )
-    subprocess.run(
-        [SMSVIA, "contacts", "import", "customers.csv", "--account", account],
-        cwd=cwd,
-        env=clean_environment(),
-        check=True,
-        capture_output=True,
-        timeout=60,
+    import_csv(
+        cwd,
+        account,
+        [
+            "phone,first_name,tags,time_zone,consent,consent_date",
+            f"{CUSTOMER},Ada,boots,{daytime_zone()},yes,2026-10-01",
+        ],
     )
 
 
@@ -49,10 +41,7 @@ def test_a_tapped_link_and_an_order_show_on_the_campaign_report(tmp_path):
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         try:
-            page.goto(base + "/login")
-            page.get_by_label("Account SID").fill(sid)
-            page.get_by_label("Auth Token").fill(token)
-            page.get_by_role("button", name="Sign in").click()
+            sign_in(page, base, sid, token)
 
             page.get_by_role("link", name="Segments", exact=True).click()
             page.get_by_label("Name").fill("Boot buyers")

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.domain import ids
 from smsvia.domain.campaigns import CampaignStatus, InvalidCampaign, check_move
-from smsvia.domain.errors import InvalidParameter, NotFound
+from smsvia.domain.errors import NotFound
 from smsvia.domain.status import Status
 from smsvia.services.accounts import Principal
 from smsvia.services.campaign_plan import check_settings, launched_audience
@@ -25,7 +25,7 @@ from smsvia.services.campaign_stats import campaign_stats, money
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.delivery import Changes, Tracker
 from smsvia.services.message_views import MessageView, message_view
-from smsvia.services.paging import decode_token, encode_token
+from smsvia.services.paging import window
 from smsvia.services.routing import sender_route
 from smsvia.services.segments import owned_segment
 from smsvia.services.senders import normalize_sender
@@ -94,21 +94,14 @@ async def get_campaign(store: Store, principal: Principal, sid: str) -> dict[str
 async def list_campaigns(
     store: Store, principal: Principal, *, page_size: int = 50, page_token: str | None = None
 ) -> CampaignPage:
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidParameter(
-            f"page_size must be between 1 and {MAX_PAGE_SIZE}", code=21100, field="page_size"
-        )
+    asked = window(page_size, page_token, MAX_PAGE_SIZE)
     async with store.db.sessions() as session:
         found = await queries.page_of_campaigns(
-            session,
-            principal.account_id,
-            before_id=decode_token(page_token, "page_token") if page_token else None,
-            limit=page_size + 1,
+            session, principal.account_id, before_id=asked.before_id, limit=asked.limit
         )
-        shown = found[:page_size]
+        shown, next_token = asked.page(found)
         resources = [await campaign_resource(session, c) for c in shown]
-    more = len(found) > page_size
-    return CampaignPage(resources, encode_token(shown[-1].id) if more else None)
+    return CampaignPage(resources, next_token)
 
 
 async def launch(

@@ -20,12 +20,12 @@ from smsvia.domain import consent as rules_of_consent
 from smsvia.domain import ids
 from smsvia.domain.consent import ConsentKind
 from smsvia.domain.contacts import ContactData, InvalidContact, parse_contact
-from smsvia.domain.errors import InvalidParameter, NotFound
+from smsvia.domain.errors import NotFound
 from smsvia.domain.phone import parse_phone
 from smsvia.services import compliance, consent
 from smsvia.services.accounts import Principal
 from smsvia.services.clock import Clock, utcnow
-from smsvia.services.paging import decode_token, encode_token
+from smsvia.services.paging import window
 from smsvia.store import audiences
 from smsvia.store import consent as consent_queries
 from smsvia.store import contacts as queries
@@ -320,10 +320,7 @@ async def list_contacts(
     page_token: str | None = None,
     default_region: str = "US",
 ) -> ContactPage:
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidParameter(
-            f"page_size must be between 1 and {MAX_PAGE_SIZE}", code=21100, field="page_size"
-        )
+    asked = window(page_size, page_token, MAX_PAGE_SIZE)
     phone_index = (
         store.cipher.blind_index(normalize_phone(phone, default_region), "phone") if phone else None
     )
@@ -335,15 +332,11 @@ async def list_contacts(
             phone_index=phone_index,
             email_index=email_index,
             tag=tag.strip().lower() if tag else None,
-            before_id=decode_token(page_token, "page_token") if page_token else None,
-            limit=page_size + 1,
+            before_id=asked.before_id,
+            limit=asked.limit,
         )
-        shown = list(found[:page_size])
-    more = len(found) > page_size
-    return ContactPage(
-        [contact_view(store, contact) for contact in shown],
-        encode_token(shown[-1].id) if more else None,
-    )
+    shown, next_token = asked.page(found)
+    return ContactPage([contact_view(store, contact) for contact in shown], next_token)
 
 
 def normalize_phone(raw: str, default_region: str = "US") -> str:

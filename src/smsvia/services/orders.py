@@ -18,14 +18,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.domain import ids
-from smsvia.domain.errors import AuthenticationFailed, DomainError, InvalidParameter, NotFound
+from smsvia.domain.errors import AuthenticationFailed, DomainError, NotFound
 from smsvia.domain.orders import InvalidOrder, NewOrder, Windows
 from smsvia.domain.phone import parse_phone
 from smsvia.domain.signature import is_valid_shopify_signature
 from smsvia.services.accounts import Principal
 from smsvia.services.campaign_stats import money
 from smsvia.services.clock import Clock, utcnow
-from smsvia.services.paging import decode_token, encode_token
+from smsvia.services.paging import window
 from smsvia.store import accounts as account_queries
 from smsvia.store import contacts as contact_queries
 from smsvia.store import orders as queries
@@ -87,20 +87,14 @@ class OrderPage:
 async def list_orders(
     store: Store, principal: Principal, *, page_size: int = 50, page_token: str | None = None
 ) -> OrderPage:
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidParameter(
-            f"page_size must be between 1 and {MAX_PAGE_SIZE}", code=21100, field="page_size"
-        )
+    asked = window(page_size, page_token, MAX_PAGE_SIZE)
     async with store.db.sessions() as session:
         found = await queries.page_of_orders(
-            session,
-            principal.account_id,
-            before_id=decode_token(page_token, "page_token") if page_token else None,
-            limit=page_size + 1,
+            session, principal.account_id, before_id=asked.before_id, limit=asked.limit
         )
-        shown = found[:page_size]
+        shown, next_token = asked.page(found)
         views = [await order_view(session, order) for order in shown]
-    return OrderPage(views, encode_token(shown[-1].id) if len(found) > page_size else None)
+    return OrderPage(views, next_token)
 
 
 async def shopify_webhook(store: Store, account_sid: str, body: bytes, signature: str) -> Principal:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.domain import ids
 from smsvia.domain.audience import Audience, InvalidSegment, parse_audience
-from smsvia.domain.errors import InvalidParameter, NotFound
+from smsvia.domain.errors import NotFound
 from smsvia.services.accounts import Principal
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.contacts import MAX_PAGE_SIZE, ContactPage, contact_view
-from smsvia.services.paging import decode_token, encode_token
+from smsvia.services.paging import window
 from smsvia.store import audiences as queries
 from smsvia.store.context import Store
 from smsvia.store.marketing_models import Segment
@@ -100,19 +99,15 @@ async def list_segments(
     page_token: str | None = None,
     clock: Clock = utcnow,
 ) -> SegmentPage:
-    _check_page_size(page_size)
+    asked = window(page_size, page_token, MAX_PAGE_SIZE)
     now = clock()
     async with store.db.sessions() as session:
         found = await queries.page_of_segments(
-            session,
-            principal.account_id,
-            before_id=decode_token(page_token, "page_token") if page_token else None,
-            limit=page_size + 1,
+            session, principal.account_id, before_id=asked.before_id, limit=asked.limit
         )
-        shown = found[:page_size]
+        shown, next_token = asked.page(found)
         views = [_view(s, await _count(session, store, s, now)) for s in shown]
-    more = len(found) > page_size
-    return SegmentPage(views, encode_token(shown[-1].id) if more else None)
+    return SegmentPage(views, next_token)
 
 
 async def delete_segment(store: Store, principal: Principal, sid: str) -> None:
@@ -130,21 +125,18 @@ async def segment_contacts(
     clock: Clock = utcnow,
 ) -> ContactPage:
     """The segment's contacts now, newest first."""
-    _check_page_size(page_size)
+    asked = window(page_size, page_token, MAX_PAGE_SIZE)
     async with store.db.sessions() as session:
         segment = await owned_segment(session, principal.account_id, sid)
         found = await queries.contacts_in(
             session,
             principal.account_id,
             audience_filter(session, store, stored_audience(segment), clock()),
-            before_id=decode_token(page_token, "page_token") if page_token else None,
-            limit=page_size + 1,
+            before_id=asked.before_id,
+            limit=asked.limit,
         )
-    shown: Sequence = found[:page_size]
-    more = len(found) > page_size
-    return ContactPage(
-        [contact_view(store, c) for c in shown], encode_token(shown[-1].id) if more else None
-    )
+    shown, next_token = asked.page(found)
+    return ContactPage([contact_view(store, c) for c in shown], next_token)
 
 
 async def owned_segment(session: AsyncSession, account_id: int, sid: str) -> Segment:
@@ -169,13 +161,6 @@ def audience_filter(
 async def _count(session: AsyncSession, store: Store, segment: Segment, now: datetime) -> int:
     who = audience_filter(session, store, stored_audience(segment), now)
     return await queries.count_contacts(session, segment.account_id, who)
-
-
-def _check_page_size(page_size: int) -> None:
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidParameter(
-            f"page_size must be between 1 and {MAX_PAGE_SIZE}", code=21100, field="page_size"
-        )
 
 
 def _view(segment: Segment, count: int) -> SegmentView:
