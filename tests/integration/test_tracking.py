@@ -276,7 +276,7 @@ def test_orders_are_attributed_to_the_click_else_the_delivered_text_once(
     )
 
 
-def test_shopify_orders_webhook_checks_the_signature(backend, app_url):
+def test_shopify_orders_webhook_checks_the_signature(backend, settings, app_url):
     shop = backend.tenant()
     url = f"{app_url}/webhooks/shopify/{shop.sid}/orders"
     body = json.dumps(
@@ -294,9 +294,9 @@ def test_shopify_orders_webhook_checks_the_signature(backend, app_url):
 
     headers = {"X-Shopify-Hmac-Sha256": signed("shpss_secret"), "Content-Type": "application/json"}
     assert httpx.post(url, content=body, headers=headers).status_code == 401  # no secret set
-    backend.run(
-        update_settings(backend.store, shop.sid, AccountSettings(shopify_secret="shpss_secret"))
-    )
+    answer = smsvia(settings, "accounts", "update", shop.sid, "--shopify-secret", "shpss_secret")
+    assert answer.returncode == 0, answer.stderr
+    assert "shopify secret = (set)" in answer.stdout and "shpss_secret" not in answer.stdout
     accepted = httpx.post(url, content=body, headers=headers)
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["order_id"] == "820982911946154508"
@@ -313,6 +313,8 @@ def test_shopify_orders_webhook_checks_the_signature(backend, app_url):
         ).decode()
     }
     assert httpx.post(url, content=garbage, headers=broken).status_code == 400
+    backend.run(update_settings(backend.store, shop.sid, AccountSettings(shopify_secret="")))
+    assert httpx.post(url, content=body, headers=headers).status_code == 401  # removed
 
 
 def test_twilio_api_shortens_urls_when_asked(backend, app_url):

@@ -106,11 +106,18 @@ def accounts_update(
         raise CliError("nothing to change: give at least one option (see --help)")
     with_runtime(lambda runtime: update_settings(runtime.store, account_sid, changes))
     said = ", ".join(
-        f"{name.replace('_', ' ')} = {'(set)' if name.endswith('secret') and value else value!r}"
+        f"{name.replace('_', ' ')} = {_shown(name, value)}"
         for name, value in asdict(changes).items()
         if value is not None
     )
     console.print(f"{account_sid}: {said}", highlight=False)
+
+
+def _shown(name: str, value: object) -> str:
+    """A setting as the command confirms it; a secret only as set or removed."""
+    if name.endswith("secret"):
+        return "(set)" if value else "(removed)"
+    return repr(value)
 
 
 @keys_app.command("create")
