@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.channels.fetch import UrlRefused, fetch_page
 from smsvia.domain import links
+from smsvia.domain.campaigns import LINK_PREVIEW
 from smsvia.domain.links import OpenGraph
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.group_commit import GroupCommit
@@ -32,7 +33,6 @@ from smsvia.store.tracking_models import ShortLink
 
 log = logging.getLogger(__name__)
 
-PREVIEW_TAGS = ("title", "description", "image")
 RETRY_FAILED_PREVIEW = timedelta(hours=1)  # a page that could not be read is tried again
 
 
@@ -194,7 +194,7 @@ async def follow(
     if not preview:
         return Visit(links.with_utm(url, link.channel, link.campaign_name), destination=url)
     if link.campaign_preview:
-        tags = OpenGraph(**{k: link.campaign_preview.get(k) for k in PREVIEW_TAGS})
+        tags = OpenGraph(**{k: link.campaign_preview.get(k) for k in LINK_PREVIEW})
     else:
         tags = await destination_tags(
             store,
