@@ -22,9 +22,9 @@ from pathlib import Path
 
 from _load import wrk
 from _support import SMSVIA, drop_database, free_port, new_database
-from e2e import wait_http
 from sqlalchemy import func, select
 
+from e2e import wait_http
 from smsvia.config import Settings
 from smsvia.runtime import open_store
 from smsvia.services import accounts, senders
