@@ -8,7 +8,9 @@ revenue from the orders attributed to its messages (services/orders.py).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -70,8 +72,7 @@ async def ab_scores(
     scores = {}
     for name, total in sent.items():
         if total:
-            _, clicked, orders, _ = tracked.get(name, _NOTHING)
-            wins = clicked if metric == "clicks" else orders
+            wins = tracked[name].clicked if metric == "clicks" else tracked[name].orders
             scores[name] = (Decimal(wins) / total, Decimal(delivered.get(name, 0)) / total)
     return scores
 
@@ -87,7 +88,13 @@ async def campaign_stats(session: AsyncSession, campaign: Campaign) -> dict[str,
         await reports.order_counts(session, campaign.sid),
     )
     excluded = sum((campaign.excluded or {}).values())
-    stats = {**_sum(figures, opted_out.values()), **_tracked_of(tracked.values())}
+    overall = _Tracked()
+    for variant_figures in tracked.values():
+        overall.clicks += variant_figures.clicks
+        overall.clicked += variant_figures.clicked
+        overall.orders += variant_figures.orders
+        overall.revenue += variant_figures.revenue
+    stats = {**_sum(figures, opted_out.values()), **overall.figures()}
     stats["recipients"] = campaign.recipients
     stats["excluded"] = excluded
     stats["excluded_by_reason"] = {r: (campaign.excluded or {}).get(r, 0) for r in EXCLUSIONS}
@@ -99,7 +106,7 @@ async def campaign_stats(session: AsyncSession, campaign: Campaign) -> dict[str,
                 [opted_out.get(variant["name"], 0)],
                 recipients=True,
             ),
-            **_tracked_of([tracked.get(variant["name"], _NOTHING)]),
+            **tracked[variant["name"]].figures(),
         }
         for variant in campaign.variants
     ]
@@ -129,27 +136,34 @@ def _sum(figures: list[Figure], opted_out: Iterable[int], *, recipients: bool = 
     }
 
 
-_NOTHING = (0, 0, 0, Decimal(0))  # clicks, messages clicked, orders, revenue
+@dataclass
+class _Tracked:
+    """A variant's tracking figures, over every channel."""
+
+    clicks: int = 0
+    clicked: int = 0  # messages with at least one click
+    orders: int = 0
+    revenue: Decimal = Decimal(0)
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "clicks": self.clicks,
+            "unique_clicks": self.clicked,
+            "orders": self.orders,
+            "revenue": money(self.revenue),
+        }
 
 
-def _tracked(clicks: list[Count], orders: list[Count]) -> dict[str, tuple[int, int, int, Decimal]]:
-    """Variant -> (clicks, messages clicked, orders, revenue), over every channel."""
-    found: dict[str, tuple[int, int, int, Decimal]] = {}
+def _tracked(clicks: list[Count], orders: list[Count]) -> dict[str, _Tracked]:
+    """Variant -> its clicks and orders."""
+    found: dict[str, _Tracked] = defaultdict(_Tracked)
     for count in clicks:
-        n, d, o, r = found.get(count.variant, _NOTHING)
-        found[count.variant] = (n + count.count, d + count.distinct, o, r)
+        found[count.variant].clicks += count.count
+        found[count.variant].clicked += count.distinct
     for count in orders:
-        n, d, o, r = found.get(count.variant, _NOTHING)
-        found[count.variant] = (n, d, o + count.count, r + count.amount)
+        found[count.variant].orders += count.count
+        found[count.variant].revenue += count.amount
     return found
-
-
-def _tracked_of(tallies: Iterable[tuple[int, int, int, Decimal]]) -> dict[str, Any]:
-    clicks = unique = orders = 0
-    revenue = Decimal(0)
-    for n, d, o, r in tallies:
-        clicks, unique, orders, revenue = clicks + n, unique + d, orders + o, revenue + r
-    return {"clicks": clicks, "unique_clicks": unique, "orders": orders, "revenue": money(revenue)}
 
 
 def money(amount: Decimal) -> str:
