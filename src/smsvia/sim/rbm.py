@@ -17,22 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import secrets
-import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from smsvia.domain.signature import rbm_signature
+from smsvia.sim.embedded import EmbeddedServer
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +82,7 @@ class RbmSimulator:
         self.records = RbmRecords()
         self._messages: dict[tuple[str, str], SentMessage] = {}
         self._timers: set[asyncio.Task[None]] = set()
-        self._server: _EmbeddedServer | None = None
-        self._serving: asyncio.Task[None] | None = None
+        self._server: EmbeddedServer | None = None
         self._http: httpx.AsyncClient | None = None
         self.port = 0
         self.app = self._build_app()
@@ -95,30 +92,15 @@ class RbmSimulator:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        self.port = sock.getsockname()[1]
         self._http = httpx.AsyncClient(timeout=5)
-        # No log_config nor log_level: uvicorn would reconfigure the logging of the process
-        # this simulator is embedded in (serve --demo), silencing its own server's lines.
-        config = uvicorn.Config(
-            self.app, log_config=None, log_level=None, lifespan="off", access_log=False
-        )
-        self._server = _EmbeddedServer(config)
-        self._serving = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._serving.done():
-                await self._serving  # raises why it could not start
-            await asyncio.sleep(0.01)
+        self._server, self.port = await EmbeddedServer.start(self.app, host, port)
         return self.port
 
     async def stop(self) -> None:
         for timer in list(self._timers):
             timer.cancel()
-        if self._server is not None and self._serving is not None:
-            self._server.should_exit = True
-            await self._serving
+        if self._server is not None:
+            await self._server.stop()
         if self._http is not None:
             await self._http.aclose()
 
@@ -269,14 +251,6 @@ class RbmSimulator:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
         log.warning("RBM simulator: gave up on event %s", push["message"]["messageId"])
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn inside another program: the host process owns the signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def _error(status: int, reason: str, message: str) -> JSONResponse:
