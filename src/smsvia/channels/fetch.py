@@ -23,9 +23,10 @@ class UrlRefused(DomainError):
     """A URL the guard will not fetch (or a fetch that failed), with the reason."""
 
 
-async def check_url(url: str, *, allow_private: bool = False) -> None:
+async def check_url(url: str, *, allow_private: bool = False, unresolved_ok: bool = False) -> None:
     """Raise UrlRefused unless `url` is http(s) and its host resolves only to public
-    addresses."""
+    addresses. With `unresolved_ok`, a host that does not resolve (yet) passes: checked
+    ahead of a later fetch, which checks again."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UrlRefused(f"{url!r} is not an http(s) URL")
@@ -40,6 +41,8 @@ async def check_url(url: str, *, allow_private: bool = False) -> None:
             parts.hostname, port, type=socket.SOCK_STREAM
         )
     except OSError as exc:
+        if unresolved_ok:
+            return
         raise UrlRefused(f"{parts.hostname} does not resolve") from exc
     for *_, address in found:
         ip = ipaddress.ip_address(address[0])
@@ -56,6 +59,13 @@ class Page:
     text: str
 
 
+@dataclass(frozen=True)
+class Fetched:
+    url: str  # after redirects
+    content_type: str
+    data: bytes
+
+
 async def fetch_page(
     url: str,
     *,
@@ -64,8 +74,34 @@ async def fetch_page(
     max_bytes: int = 512 * 1024,
 ) -> Page:
     """GET a page (the first `max_bytes` of it), following redirects through the guard."""
+    got, _ = await _get(url, allow_private, timeout, max_bytes, "smsvia-preview/1")
+    try:
+        text = got.data.decode(_charset(got.content_type) or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know
+        text = got.data.decode("utf-8", "replace")
+    return Page(got.url, got.content_type, text)
+
+
+async def fetch_media(
+    url: str,
+    *,
+    allow_private: bool = False,
+    timeout: float = 10.0,
+    max_bytes: int = 5 * 1024 * 1024,
+) -> Fetched:
+    """GET a picture or video whole, through the guard; UrlRefused if over `max_bytes`."""
+    got, complete = await _get(url, allow_private, timeout, max_bytes, "smsvia-media/1")
+    if not complete:
+        raise UrlRefused(f"{url} is larger than {max_bytes:,} bytes")
+    return got
+
+
+async def _get(
+    url: str, allow_private: bool, timeout: float, max_bytes: int, agent: str
+) -> tuple[Fetched, bool]:
+    """The first `max_bytes` of `url` after redirects, and whether that was all of it."""
     async with httpx.AsyncClient(
-        timeout=timeout, follow_redirects=False, headers={"User-Agent": "smsvia-preview/1"}
+        timeout=timeout, follow_redirects=False, headers={"User-Agent": agent}
     ) as client:
         for _ in range(MAX_REDIRECTS + 1):
             await check_url(url, allow_private=allow_private)
@@ -79,13 +115,22 @@ async def fetch_page(
                     body = bytearray()
                     async for chunk in response.aiter_bytes():
                         body += chunk
-                        if len(body) >= max_bytes:
+                        if len(body) > max_bytes:
                             break
-                    return Page(
+                    fetched = Fetched(
                         str(response.url),
                         response.headers.get("content-type", ""),
-                        bytes(body[:max_bytes]).decode(response.encoding or "utf-8", "replace"),
+                        bytes(body[:max_bytes]),
                     )
+                    return fetched, len(body) <= max_bytes
             except httpx.HTTPError as exc:
                 raise UrlRefused(f"{url} could not be fetched: {type(exc).__name__}") from exc
     raise UrlRefused(f"{url} redirects more than {MAX_REDIRECTS} times")
+
+
+def _charset(content_type: str) -> str | None:
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.strip().partition("=")
+        if name.lower() == "charset" and value:
+            return value.strip('"')
+    return None
