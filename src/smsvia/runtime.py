@@ -16,6 +16,7 @@ from smsvia.services.quote import load_price_book
 from smsvia.store.context import Store
 from smsvia.store.crypto import Cipher, load_master_key
 from smsvia.store.database import Database
+from smsvia.store.media import MediaFiles
 from smsvia.store.notify import OutboxSignal
 from smsvia.store.schema import upgrade
 
@@ -40,7 +41,7 @@ def open_store(settings: Settings) -> Store:
     configured = settings.master_key.get_secret_value() if settings.master_key else None
     cipher = Cipher(load_master_key(configured, settings.data_dir))
     database = Database(settings.resolved_database_url)
-    return Store(database, cipher, OutboxSignal(database))
+    return Store(database, cipher, OutboxSignal(database), MediaFiles(settings.data_dir / "media"))
 
 
 async def open_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:

@@ -10,6 +10,7 @@ import httpx
 
 from smsvia.api.app import create_app
 from smsvia.services import accounts, senders
+from smsvia.sim.embedded import HttpSimulator
 from smsvia.sim.rbm import RbmBehaviour, RbmSimulator
 from smsvia.store import accounts as account_queries
 from tests.integration.conftest import ServerThread, Tenant
@@ -20,15 +21,15 @@ CLIENT_TOKEN = "shop-client-token"
 SENDER = "+15005550006"
 
 
-class ThreadedRbm:
-    """The RBM simulator on its own event loop in a thread."""
+class ThreadedSimulator:
+    """An HTTP simulator (RBM, MMSC) on its own event loop in a thread."""
 
-    def __init__(self, behaviour: RbmBehaviour) -> None:
+    def __init__(self, sim: HttpSimulator) -> None:
         self._loop = asyncio.new_event_loop()
-        self.sim = RbmSimulator(behaviour)
+        self.sim = sim
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        self.port = asyncio.run_coroutine_threadsafe(self.sim.start(), self._loop).result(10)
+        self.port = self.call(sim.start())
         self.base_url = f"http://127.0.0.1:{self.port}"
 
     def call(self, coroutine, timeout: float = 10):
@@ -39,6 +40,13 @@ class ThreadedRbm:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+
+class ThreadedRbm(ThreadedSimulator):
+    sim: RbmSimulator
+
+    def __init__(self, behaviour: RbmBehaviour) -> None:
+        super().__init__(RbmSimulator(behaviour))
 
 
 class RcsStack:

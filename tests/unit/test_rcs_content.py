@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smsvia.domain.rcs import InvalidRichContent, RichContent, parse_rich_content
+from smsvia.domain.rendering import rich_sms_text
 
 PHOTO = "https://shop.example/img/boots.jpg"
 
@@ -157,7 +158,7 @@ def test_sms_of_a_card_has_title_text_preview_link_and_link_actions():
     content = parse_rich_content(
         {"rich_card": card(suggestions=[open_url(), {"reply": {"text": "Not now"}}])}
     )
-    assert content.sms_text("https://s.example/m/abc") == (
+    assert rich_sms_text(content, "https://s.example/m/abc") == (
         "Trail boots\nWaterproof, 2 colours\nhttps://s.example/m/abc\n"
         "Buy now: https://shop.example/p/1"
     )
@@ -173,16 +174,16 @@ def test_sms_of_a_carousel_lists_titles_and_links_once():
             "suggestions": [open_url("Boots", "https://s.example/b")],
         }
     )
-    assert content.sms_text("https://s.example/m/x") == (
+    assert rich_sms_text(content, "https://s.example/m/x") == (
         "Boots\nBoots: https://s.example/b\nSocks\nhttps://s.example/m/x"
     )
 
 
 def test_sms_of_text_keeps_it_and_drops_replies():
     content = RichContent(text="Hi")
-    assert content.sms_text() == "Hi"
+    assert rich_sms_text(content) == "Hi"
     with_reply = parse_rich_content({"text": "Hi", "suggestions": [{"reply": {"text": "Yo"}}]})
-    assert with_reply.sms_text() == "Hi"
+    assert rich_sms_text(with_reply) == "Hi"
 
 
 def test_media_urls_and_title_for_the_preview_page():

@@ -18,10 +18,12 @@ from smsvia.api import (
     campaigns,
     contacts,
     errors,
+    mm7_webhook,
     native_messages,
     rcs_webhook,
     segments,
     tracking,
+    twilio_media,
     twilio_messages,
 )
 from smsvia.config import Settings
@@ -30,6 +32,7 @@ from smsvia.services.accounts import Credentials
 from smsvia.web import routes as dashboard
 
 if TYPE_CHECKING:
+    from smsvia.sim.mmsc import MmscSimulator
     from smsvia.sim.smsc import SmscSimulator
 
 
@@ -44,6 +47,7 @@ class Demo:
     rbm_url: str
     optin_form: str  # the demo shop's sign-up form SID
     smsc: SmscSimulator  # the demo phone page texts through it
+    mmsc: MmscSimulator  # and shows the MMS it received
 
 
 def create_app(
@@ -80,6 +84,7 @@ def create_app(
                     rules=app.state.runtime.rules,
                     public_url=settings.public_url,
                     default_region=settings.default_region,
+                    allow_private_urls=settings.allow_private_urls,
                 )
                 await dispatch.start()
                 stack.push_async_callback(dispatch.stop)
@@ -90,12 +95,14 @@ def create_app(
     app = FastAPI(title="smsvia", version=__version__, lifespan=lifespan)
     errors.install(app)
     app.include_router(twilio_messages.router)
+    app.include_router(twilio_media.router)
     app.include_router(native_messages.router)
     app.include_router(contacts.router)
     app.include_router(segments.router)
     app.include_router(campaigns.router)
     app.include_router(tracking.router)
     app.include_router(rcs_webhook.router)
+    app.include_router(mm7_webhook.router)
     dashboard.install(app)
 
     @app.get("/healthz", include_in_schema=False)
@@ -115,6 +122,7 @@ async def _start_demo(
     runtime: Runtime, stack: contextlib.AsyncExitStack, settings: Settings
 ) -> Demo:
     from smsvia.services import demo
+    from smsvia.sim.mmsc import MmscBehaviour, MmscSimulator
     from smsvia.sim.rbm import RbmBehaviour, RbmSimulator
     from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
 
@@ -135,7 +143,15 @@ async def _start_demo(
     )
     await rbm.start()
     stack.push_async_callback(rbm.stop)
-    credentials = await demo.prepare_demo(runtime.store, "127.0.0.1", port, rbm.base_url)
+    mmsc = MmscSimulator(
+        MmscBehaviour(
+            vasp_url=f"{settings.public_url.rstrip('/')}/mm7/{demo.MMS_CONNECTOR}",
+            delivered_after=1.0,
+        )
+    )
+    await mmsc.start()
+    stack.push_async_callback(mmsc.stop)
+    credentials = await demo.prepare_demo(runtime.store, "127.0.0.1", port, rbm.base_url, mmsc.url)
     form = await demo.demo_form(runtime.store, credentials.sid)
     await demo.demo_audience(runtime.store, credentials.sid)
     return Demo(
@@ -146,4 +162,5 @@ async def _start_demo(
         rbm.base_url,
         form,
         smsc,
+        mmsc,
     )

@@ -65,6 +65,7 @@ async def create_message(body: NewMessage, request: Request, caller: Caller) -> 
         public_url=runtime.settings.public_url,
         default_region=runtime.settings.default_region,
         intake=runtime.intake,
+        allow_private_urls=runtime.settings.allow_private_urls,
     )
     return native_resource(view)
 

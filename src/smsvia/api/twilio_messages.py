@@ -47,6 +47,7 @@ async def create_message(account_sid: str, request: Request, caller: Caller) -> 
         default_region=runtime.settings.default_region,
         public_url=runtime.settings.public_url,
         intake=runtime.intake,
+        allow_private_urls=runtime.settings.allow_private_urls,
     )
     # The hot path: plain JSON types already, so FastAPI's response validation is skipped.
     return JSONResponse(message_resource(view), status_code=201)

@@ -144,6 +144,10 @@ def numbers_add(
     rcs_connector: Annotated[
         str | None, typer.Option("--rcs-connector", help="RCS connector, tried first.")
     ] = None,
+    mms_connector: Annotated[
+        str | None,
+        typer.Option("--mms-connector", help="MM7 connector for messages with media."),
+    ] = None,
     sms_url: Annotated[
         str | None, typer.Option("--sms-url", help="Where inbound messages are forwarded.")
     ] = None,
@@ -158,6 +162,7 @@ def numbers_add(
             number,
             connector=connector,
             rcs_connector=rcs_connector,
+            mms_connector=mms_connector,
             sms_url=sms_url,
             default_region=runtime.settings.default_region,
         )

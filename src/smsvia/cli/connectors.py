@@ -119,6 +119,36 @@ def connectors_add_rcs(
     )
 
 
+@connectors_add_app.command("mm7")
+def connectors_add_mm7(
+    name: Annotated[str, typer.Argument(help="The connector's name.")],
+    url: Annotated[str, typer.Option("--url", help="The MMSC's MM7 URL.")],
+    vasp_id: Annotated[str, typer.Option("--vasp-id", help="Our VASP id at the MMSC.")],
+    vas_id: Annotated[str, typer.Option("--vas-id", help="The service's VAS id.")] = "",
+    username: Annotated[
+        str | None, typer.Option("--username", help="Basic auth, both ways.")
+    ] = None,
+    password: Annotated[str | None, typer.Option("--password", help="Basic auth.")] = None,
+    max_bytes: Annotated[
+        int, typer.Option("--max-bytes", help="The largest MMS the MMSC takes, in bytes.")
+    ] = 600 * 1024,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds to wait for one MMSC answer.")
+    ] = 30.0,
+) -> None:
+    """Add an MMS relay spoken to by MM7 (or `smsvia sim mmsc`); it posts delivery reports and
+    inbound MMS to /mm7/NAME."""
+    from smsvia.services.senders import Mm7Settings, add_mm7_connector
+
+    settings = Mm7Settings(url, vasp_id, vas_id, username, max_bytes, timeout)
+    info = with_runtime(lambda runtime: add_mm7_connector(runtime.store, name, settings, password))
+    console.print(
+        f"connector {info.name} (mm7 {url}, VASP {vasp_id}, up to {max_bytes:,} bytes) added; "
+        f"give the MMSC the URL <public URL>/mm7/{info.name}",
+        highlight=False,
+    )
+
+
 @connectors_app.command("list")
 def connectors_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,

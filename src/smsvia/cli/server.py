@@ -96,6 +96,7 @@ def worker(
             rules=runtime.rules,
             public_url=settings.public_url,
             default_region=settings.default_region,
+            allow_private_urls=settings.allow_private_urls,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -117,8 +118,8 @@ def _print_demo(demo, base_url: str) -> None:
     messages = f"{base_url}/2010-04-01/Accounts/{sid}/Messages.json"
     console.print(
         f"""
-[bold]smsvia demo[/] — API, worker, an SMSC simulator ({demo.smsc_address}) and an RBM simulator
-({demo.rbm_url}) in one process
+[bold]smsvia demo[/] — API, worker, an SMSC simulator ({demo.smsc_address}), an RBM simulator
+({demo.rbm_url}) and an MMSC simulator ({demo.mmsc.url}) in one process
 
   Account SID   {sid}
   Auth Token    {token}
@@ -155,6 +156,17 @@ RCS, odd ones cannot, so one card goes as RCS and the other as "Sent as SMS via 
   done
 
 Then GET {base_url}/v1/messages/SM… shows each one's channel, status_label and timeline.
+
+A picture goes by MMS to US and Canadian numbers (the MMSC simulator; see it on the demo
+phone), and elsewhere as "Sent as SMS via server" with a link to a preview page:
+
+  for to in +14155550100 +447911123456; do
+    curl -s -u {sid}:{token} {messages} \
+      --data-urlencode To=$to --data-urlencode From={demo.sender} \
+      --data-urlencode "Body=Your parcel is on its way" \
+      --data-urlencode MediaUrl={base_url}/static/demo-parcel.jpg
+    echo
+  done
 
 Consent: sign up on the hosted form, answer Y (or STOP) from the demo phone, and see the
 ledger with `smsvia consent export --account {sid}`:

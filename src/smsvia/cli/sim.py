@@ -1,8 +1,9 @@
-"""`smsvia sim`: the SMSC and RBM simulators on their own."""
+"""`smsvia sim`: the SMSC, RBM and MMSC simulators on their own."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Protocol
 
 import typer
 
@@ -61,22 +62,15 @@ def sim_smsc(
         first_id=first_id,
     )
 
-    async def run() -> SmscSimulator:
-        simulator = SmscSimulator(host, port, behaviour)
-        try:
-            await simulator.start()
-        except OSError as exc:
-            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-        credentials = "any credentials" if any_credentials else f"{system_id} / {password}"
-        console.print(
-            f"SMSC simulator on {host}:{simulator.port} ({credentials}); Ctrl-C stops it",
-            highlight=False,
-        )
-        await until_stopped()
-        await simulator.stop()
-        return simulator
-
-    simulator = run_fast(run())
+    simulator = SmscSimulator(host, port, behaviour)
+    credentials = "any credentials" if any_credentials else f"{system_id} / {password}"
+    _serve(
+        simulator,
+        simulator.start,
+        host,
+        port,
+        lambda: f"SMSC simulator on {host}:{simulator.port} ({credentials}); Ctrl-C stops it",
+    )
     console.print(
         f"accepted {len(simulator.accepted)} submits, sent {simulator.receipts_sent} receipts",
         highlight=False,
@@ -116,25 +110,91 @@ def sim_rcs(
         read_after=read_after,
     )
 
-    async def run() -> RbmSimulator:
-        simulator = RbmSimulator(behaviour)
-        try:
-            await simulator.start(host, port)
-        except OSError as exc:
-            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-        events = f"events to {webhook}" if webhook else "no events (no --webhook)"
-        console.print(
-            f"RBM simulator on http://{host}:{simulator.port} ({events}); Ctrl-C stops it",
-            highlight=False,
-        )
-        await until_stopped()
-        await simulator.stop()
-        return simulator
-
-    simulator = run_fast(run())
+    simulator = RbmSimulator(behaviour)
+    events = f"events to {webhook}" if webhook else "no events (no --webhook)"
+    _serve(
+        simulator,
+        lambda: simulator.start(host, port),
+        host,
+        port,
+        lambda: f"RBM simulator on http://{host}:{simulator.port} ({events}); Ctrl-C stops it",
+    )
     records = simulator.records
     console.print(
         f"delivered {len(records.delivered)} messages, revoked {len(records.revoked)}, "
         f"sent {records.events_sent} events",
         highlight=False,
     )
+
+
+@sim_app.command("mmsc")
+def sim_mmsc(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8091,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    vasp_url: Annotated[
+        str | None,
+        typer.Option(
+            "--vasp-url",
+            help="Where reports and inbound MMS go, e.g. http://127.0.0.1:8080/mm7/NAME",
+        ),
+    ] = None,
+    username: Annotated[
+        str | None, typer.Option("--username", help="Basic auth demanded, and sent back.")
+    ] = None,
+    password: Annotated[str | None, typer.Option("--password", help="Basic auth.")] = None,
+    delivered_after: Annotated[
+        float, typer.Option("--delivered-after", help="Seconds from submit to report.")
+    ] = 0.05,
+) -> None:
+    """An MMS relay speaking MM7 at /mm7: To ending 44 → refused (3002), 33 → reported
+    Rejected, 88 → never answered, others → Retrieved."""
+    from smsvia.sim.mmsc import MmscBehaviour, MmscSimulator
+
+    settings = Settings()
+    configure_logging(settings)
+    behaviour = MmscBehaviour(
+        vasp_url=vasp_url, username=username, password=password, delivered_after=delivered_after
+    )
+
+    simulator = MmscSimulator(behaviour)
+    reports = f"reports to {vasp_url}" if vasp_url else "no reports (no --vasp-url)"
+    _serve(
+        simulator,
+        lambda: simulator.start(host, port),
+        host,
+        port,
+        lambda: (
+            f"MMSC simulator on http://{host}:{simulator.port}/mm7 ({reports}); Ctrl-C stops it"
+        ),
+    )
+    records = simulator.records
+    console.print(
+        f"accepted {len(records.accepted)} MMS, refused {records.refused}, "
+        f"sent {len(records.reports)} reports",
+        highlight=False,
+    )
+
+
+class _Simulator(Protocol):
+    async def stop(self) -> None: ...
+
+
+def _serve(
+    simulator: _Simulator,
+    start: Callable[[], Awaitable[object]],
+    host: str,
+    port: int,
+    banner: Callable[[], str],
+) -> None:
+    """Start a simulator, say where it listens, run it until Ctrl-C, then stop it."""
+
+    async def run() -> None:
+        try:
+            await start()
+        except OSError as exc:
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        console.print(banner(), highlight=False)
+        await until_stopped()
+        await simulator.stop()
+
+    run_fast(run())

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from smsvia.channels.base import PartOutcome, PartResult
 from smsvia.domain.receipt_ids import smsc_key
 from smsvia.services.clock import Clock, utcnow
+from smsvia.services.delivery import Changes
 from smsvia.store import outbox
 from smsvia.store.context import Store
+from smsvia.store.outbox import MessageRow, PartRow
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +145,26 @@ def outcome_row(
         "submitted_at": now if accepted else None,
         "done_at": None,
     }
+
+
+def flag_unanswered(
+    changes: Changes, message: MessageRow, parts: Iterable[PartRow], now: datetime
+) -> None:
+    """The message was left `sending`: a worker stopped, or lost its lease, before the
+    answers were all recorded. A part whose intent was written and whose answer was not may
+    have gone out, so it is ambiguous, never sent again; the parts without an intent never
+    left, and go out as usual."""
+    for part in parts:
+        if part.status != "sending":
+            continue
+        part.status = "ambiguous"
+        changes.note(
+            message,
+            now,
+            "ambiguous",
+            f"part {part.sequence}: a worker stopped between writing it out and recording "
+            "the answer; it may have gone out, so it is not sent again",
+        )
 
 
 class PartGate:

@@ -25,6 +25,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.channels.rcs import RbmChannel, RevokeOutcome, SendOutcome
+from smsvia.dispatch.fallback import go_as_sms
 from smsvia.domain.rcs import parse_rich_content
 from smsvia.domain.status import FINAL, Status
 from smsvia.services.delivery import Changes, Tracker
@@ -244,18 +245,6 @@ class RcsFlow:
         now: datetime,
     ) -> None:
         """The message goes out as SMS instead, priced as the SMS it now is."""
-        message.channel = "sms"
-        message.fallback_reason = reason
         message.rcs_state = RcsState.FELL_BACK
-        if message.fallback_price is not None:
-            message.price = message.fallback_price
-        self.tracker.stage(
-            changes,
-            message,
-            Status.QUEUED,
-            now,
-            f"Sent as SMS via server: {reason.value.replace('_', ' ')}",
-        )
-        # Due as of its creation: it goes ahead of messages queued after it, not behind them.
-        outbox.release(message, min(now, message.date_created))
+        go_as_sms(self.tracker, changes, message, reason, reason.value.replace("_", " "), now)
         await self.store.signal.notify(session)

@@ -318,6 +318,9 @@ class ReceiptProcessor:
         self, changes: Changes, message: MessageRow, parts: list[PartRow], now: datetime
     ) -> None:
         """Once every part has its receipt, the message is delivered or undelivered."""
+        # Only the parts of the way it went: an MMS gone as SMS keeps its refused MM7 part.
+        current = message.mms_connector_id if message.channel == "mms" else message.connector_id
+        parts = [part for part in parts if part.connector_id == current]
         if any(part.status not in ("delivered", "undelivered") for part in parts):
             done = sum(part.status in ("delivered", "undelivered") for part in parts)
             changes.note(message, now, "receipt", f"{done} of {len(parts)} parts")

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from smsvia.channels.base import Inbound, MessageHeard, SmsChannel
+from smsvia.channels.mm7 import Mm7Channel, Mm7Config
 from smsvia.channels.rcs import RbmChannel, RcsConfig
 from smsvia.channels.smpp import SmppChannel, SmppConfig
 from smsvia.dispatch.campaigns import CampaignRunner
@@ -26,6 +27,7 @@ from smsvia.services.clock import utcnow
 from smsvia.services.compliance import load_rules
 from smsvia.services.delivery import Tracker
 from smsvia.services.fanout import Fanout
+from smsvia.services.media import MediaPipeline
 from smsvia.services.quote import load_price_book
 from smsvia.store import outbox
 from smsvia.store import senders as sender_queries
@@ -72,11 +74,14 @@ class Dispatch:
     statistics_interval: float = 10.0
     # How often claims are checked for holders that died (taken over at once when found).
     takeover_interval: float = 2.0
+    # MMS media from 127.0.0.1 and private networks (SMSVIA_ALLOW_PRIVATE_URLS): demo, tests.
+    allow_private_urls: bool = False
 
     def __post_init__(self) -> None:
         self.tracker = Tracker(self.store)
         self.channels: dict[int, SmsChannel] = {}
         self.rcs_channels: dict[int, RbmChannel] = {}
+        self.mms_channels: dict[int, Mm7Channel] = {}
         self._connector_ids: dict[str, int] = {}
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -102,6 +107,9 @@ class Dispatch:
             config=self.worker_config,
             rcs=RcsFlow(self.store, self.rcs_channels, self.tracker),
             rules=self.rules,
+            mms_channels=self.mms_channels,
+            media=MediaPipeline(self.store, allow_private=self.allow_private_urls),
+            public_url=self.public_url,
         )
         self.rcs_events = RcsEventProcessor(self.store, self.tracker, self.price_book)
         self.webhooks = WebhookDispatcher(self.store, owner=self.owner, config=self.webhook_config)
@@ -162,6 +170,8 @@ class Dispatch:
             await channel.close()
         for rcs in self.rcs_channels.values():
             await rcs.close()
+        for mms in self.mms_channels.values():
+            await mms.close()
         if self.webhooks is not None:
             await self.webhooks.close()
         await self.presence.close()
@@ -190,6 +200,12 @@ class Dispatch:
             if connector.kind == "rcs" and connector.id not in self.rcs_channels:
                 self.rcs_channels[connector.id] = self._rcs_channel(connector)
                 log.info("RCS connector %s started", connector.name)
+            if connector.kind == "mm7" and connector.id not in self.mms_channels:
+                # Its delivery reports name the relay's MessageIDs exactly.
+                self.receipts.configure(connector.id, ReceiptIds.EXACT)
+                self._connector_ids[connector.name] = connector.id
+                self.mms_channels[connector.id] = await self._mm7_channel(connector)
+                log.info("MM7 connector %s started", connector.name)
             if connector.kind != "smpp":
                 continue
             settings = connector.settings
@@ -239,6 +255,21 @@ class Dispatch:
             timeout=float(settings.get("timeout", 10.0)),
         )
         return RbmChannel(connector.name, config)
+
+    async def _mm7_channel(self, connector: Connector) -> Mm7Channel:
+        from smsvia.services.senders import Mm7Settings, connector_password
+
+        settings = Mm7Settings.of(connector.settings)
+        config = Mm7Config(
+            url=settings.url,
+            vasp_id=settings.vasp_id,
+            vas_id=settings.vas_id,
+            username=settings.username,
+            password=await connector_password(self.store, connector),
+            max_bytes=settings.max_bytes,
+            timeout=settings.timeout,
+        )
+        return Mm7Channel(connector.name, config)
 
     async def _every(
         self, seconds: float, work: Callable[[], Awaitable[object]], failed: str

@@ -25,7 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia import metrics
 from smsvia.channels.base import PartOutcome, PartResult, SmsChannel, SmsSubmission
-from smsvia.dispatch.journal import PART_STATUS, PartGate, PartJournal
+from smsvia.channels.mm7 import Mm7Channel
+from smsvia.dispatch.journal import PART_STATUS, PartGate, PartJournal, flag_unanswered
+from smsvia.dispatch.mms import MmsDone, MmsFlow, MmsJob
 from smsvia.dispatch.rcs import RcsFlow, RcsJob, RcsOutcome
 from smsvia.domain.encoding import Part, segment, to_parts
 from smsvia.domain.quiet_hours import RuleBook
@@ -34,6 +36,8 @@ from smsvia.domain.status import FINAL, Status
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.compliance import held_for_quiet_hours, load_rules
 from smsvia.services.delivery import Changes, Tracker
+from smsvia.services.media import MediaPipeline
+from smsvia.services.routing import preview_url
 from smsvia.store import outbox
 from smsvia.store.context import Store
 from smsvia.store.outbox import MessageRow, PartRow
@@ -77,6 +81,9 @@ class Worker:
         clock: Clock = utcnow,
         rcs: RcsFlow | None = None,
         rules: RuleBook | None = None,
+        mms_channels: Mapping[int, Mm7Channel] | None = None,
+        media: MediaPipeline | None = None,
+        public_url: str = "",
     ) -> None:
         self.store = store
         self.rules = rules or load_rules()
@@ -86,7 +93,16 @@ class Worker:
         self.owner = owner or new_owner()
         self.config = config or WorkerConfig()
         self.clock = clock
+        self.public_url = public_url  # media preview links in SMS point here
         self.journal = PartJournal(store, self.owner, clock=clock)
+        self.mms = MmsFlow(
+            store,
+            mms_channels if mms_channels is not None else {},
+            tracker,
+            self.journal,
+            media or MediaPipeline(store),
+            public_url,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; sleep on the outbox signal when there is nothing due."""
@@ -125,22 +141,30 @@ class Worker:
                 for message in ready
                 if message.channel == "rcs" and (job := self.rcs.plan(changes, message, now))
             ]
-            sms = [message for message in ready if message.channel != "rcs"]
-            recorded = _by_message(await outbox.parts_of(session, [m.id for m in sms]))
+            others = [message for message in ready if message.channel != "rcs"]
+            recorded = _by_message(await outbox.parts_of(session, [m.id for m in others]))
+            mms_jobs = [
+                job
+                for message in others
+                if message.channel == "mms"
+                and (job := self.mms.plan(changes, message, recorded[message.id], now))
+            ]
             jobs = [
                 job
-                for message in sms
-                if (job := self._prepare(changes, message, recorded[message.id], now))
+                for message in others
+                if message.channel != "mms"
+                and (job := self._prepare(changes, message, _sms_parts(message, recorded), now))
             ]
             await outbox.save(session, messages)
             await outbox.save(session, [part for parts in recorded.values() for part in parts])
             await self.tracker.write(session, changes)
-        results, rcs_results = await asyncio.gather(
+        results, rcs_results, mms_results = await asyncio.gather(
             asyncio.gather(*(self._submit(job) for job in jobs)),
             asyncio.gather(*(self.rcs.act(job) for job in rcs_jobs)),
+            asyncio.gather(*(self.mms.act(job) for job in mms_jobs)),
         )
-        if jobs or rcs_jobs:
-            await self._record(jobs, results, rcs_jobs, rcs_results)
+        if jobs or rcs_jobs or mms_jobs:
+            await self._record(jobs, results, (rcs_jobs, rcs_results), (mms_jobs, mms_results))
         return len(messages)
 
     # -- claiming transaction ------------------------------------------------------------
@@ -181,7 +205,7 @@ class Worker:
         encoded = self._encode(message)
         parts = {part.sequence: part for part in recorded}
         if status == Status.SENDING:
-            self._flag_unanswered(changes, message, parts, now)
+            flag_unanswered(changes, message, parts.values(), now)
         pending = [
             part
             for part in encoded
@@ -227,29 +251,13 @@ class Worker:
             earlier=earlier,
         )
 
-    def _flag_unanswered(
-        self, changes: Changes, message: MessageRow, parts: dict[int, PartRow], now: datetime
-    ) -> None:
-        """The message was left `sending`: a worker stopped, or lost its lease, before the
-        SMSC's answers were all recorded. A part whose intent was written and whose answer was
-        not may have gone out, so it is ambiguous, never sent again; the parts without an
-        intent never left, and go out as usual."""
-        for part in parts.values():
-            if part.status != "sending":
-                continue
-            part.status = "ambiguous"
-            changes.note(
-                message,
-                now,
-                "ambiguous",
-                f"part {part.sequence}: a worker stopped between writing it to the SMSC and "
-                "recording the answer; it may have gone out, so it is not sent again",
-            )
-
     def _encode(self, message: MessageRow) -> tuple[Part, ...]:
         """The exact parts; the same every time, so a retry resends identical bytes."""
         body = self.store.cipher.open(message.body, "message.body")
-        text = sms_text(body, message.media_urls or ())
+        links = tuple(message.media_urls or ())
+        if links and message.preview_token:  # an MMS gone as SMS: its preview page
+            links = (preview_url(self.public_url, message.preview_token),)
+        text = sms_text(body, links)
         return to_parts(segment(text, smart_encoding=message.smart_encoded), message.id % 256)
 
     # -- submitting ----------------------------------------------------------------------
@@ -280,14 +288,15 @@ class Worker:
         self,
         jobs: Sequence[_Job],
         results: Sequence[list[PartResult]],
-        rcs_jobs: Sequence[RcsJob],
-        rcs_results: Sequence[RcsOutcome],
+        rcs: tuple[Sequence[RcsJob], Sequence[RcsOutcome]],
+        mms: tuple[Sequence[MmsJob], Sequence[MmsDone]],
     ) -> None:
         await self.journal.flush()  # the parts' answers are in before their messages move
         now = self.clock()
         changes = Changes()
+        rcs_jobs, rcs_results = rcs
         async with self.store.db.transaction(batch=True) as session:
-            ids = [job.message_id for job in jobs] + [job.message_id for job in rcs_jobs]
+            ids = [job.message_id for job in (*jobs, *rcs_jobs, *mms[0])]
             messages = {m.id: m for m in await outbox.messages_for_update(session, ids)}
             for job, outcome in zip(jobs, results, strict=True):
                 message = messages.get(job.message_id)
@@ -302,6 +311,10 @@ class Worker:
                 message = messages.get(rcs_job.message_id)
                 if message is not None:
                     await self.rcs.record(session, changes, message, rcs_job, rcs_result, now)
+            for mms_job, done in zip(*mms, strict=True):
+                message = messages.get(mms_job.message_id)
+                if message is not None and message.lease_owner == self.owner:
+                    await self.mms.record(session, changes, message, done, now)
             await outbox.save(session, messages.values())
             await self.tracker.write(session, changes)
 
@@ -356,6 +369,11 @@ class Worker:
             self.config.retry_initial * 2 ** max(message.attempts - 1, 0), self.config.retry_max
         )
         return now + timedelta(seconds=delay)
+
+
+def _sms_parts(message: MessageRow, recorded: Mapping[int, list[PartRow]]) -> list[PartRow]:
+    """The message's parts on its SMS connector (an MMS gone as SMS has its MM7 one too)."""
+    return [part for part in recorded[message.id] if part.connector_id == message.connector_id]
 
 
 def _by_message(parts: Sequence[PartRow]) -> defaultdict[int, list[PartRow]]:

@@ -9,7 +9,7 @@ Input is the native API's shape (`text`, `media_url`, `rich_card`, `carousel`,
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -140,24 +140,6 @@ class RichContent:
         if self.suggestions:
             out["suggestions"] = [_suggestion_json(s) for s in self.suggestions]
         return out
-
-    def sms_text(self, preview_url: str | None = None) -> str:
-        """What the SMS says instead: the text or title and description, the preview link
-        for media, and one line per link action. Replies and location requests mean
-        nothing in an SMS and are left out; repeated lines are written once."""
-        lines: list[str] = []
-        if self.text is not None:
-            lines.append(self.text)
-        if self.media_url is not None:
-            lines.append(preview_url or self.media_url)
-        if self.card is not None:
-            lines.extend(_card_lines(self.card, preview_url or self.card.media_url))
-        if self.carousel:
-            lines.extend(line for card in self.carousel for line in _card_lines(card, None))
-            if preview_url and any(card.media_url for card in self.carousel):
-                lines.append(preview_url)
-        lines.extend(line for s in self.suggestions if (line := _link_line(s)))
-        return "\n".join(dict.fromkeys(line for line in lines if line))
 
 
 def parse_rich_content(payload: Mapping[str, Any]) -> RichContent:
@@ -426,24 +408,3 @@ def _suggestion_json(s: Suggestion) -> dict[str, Any]:
 
 def _rfc3339(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
-
-
-# -- SMS rendering ---------------------------------------------------------------------------
-
-
-def _card_lines(card: Card, media_link: str | None) -> Sequence[str]:
-    lines = [card.title or "", card.description or ""]
-    if card.media_url and media_link:
-        lines.append(media_link)
-    lines.extend(line for s in card.suggestions if (line := _link_line(s)))
-    return lines
-
-
-def _link_line(s: Suggestion) -> str | None:
-    if s.action == Action.OPEN_URL:
-        return f"{s.text}: {s.url}"
-    if s.action == Action.DIAL:
-        return f"{s.text}: {s.phone_number}"
-    if s.action == Action.CALENDAR and s.start is not None:
-        return f"{s.title}: {s.start:%Y-%m-%d %H:%M} {s.start:%Z}".rstrip()
-    return None

@@ -25,6 +25,7 @@ from smsvia.domain.personalization import variables_of
 from smsvia.domain.pricing import PriceBook
 from smsvia.domain.quiet_hours import RuleBook
 from smsvia.domain.rcs import parse_rich_content
+from smsvia.domain.rendering import rich_sms_text
 from smsvia.services import compliance
 from smsvia.services.accounts import Principal
 from smsvia.services.campaign_plan import (
@@ -61,6 +62,7 @@ class _Tally:
     currency: str = "USD"
     sms_segments: int = 0
     rcs_messages: int = 0
+    mms_messages: int = 0
     longer: int = 0  # texts personalization made longer than the template alone
     ucs2: int = 0  # texts personalization turned UCS-2
     samples: list[dict[str, Any]] = field(default_factory=list)
@@ -179,7 +181,7 @@ def _base(plan: Plan, variant: VariantPlan, public_url: str) -> tuple[str, int]:
     (its links shortened as the recipients' will be)."""
     rendered, _ = shortened(plan, variant.render(variables_of({})), public_url)
     content = parse_rich_content(rendered)
-    shaped = segment(content.sms_text(None), smart_encoding=True)
+    shaped = segment(rich_sms_text(content), smart_encoding=True)
     return str(shaped.encoding), shaped.segments
 
 
@@ -195,6 +197,8 @@ def _count(
     tally.currency = outgoing.currency
     if outgoing.channel == "rcs":
         tally.rcs_messages += 1
+    elif outgoing.channel == "mms":
+        tally.mms_messages += 1
     else:
         tally.sms_segments += outgoing.segments
     base_encoding, base_segments = base
@@ -243,7 +247,7 @@ def _result(tally: _Tally, budget: Decimal | None) -> dict[str, Any]:
             "currency": tally.currency,
             "sms_segments": tally.sms_segments,
             "rcs_messages": tally.rcs_messages,
-            "mms_messages": 0,
+            "mms_messages": tally.mms_messages,
         },
         "samples": tally.samples,
         "warnings": warnings,

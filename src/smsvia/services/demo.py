@@ -1,5 +1,5 @@
-"""The demo set-up of `smsvia serve --demo`: an account, connectors to the built-in SMSC and
-RBM simulators and a sender using both, created on the first run and found again later."""
+"""The demo set-up of `smsvia serve --demo`: an account, connectors to the built-in SMSC, RBM
+and MMSC simulators and senders using them, created on the first run and found again later."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from smsvia.services.contacts import save_contact
 from smsvia.services.optin import create_form, forms_of
 from smsvia.services.segments import create_segment, list_segments
 from smsvia.services.senders import (
+    Mm7Settings,
     RcsSettings,
     SmppSettings,
+    add_mm7_connector,
     add_number,
     add_rcs_connector,
     add_smpp_connector,
@@ -27,11 +29,15 @@ SMSC_PASSWORD = "demo"
 RBM_CONNECTOR = "demo-rbm"
 RBM_AGENT = "smsvia-demo-agent"
 RBM_CLIENT_TOKEN = "smsvia-demo-client-token"
-SENDER = "+15005550006"  # SMS only: the Twilio-style examples
+MMS_CONNECTOR = "demo-mmsc"
+MMS_VASP = "smsvia-demo"
+SENDER = "+15005550006"  # SMS, and MMS for pictures: the Twilio-style examples
 RCS_SENDER = "+15005550008"  # RCS first, SMS as the fallback
 
 
-async def prepare_demo(store: Store, smsc_host: str, smsc_port: int, rbm_url: str) -> Credentials:
+async def prepare_demo(
+    store: Store, smsc_host: str, smsc_port: int, rbm_url: str, mmsc_url: str
+) -> Credentials:
     """The demo account's credentials, its sender wired to the simulators where they listen
     (their ports change from one run to the next)."""
     credentials = await _demo_account(store)
@@ -42,6 +48,9 @@ async def prepare_demo(store: Store, smsc_host: str, smsc_port: int, rbm_url: st
         rbm = await sender_queries.connector_by_name(session, RBM_CONNECTOR)
         if rbm is not None:
             rbm.settings = {**rbm.settings, "base_url": rbm_url}
+        mmsc = await sender_queries.connector_by_name(session, MMS_CONNECTOR)
+        if mmsc is not None:
+            mmsc.settings = {**mmsc.settings, "url": mmsc_url}
     if smsc is None:
         settings = SmppSettings(smsc_host, smsc_port, SMSC_SYSTEM_ID, tps=1000, window=50)
         await add_smpp_connector(store, SMSC_CONNECTOR, settings, SMSC_PASSWORD)
@@ -49,9 +58,16 @@ async def prepare_demo(store: Store, smsc_host: str, smsc_port: int, rbm_url: st
         await add_rcs_connector(
             store, RBM_CONNECTOR, RcsSettings(rbm_url, RBM_AGENT), RBM_CLIENT_TOKEN
         )
-    for sender, rcs_connector in ((SENDER, None), (RCS_SENDER, RBM_CONNECTOR)):
-        async with store.db.sessions() as session:
+    if mmsc is None:
+        await add_mm7_connector(store, MMS_CONNECTOR, Mm7Settings(mmsc_url, MMS_VASP), None)
+    senders = ((SENDER, None, MMS_CONNECTOR), (RCS_SENDER, RBM_CONNECTOR, None))
+    for sender, rcs_connector, mms_connector in senders:
+        async with store.db.transaction() as session:
             registered = await sender_queries.number_by_phone(session, sender)
+            if registered is not None and mms_connector and registered.mms_connector_id is None:
+                # A demo data directory from before MMS: its sender gets the MMSC too.
+                connector = await sender_queries.connector_by_name(session, mms_connector)
+                registered.mms_connector_id = connector.id if connector else None
         if registered is None:
             await add_number(
                 store,
@@ -59,6 +75,7 @@ async def prepare_demo(store: Store, smsc_host: str, smsc_port: int, rbm_url: st
                 sender,
                 connector=SMSC_CONNECTOR,
                 rcs_connector=rcs_connector,
+                mms_connector=mms_connector,
             )
     return credentials
 

@@ -10,7 +10,8 @@ inbound messages (signed, retried), with `OptOutType` when it was a keyword.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from smsvia.services import automatic, consent, optin
 from smsvia.services.consent import RecipientUnsubscribed
 from smsvia.services.delivery import API_VERSION, Tracker
 from smsvia.store import accounts as account_queries
+from smsvia.store import media as media_queries
 from smsvia.store import messages as message_queries
 from smsvia.store import webhooks as webhook_queries
 from smsvia.store.context import Store
@@ -41,6 +43,20 @@ _LEDGER_KIND = {
 _OPT_OUT_TYPE = {Keyword.OPT_OUT: "STOP", Keyword.OPT_IN: "START", Keyword.HELP: "HELP"}
 
 
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """A medium of an inbound MMS, kept as a file (store/media.py)."""
+
+    content_type: str
+    sha256: str
+    size: int
+
+
+def media_path(account_sid: str, message_sid: str, media_sid: str) -> str:
+    """Where a medium's bytes are served, as Twilio's media URLs read."""
+    return f"/{API_VERSION}/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}"
+
+
 async def receive(
     session: AsyncSession,
     store: Store,
@@ -53,12 +69,22 @@ async def receive(
     channel: str,
     now: datetime,
     extra_params: Mapping[str, str] | None = None,
+    media: Sequence[Kept] = (),
+    public_url: str = "",
 ) -> Message:
-    """Store one inbound message and do what it asks (inside the caller's transaction)."""
+    """Store one inbound message and do what it asks (inside the caller's transaction).
+
+    An MMS's `media` are already kept as files; they get their rows here, and the shop's
+    `sms_url` gets `MediaUrl0…` to fetch them from `public_url`."""
     message = _inbound_row(store, number, handset, text, channel, now)
+    message.num_media = len(media)
+    if media:
+        message.sid = ids.new_sid(ids.MEDIA_MESSAGE)
     session.add(message)
     await session.flush()
     message_queries.record_event(session, message.id, now, "received", channel)
+    account_sid = await tracker.account_sid(session, number.account_id)
+    media_params = await _keep_media(session, message, account_sid, media, public_url, now)
     confirmed = await optin.confirm_if_pending(
         session,
         store,
@@ -79,15 +105,16 @@ async def receive(
             "MessageSid": message.sid,
             "SmsMessageSid": message.sid,
             "SmsSid": message.sid,
-            "AccountSid": await tracker.account_sid(session, number.account_id),
+            "AccountSid": account_sid,
             "From": handset,
             "To": number.phone_number,
             "Body": text,
-            "NumMedia": "0",
+            "NumMedia": str(len(media)),
             "NumSegments": str(message.num_segments),
             "SmsStatus": "received",
             "ApiVersion": API_VERSION,
             "Channel": channel,
+            **media_params,
             **(extra_params or {}),
         }
         if said is not None:
@@ -97,6 +124,39 @@ async def receive(
         await webhook_queries.queue_webhooks(session, store.cipher, [forward])
     metrics.MESSAGE_STATUS.labels(str(Status.RECEIVED), channel).inc()
     return message
+
+
+async def _keep_media(
+    session: AsyncSession,
+    message: Message,
+    account_sid: str,
+    media: Sequence[Kept],
+    public_url: str,
+    now: datetime,
+) -> dict[str, str]:
+    """The rows of an inbound MMS's media, and the parameters Twilio forwards them with."""
+    params: dict[str, str] = {}
+    rows = []
+    for position, kept in enumerate(media):
+        sid = ids.new_sid(ids.MEDIA)
+        rows.append(
+            {
+                "sid": sid,
+                "account_id": message.account_id,
+                "message_id": message.id,
+                "position": position,
+                "content_type": kept.content_type,
+                "size": kept.size,
+                "sha256": kept.sha256,
+                "source_url": None,
+                "date_created": now,
+            }
+        )
+        path = media_path(account_sid, message.sid, sid)
+        params[f"MediaUrl{position}"] = f"{public_url.rstrip('/')}{path}"
+        params[f"MediaContentType{position}"] = kept.content_type
+    await media_queries.add_media(session, rows)
+    return params
 
 
 async def _keyword(

@@ -142,7 +142,7 @@ def _message_values(store: Store, new: NewMessage, codes: tuple[str, ...]) -> di
     outgoing = new.outgoing
     body, rich_content = links.filled(store, outgoing, codes)
     return dict(
-        sid=ids.new_sid(ids.MESSAGE),
+        sid=ids.new_sid(ids.MEDIA_MESSAGE if outgoing.media else ids.MESSAGE),
         account_id=new.principal.account_id,
         direction="outbound-api",
         sender=outgoing.sender,
@@ -169,6 +169,8 @@ def _message_values(store: Store, new: NewMessage, codes: tuple[str, ...]) -> di
         fallback_after=outgoing.fallback_after,
         fallback_price=outgoing.fallback_price,
         preview_token=outgoing.preview_token,
+        mms_connector_id=outgoing.mms_connector_id,
+        fallback_reason=outgoing.fallback_reason,
         date_created=new.now,
         date_updated=new.now,
         due_at=outgoing.due_at,

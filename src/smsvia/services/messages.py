@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from smsvia import metrics
+from smsvia.channels.fetch import UrlRefused, check_url
 from smsvia.domain.encoding import segment
 from smsvia.domain.errors import DomainError, InvalidParameter
 from smsvia.domain.links import Shortener
@@ -19,7 +20,7 @@ from smsvia.domain.phone import parse_phone
 from smsvia.domain.pricing import PriceBook
 from smsvia.domain.quiet_hours import RuleBook
 from smsvia.domain.rcs import RichContent, parse_rich_content
-from smsvia.domain.rendering import sms_text
+from smsvia.domain.rendering import mms_text, rich_sms_text, sms_text
 from smsvia.domain.status import Status
 from smsvia.services import routing
 from smsvia.services.accounts import Principal
@@ -80,16 +81,19 @@ async def send_message(
     public_url: str = "",
     clock: Clock = utcnow,
     intake: Intake | None = None,
+    allow_private_urls: bool = False,
 ) -> MessageView:
     """Validate, price and queue one outbound message; the worker sends it.
 
     Through `intake` it shares its transaction with concurrent sends (group commit).
-    `public_url` is where short links point (with ShortenUrls).
+    `public_url` is where short links and media preview pages point.
     """
     now = clock()
     outgoing = _check(request, price_book, default_region, now, public_url)
+    await check_media_urls(outgoing.media, allow_private_urls)
     route = await sender_route(store, principal, outgoing.sender)
     outgoing = _rcs_first_if_possible(outgoing, route, price_book)
+    outgoing = routing.media_first(outgoing, route, price_book, public_url)
     return await _queue(
         store, principal, NewMessage(principal, outgoing, route.connector_id, now), intake
     )
@@ -105,6 +109,7 @@ async def send_rich_message(
     default_region: str = "US",
     clock: Clock = utcnow,
     intake: Intake | None = None,
+    allow_private_urls: bool = False,
 ) -> MessageView:
     """The native API's send: rich content, RCS first where the sender can, else SMS.
 
@@ -113,6 +118,7 @@ async def send_rich_message(
     """
     now = clock()
     outgoing, content = rich_outgoing(request, price_book, public_url, default_region, now)
+    await check_media_urls(content.media_urls, allow_private_urls)
     route = await sender_route(store, principal, outgoing.sender)
     outgoing = route_rich(outgoing, content, request, route, price_book)
     return await _queue(
@@ -135,7 +141,7 @@ def rich_outgoing(
     routing.check_fallback_after(request.fallback_after_seconds)
     content = parse_rich_content(request.content)
     token = routing.new_preview_token() if content.media_urls else None
-    body = content.sms_text(routing.preview_url(public_url, token) if token else None)
+    body = rich_sms_text(content, routing.preview_url(public_url, token) if token else None)
     sms = SendRequest(
         to=request.to,
         sender=request.sender,
@@ -159,7 +165,8 @@ def route_rich(
     route: routing.SenderRoute,
     price_book: PriceBook,
 ) -> Outgoing:
-    """RCS first where the sender has an RCS connector and the channel allows it."""
+    """RCS first where the sender has an RCS connector and the channel allows it; then
+    media go by MMS where they can."""
     if request.channel != "sms" and route.rcs_connector_id is not None:
         return routing.rcs_first(
             outgoing,
@@ -173,6 +180,10 @@ def route_rich(
             f"{outgoing.sender} has no RCS connector; send with channel auto or sms",
             code=21100,
             field="channel",
+        )
+    if content.media_urls:  # MMS where it can go, else the SMS with its preview link
+        return routing.mms_or_link(
+            outgoing, mms_text(content), content.media_urls, route, price_book
         )
     return outgoing
 
@@ -208,6 +219,7 @@ async def send_messages(
     default_region: str = "US",
     public_url: str = "",
     clock: Clock = utcnow,
+    allow_private_urls: bool = False,
 ) -> list[str | DomainError]:
     """Queue many messages in one transaction (bulk sends, campaigns).
 
@@ -220,11 +232,13 @@ async def send_messages(
     for request in requests:
         try:
             outgoing = _check(request, price_book, default_region, now, public_url)
+            await check_media_urls(outgoing.media, allow_private_urls)
             route = await sender_route(store, principal, outgoing.sender)
         except DomainError as exc:
             results.append(exc)
             continue
         outgoing = _rcs_first_if_possible(outgoing, route, price_book)
+        outgoing = routing.media_first(outgoing, route, price_book, public_url)
         results.append(len(batch))
         batch.append(NewMessage(principal, outgoing, route.connector_id, now))
     async with store.db.transaction() as session:
@@ -276,9 +290,7 @@ def _check(
     start = send_at or now
     detail = (
         f"{segmentation.encoding}, {segmentation.segments} segment(s), "
-        f"{quote.price} {quote.currency}"
-        + (f", {len(media)} media sent as links" if media else "")
-        + (f", send at {send_at.isoformat()}" if send_at else "")
+        f"{quote.price} {quote.currency}" + (f", send at {send_at.isoformat()}" if send_at else "")
     )
     return Outgoing(
         to=to.e164,
@@ -317,8 +329,23 @@ def _media(urls: Sequence[str]) -> tuple[str, ...]:
     for url in urls:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidParameter(f"MediaUrl '{url}' is not an http(s) URL", code=21620)
+            raise InvalidParameter(
+                f"MediaUrl '{url}' is not an http(s) URL", code=21620, field="MediaUrl"
+            )
     return tuple(urls)
+
+
+async def check_media_urls(urls: Sequence[str], allow_private: bool) -> None:
+    """21620 for a media URL the SSRF guard refuses (a private, loopback or link-local
+    address), so the caller hears it now. A host that does not resolve passes: fetching it
+    fails the message later (11200), as Twilio's does."""
+    for url in urls:
+        try:
+            await check_url(url, allow_private=allow_private, unresolved_ok=True)
+        except UrlRefused as exc:
+            raise InvalidParameter(
+                f"MediaUrl refused: {exc.message}", code=21620, field="MediaUrl"
+            ) from exc
 
 
 def callback_url(url: str | None) -> str | None:

@@ -43,6 +43,9 @@ class Outgoing:
     fallback_after: int | None = None
     fallback_price: Decimal | None = None
     preview_token: str | None = None
+    # MMS (services/routing.py): the MM7 connector, or why media go as a preview link.
+    mms_connector_id: int | None = None
+    fallback_reason: str | None = None
     # Shortened links (domain/links.py): the original URLs, in the order of the
     # placeholders in `body` and `rich_content` that this message's own codes replace.
     links: tuple[str, ...] = ()

@@ -10,9 +10,11 @@ import secrets
 import time
 from dataclasses import dataclass, replace
 
+from smsvia.domain.encoding import segment
 from smsvia.domain.errors import DomainError, InvalidParameter
 from smsvia.domain.pricing import Billed, PriceBook
 from smsvia.domain.rcs import RichContent, parse_rich_content
+from smsvia.domain.rendering import sms_text
 from smsvia.services.accounts import Principal
 from smsvia.services.outgoing import Outgoing
 from smsvia.store import accounts as account_queries
@@ -20,6 +22,7 @@ from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
 
 MIN_FALLBACK, MAX_FALLBACK = 1, 86_400  # seconds an RCS message may wait for DELIVERED
+MMS_REGIONS = frozenset({"US", "CA"})  # where MMS reaches, as Twilio's does
 
 # Looked up once per SENDER_TTL: every send needs it, and it changes only when an operator
 # changes the numbers. A refusal is not kept, so a number just added is usable at once.
@@ -32,6 +35,7 @@ class SenderRoute:
     connector_id: int  # SMS
     rcs_connector_id: int | None
     fallback_seconds: int  # the account's window
+    mms_connector_id: int | None = None
 
 
 async def sender_route(store: Store, principal: Principal, sender: str) -> SenderRoute:
@@ -50,7 +54,12 @@ async def sender_route(store: Store, principal: Principal, sender: str) -> Sende
             code=21606,
             field="From",
         )
-    route = SenderRoute(number.connector_id, number.rcs_connector_id, account.rcs_fallback_seconds)
+    route = SenderRoute(
+        number.connector_id,
+        number.rcs_connector_id,
+        account.rcs_fallback_seconds,
+        number.mms_connector_id,
+    )
     if len(_routes) > 10_000:
         _routes.clear()
     _routes[key] = (now, route)
@@ -83,6 +92,75 @@ def rcs_first(
             f"if not delivered within {window} s, SMS: {outgoing.detail}"
         ),
     )
+
+
+def media_first(
+    outgoing: Outgoing, route: SenderRoute, price_book: PriceBook, public_url: str
+) -> Outgoing:
+    """A Twilio-API message with media that is not going RCS: an MMS where the sender has
+    an MM7 connector and MMS reaches the recipient's country, else an SMS with the text and
+    a link to a preview page of the media ("Sent as SMS via server", `mms_not_supported`).
+    Both are priced up front: the MMS, and the SMS it becomes if the MMSC refuses it."""
+    if not outgoing.media or outgoing.channel == "rcs":
+        return outgoing
+    token = new_preview_token()
+    linked = segment(
+        sms_text(outgoing.body, (preview_url(public_url, token),)),
+        smart_encoding=outgoing.smart_encoded,
+    )
+    sms = price_book.sms(outgoing.region, linked.segments)
+    content = content_from_twilio(outgoing.body, outgoing.media)
+    as_sms = replace(
+        outgoing,
+        encoding=str(linked.encoding),
+        segments=linked.segments,
+        price=sms.price,
+        preview_token=token,
+        rich_content=(content or _pictures_only(outgoing.media)).to_json(),
+        detail=(
+            f"{linked.encoding}, {linked.segments} segment(s) with a preview link, "
+            f"{sms.price} {sms.currency}"
+        ),
+    )
+    return mms_or_link(as_sms, outgoing.body, outgoing.media, route, price_book)
+
+
+def mms_or_link(
+    as_sms: Outgoing,
+    text: str,
+    media: tuple[str, ...],
+    route: SenderRoute,
+    price_book: PriceBook,
+) -> Outgoing:
+    """`as_sms` (the SMS with a preview link, priced) sent as an MMS of `text` and `media`
+    where MMS can go; else that SMS, "Sent as SMS via server" (`mms_not_supported`)."""
+    if route.mms_connector_id is not None and as_sms.region in MMS_REGIONS:
+        mms = price_book.mms(as_sms.region)
+        return replace(
+            as_sms,
+            channel="mms",
+            body=text,
+            media=media,
+            mms_connector_id=route.mms_connector_id,
+            segments=1,
+            price=mms.price,
+            fallback_price=as_sms.price,
+            detail=(
+                f"MMS, {len(media)} media, {mms.price} {mms.currency}; "
+                f"if the MMSC refuses it, SMS: {as_sms.detail}"
+            ),
+        )
+    why = "no MMS connector" if route.mms_connector_id is None else "MMS does not reach it"
+    return replace(
+        as_sms,
+        fallback_reason="mms_not_supported",
+        detail=f"Sent as SMS via server ({why}): {as_sms.detail}",
+    )
+
+
+def _pictures_only(media: tuple[str, ...]) -> RichContent:
+    """A preview page's content when the text cannot be a card's (too long for RBM)."""
+    return parse_rich_content({"rich_card": {"media_url": media[0]}})
 
 
 def check_fallback_after(seconds: int | None) -> int | None:

@@ -1,4 +1,4 @@
-"""Connectors (SMSC and RBM endpoints) and the numbers accounts send from."""
+"""Connectors (SMSC, RBM and MMSC endpoints) and the numbers accounts send from."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
 
+from smsvia.channels.mm7 import DEFAULT_MAX_BYTES
 from smsvia.domain.errors import Conflict, InvalidParameter, NotFound
 from smsvia.domain.phone import parse_phone
 from smsvia.domain.receipt_ids import ReceiptIds
@@ -74,6 +75,31 @@ class RcsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Mm7Settings:
+    url: str
+    vasp_id: str
+    vas_id: str = ""
+    username: str | None = None  # Basic auth; the password is kept sealed
+    max_bytes: int = DEFAULT_MAX_BYTES  # the whole MMS as sent
+    timeout: float = 30.0  # seconds for one request to the MMSC
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "vasp_id": self.vasp_id,
+            "vas_id": self.vas_id,
+            "username": self.username,
+            "max_bytes": self.max_bytes,
+            "timeout": self.timeout,
+        }
+
+    @classmethod
+    def of(cls, values: dict[str, Any]) -> Mm7Settings:
+        known = {name: values[name] for name in cls.__dataclass_fields__ if name in values}
+        return cls(**known)
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectorInfo:
     name: str
     kind: str
@@ -118,13 +144,7 @@ async def add_rcs_connector(
 ) -> ConnectorInfo:
     """An RBM platform (or simulator); `client_token` checks the events it pushes to us."""
     _check_name(name)
-    parts = urlsplit(settings.base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidParameter(
-            f"--base-url must be an http(s) URL, not {settings.base_url!r}",
-            code=21100,
-            field="base_url",
-        )
+    _check_http_url(settings.base_url, "base_url")
     if not 0 < settings.timeout <= 120:
         raise InvalidParameter("--timeout must be between 0 and 120 s", code=21100, field="timeout")
     if not settings.agent_id.strip():
@@ -132,6 +152,26 @@ async def add_rcs_connector(
     if settings.credentials_file is not None:
         _check_credentials(settings.credentials_file)
     return await _insert(store, name, "rcs", settings.as_json(), client_token, clock())
+
+
+async def add_mm7_connector(
+    store: Store, name: str, settings: Mm7Settings, password: str | None, *, clock: Clock = utcnow
+) -> ConnectorInfo:
+    """An MMS relay (MMSC) spoken to by MM7; it posts reports and inbound MMS to
+    $SMSVIA_PUBLIC_URL/mm7/NAME."""
+    _check_name(name)
+    _check_http_url(settings.url, "url")
+    if not settings.vasp_id.strip():
+        raise InvalidParameter("--vasp-id is required", code=21100, field="vasp_id")
+    if not 10_000 <= settings.max_bytes <= 5 * 1024 * 1024:
+        raise InvalidParameter(
+            "--max-bytes must be between 10,000 and 5,242,880", code=21100, field="max_bytes"
+        )
+    if not 0 < settings.timeout <= 120:
+        raise InvalidParameter("--timeout must be between 0 and 120 s", code=21100, field="timeout")
+    if password is not None and settings.username is None:
+        raise InvalidParameter("--password needs --username", code=21100, field="password")
+    return await _insert(store, name, "mm7", settings.as_json(), password, clock())
 
 
 async def list_connectors(store: Store) -> list[ConnectorInfo]:
@@ -152,6 +192,7 @@ async def add_number(
     *,
     connector: str,
     rcs_connector: str | None = None,
+    mms_connector: str | None = None,
     sms_url: str | None = None,
     default_region: str = "US",
     clock: Clock = utcnow,
@@ -170,6 +211,11 @@ async def add_number(
             rcs = await queries.connector_by_name(session, rcs_connector)
             if rcs is None or rcs.kind != "rcs":
                 raise NotFound(f"RCS connector '{rcs_connector}' not found")
+        mms = None
+        if mms_connector is not None:
+            mms = await queries.connector_by_name(session, mms_connector)
+            if mms is None or mms.kind != "mm7":
+                raise NotFound(f"MM7 connector '{mms_connector}' not found")
         if await queries.number_by_phone(session, sender) is not None:
             raise Conflict(f"{sender} is already a sender")
         session.add(
@@ -178,6 +224,7 @@ async def add_number(
                 phone_number=sender,
                 connector_id=sms.id,
                 rcs_connector_id=rcs.id if rcs else None,
+                mms_connector_id=mms.id if mms else None,
                 sms_url=sms_url,
                 date_created=clock(),
             )
@@ -244,6 +291,16 @@ def _check_smpp(settings: SmppSettings, password: str) -> None:
             f"receipt ids must be one of {', '.join(ReceiptIds)}, not {settings.receipt_ids!r}",
             code=21100,
             field="receipt_ids",
+        )
+
+
+def _check_http_url(url: str, field: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidParameter(
+            f"--{field.replace('_', '-')} must be an http(s) URL, not {url!r}",
+            code=21100,
+            field=field,
         )
 
 

@@ -1,12 +1,15 @@
-"""An HTTP simulator's server, embedded in the process that runs it (a test, `serve --demo`)."""
+"""HTTP simulators' common ground: a server embedded in the process that runs it (a test,
+`serve --demo`), a client for what the simulator posts back, and timers for what it does
+later (a report, an event)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -42,3 +45,41 @@ class EmbeddedServer(uvicorn.Server):
     async def stop(self) -> None:
         self.should_exit = True
         await self._serving
+
+
+class HttpSimulator:
+    """What the RBM and MMSC simulators share; a subclass builds `app` and may set `auth`
+    for the requests it makes."""
+
+    app: FastAPI
+    auth: httpx.Auth | None = None
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._timers: set[asyncio.Task[None]] = set()
+        self._server: EmbeddedServer | None = None
+        self._http: httpx.AsyncClient | None = None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self._http = httpx.AsyncClient(timeout=5, auth=self.auth)
+        self._server, self.port = await EmbeddedServer.start(self.app, host, port)
+        return self.port
+
+    async def stop(self) -> None:
+        for timer in list(self._timers):
+            timer.cancel()
+        if self._server is not None:
+            await self._server.stop()
+        if self._http is not None:
+            await self._http.aclose()
+
+    def _later(self, delay: float, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` after `delay` seconds, unless the simulator stops first."""
+
+        async def run() -> None:
+            await asyncio.sleep(delay)
+            await work()
+
+        task = asyncio.create_task(run())
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)

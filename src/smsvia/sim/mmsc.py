@@ -18,7 +18,6 @@ import asyncio
 import base64
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -26,7 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from smsvia.domain import mm7
-from smsvia.sim.embedded import EmbeddedServer
+from smsvia.sim.embedded import HttpSimulator
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class MmscBehaviour:
 class MmscRecords:
     accepted: list[mm7.Submit] = field(default_factory=list)
     refused: int = 0
-    reports_sent: int = 0
+    reports: list[mm7.DeliveryReport] = field(default_factory=list)  # the answered ones
     delivered_in: int = 0  # inbound messages the sender answered
     authorizations: list[str] = field(default_factory=list)
 
@@ -58,34 +57,20 @@ def recipient_kind(number: str) -> str:
     return "delivered"
 
 
-class MmscSimulator:
+class MmscSimulator(HttpSimulator):
     def __init__(self, behaviour: MmscBehaviour | None = None) -> None:
+        super().__init__()
         self.behaviour = behaviour or MmscBehaviour()
         self.records = MmscRecords()
         self._ids = itertools.count(7_000_001)
-        self._timers: set[asyncio.Task[None]] = set()
-        self._server: EmbeddedServer | None = None
-        self._http: httpx.AsyncClient | None = None
-        self.port = 0
+        if self.behaviour.username is not None:
+            self.auth = httpx.BasicAuth(self.behaviour.username, self.behaviour.password or "")
         self.app = self._build_app()
 
     @property
     def url(self) -> str:
         """The URL to give `smsvia connectors add mm7 … --url`."""
         return f"http://127.0.0.1:{self.port}/mm7"
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        self._http = httpx.AsyncClient(timeout=5)
-        self._server, self.port = await EmbeddedServer.start(self.app, host, port)
-        return self.port
-
-    async def stop(self) -> None:
-        for timer in list(self._timers):
-            timer.cancel()
-        if self._server is not None:
-            await self._server.stop()
-        if self._http is not None:
-            await self._http.aclose()
 
     async def handset_sends(
         self,
@@ -154,18 +139,9 @@ class MmscSimulator:
 
     # -- reports and inbound messages --------------------------------------------------------
 
-    def _later(self, delay: float, work: Callable[[], Awaitable[None]]) -> None:
-        async def run() -> None:
-            await asyncio.sleep(delay)
-            await work()
-
-        task = asyncio.create_task(run())
-        self._timers.add(task)
-        task.add_done_callback(self._timers.discard)
-
     async def _report(self, report: mm7.DeliveryReport) -> None:
         if await self._post(*mm7.delivery_report_request(report), answer="DeliveryReportRsp"):
-            self.records.reports_sent += 1
+            self.records.reports.append(report)
 
     async def _post(self, body: bytes, content_type: str, *, answer: str) -> bool:
         """POST to the sender until it answers with status 1000 (relays retry)."""

@@ -20,7 +20,6 @@ import base64
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from smsvia.domain.signature import rbm_signature
-from smsvia.sim.embedded import EmbeddedServer
+from smsvia.sim.embedded import HttpSimulator
 
 log = logging.getLogger(__name__)
 
@@ -76,33 +75,17 @@ def recipient_kind(msisdn: str) -> str:
     return "capable" if digits and int(digits[-1]) % 2 == 0 else "not_capable"
 
 
-class RbmSimulator:
+class RbmSimulator(HttpSimulator):
     def __init__(self, behaviour: RbmBehaviour | None = None) -> None:
+        super().__init__()
         self.behaviour = behaviour or RbmBehaviour()
         self.records = RbmRecords()
         self._messages: dict[tuple[str, str], SentMessage] = {}
-        self._timers: set[asyncio.Task[None]] = set()
-        self._server: EmbeddedServer | None = None
-        self._http: httpx.AsyncClient | None = None
-        self.port = 0
         self.app = self._build_app()
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        self._http = httpx.AsyncClient(timeout=5)
-        self._server, self.port = await EmbeddedServer.start(self.app, host, port)
-        return self.port
-
-    async def stop(self) -> None:
-        for timer in list(self._timers):
-            timer.cancel()
-        if self._server is not None:
-            await self._server.stop()
-        if self._http is not None:
-            await self._http.aclose()
 
     async def user_says(
         self, msisdn: str, text: str, *, postback_data: str | None = None, agent_id: str = "sim"
@@ -192,15 +175,6 @@ class RbmSimulator:
         return app
 
     # -- delivery and events -----------------------------------------------------------------
-
-    def _later(self, delay: float, work: Callable[[], Awaitable[None]]) -> None:
-        async def run() -> None:
-            await asyncio.sleep(delay)
-            await work()
-
-        task = asyncio.create_task(run())
-        self._timers.add(task)
-        task.add_done_callback(self._timers.discard)
 
     async def _deliver(self, sent: SentMessage) -> None:
         # Checked and changed with no await in between: a revoke either came first (and

@@ -1,11 +1,13 @@
-"""What every service needs from the edge of storage: the database and the cipher."""
+"""What every service needs from the edge of storage: the database, the cipher, the files."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from smsvia.store.crypto import Cipher
 from smsvia.store.database import Database
+from smsvia.store.media import MediaFiles
 from smsvia.store.notify import OutboxSignal
 
 
@@ -15,3 +17,5 @@ class Store:
     cipher: Cipher
     # Wakes workers when a message becomes due (LISTEN/NOTIFY on PostgreSQL).
     signal: OutboxSignal = field(default_factory=lambda: OutboxSignal(None))
+    # MMS pictures and videos, as sent and as received.
+    media: MediaFiles = field(default_factory=lambda: MediaFiles(Path("smsvia-data/media")))

@@ -25,7 +25,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from smsvia.store import marketing_models, tracking_models  # noqa: F401  (their tables join Base.metadata)
+from smsvia.store import (  # noqa: F401  (their tables join Base.metadata)
+    marketing_models,
+    media_models,
+    tracking_models,
+)
 from smsvia.store.base import Base, held_leases
 from smsvia.store.types import BigId
 
@@ -103,6 +107,7 @@ class Number(Base):
     phone_number: Mapped[str] = mapped_column(String(32), unique=True)
     connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
     rcs_connector_id: Mapped[int | None] = mapped_column(ForeignKey("connectors.id"))
+    mms_connector_id: Mapped[int | None] = mapped_column(ForeignKey("connectors.id"))
     sms_url: Mapped[str | None] = mapped_column(Text)
     date_created: Mapped[datetime]
 
@@ -181,6 +186,8 @@ class Message(Base):
     campaign_sid: Mapped[str | None] = mapped_column(String(34))
     contact_id: Mapped[int | None] = mapped_column(BigId)
     campaign_variant: Mapped[str | None] = mapped_column(String(64))
+    # MMS (dispatch/mms.py): the MM7 connector; the SMS with a preview link is the fallback.
+    mms_connector_id: Mapped[int | None] = mapped_column(ForeignKey("connectors.id"))
 
 
 class MessagePart(Base):

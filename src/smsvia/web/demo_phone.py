@@ -1,12 +1,14 @@
 """`serve --demo` only: a pretend phone on the built-in SMSC. It shows what a number has
 received (links tappable) and texts our numbers from it (STOP, HELP, the Y of a double
-opt-in), as a customer's handset would; its owner can also buy at the demo shop. Without
+opt-in), as a customer's handset would, and the pictures the demo MMSC took for it; its owner
+can also buy at the demo shop. Without
 --demo these pages do not exist."""
 
 from __future__ import annotations
 
+import base64
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
@@ -36,6 +38,7 @@ async def phone(request: Request, number: str = "+14155550100", note: str = "") 
             "number": number,
             "note": note,
             "texts": demo.smsc.texts_to(number.strip()),
+            "pictures": _mms_to(demo, number),
         },
     )
 
@@ -49,8 +52,28 @@ async def received_texts(request: Request, number: str) -> Response:
     return templates.TemplateResponse(
         request,
         "_demo_texts.html",
-        {"number": number, "texts": demo.smsc.texts_to(number.strip())},
+        {
+            "number": number,
+            "texts": demo.smsc.texts_to(number.strip()),
+            "pictures": _mms_to(demo, number),
+        },
     )
+
+
+def _mms_to(demo: Any, number: str) -> list[dict[str, Any]]:
+    """The MMS the demo MMSC took for this phone: each one's text and pictures."""
+    return [
+        {
+            "text": submit.text,
+            "images": [
+                f"data:{a.content_type};base64,{base64.b64encode(a.data).decode()}"
+                for a in submit.attachments
+                if a.content_type.startswith("image/")
+            ],
+        }
+        for submit in demo.mmsc.records.accepted
+        if submit.recipient == number.strip()
+    ]
 
 
 @router.post("/demo/phone")
