@@ -26,6 +26,7 @@ from smsvia.api import (
     twilio_media,
     twilio_messages,
 )
+from smsvia.api.nul import RefuseNul
 from smsvia.config import Settings
 from smsvia.runtime import Runtime, open_runtime
 from smsvia.services.accounts import Credentials
@@ -94,6 +95,7 @@ def create_app(
 
     app = FastAPI(title="smsvia", version=__version__, lifespan=lifespan)
     errors.install(app)
+    app.add_middleware(RefuseNul)
     app.include_router(twilio_messages.router)
     app.include_router(twilio_media.router)
     app.include_router(native_messages.router)

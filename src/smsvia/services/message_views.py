@@ -22,6 +22,7 @@ from smsvia.store.context import Store
 from smsvia.store.models import Message, MessageEvent
 
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 1_000_000  # Page x PageSize stays an offset both databases take
 FALLBACK_LABEL = "Sent as SMS via server"
 _FALLBACK_SENT = frozenset({Status.QUEUED, Status.SENDING, Status.SENT, Status.DELIVERED})
 
@@ -96,6 +97,8 @@ async def list_messages(store: Store, principal: Principal, query: ListQuery) ->
         raise InvalidParameter(
             f"PageSize must be between 1 and {MAX_PAGE_SIZE}", code=20001, field="PageSize"
         )
+    if not 0 <= query.page <= MAX_PAGE:
+        raise InvalidParameter(f"Page must be between 0 and {MAX_PAGE}", code=20001, field="Page")
     where = queries.MessageFilter(
         to=_party(store, query.to) if query.to else None,
         sender=_party(store, query.sender) if query.sender else None,

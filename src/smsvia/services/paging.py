@@ -18,6 +18,8 @@ class _Row(Protocol):
 
 T = TypeVar("T", bound=_Row)
 
+MAX_ID = 2**63 - 1  # the largest id either database can hold
+
 
 def encode_token(last_id: int) -> str:
     return "PA" + base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
@@ -26,9 +28,12 @@ def encode_token(last_id: int) -> str:
 def decode_token(token: str, field: str = "PageToken") -> int:
     try:
         raw = token.removeprefix("PA")
-        return int(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode())
+        last_id = int(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode())
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidParameter(f"{field} '{token}' is not valid", code=20001, field=field) from exc
+    if not 0 < last_id <= MAX_ID:  # no row has it: a made-up token
+        raise InvalidParameter(f"{field} '{token}' is not valid", code=20001, field=field)
+    return last_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,69 @@
+"""Malformed input tried as a new user (or a fuzzer) would: a clear 4xx, never a 500, on
+both databases."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+
+
+@pytest.fixture
+def api(server, backend):
+    shop = backend.tenant()
+    with httpx.Client(base_url=server, auth=(shop.sid, shop.token)) as client:
+        client.shop = shop  # type: ignore[attr-defined]
+        yield client
+
+
+def messages(api) -> str:
+    return f"/2010-04-01/Accounts/{api.shop.sid}/Messages"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"Page": "1000000000000000000000000000000"},
+        {"Page": "-5"},
+        {"PageSize": "-1"},
+        {"Page": "x"},
+        {"PageToken": "PA" + base64.urlsafe_b64encode(b"1" * 40).decode()},
+        {"PageToken": "PA" + base64.urlsafe_b64encode(b"-3").decode()},
+        {"To": "+1212\x005551000"},
+        {"DateSent": "2026-13-45"},
+    ],
+)
+def test_a_bad_listing_query_is_a_400(api, query):
+    answer = api.get(f"{messages(api)}.json", params=query)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["code"] == 20001
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/Messages/SM%00abc.json",
+        "/Messages/SM%00abc/Media.json",
+        "/Messages/MM0/Media/ME%00.json",
+    ],
+)
+def test_a_nul_in_a_sid_is_a_400(api, path):
+    answer = api.get(f"/2010-04-01/Accounts/{api.shop.sid}{path}")
+    assert answer.status_code == 400, answer.text
+
+
+def test_a_nul_in_a_native_sid_is_a_400(api):
+    assert api.get("/v1/messages/SM%00x").status_code == 400
+
+
+@pytest.mark.parametrize("field", ["To", "From", "StatusCallback", "Body", "MediaUrl"])
+def test_a_nul_in_a_form_field_is_a_400(api, field):
+    form = {"To": "+12125551000", "From": api.shop.sender, "Body": "hi", field: "a\x00b"}
+    answer = api.post(f"{messages(api)}.json", data=form)
+    assert answer.status_code == 400, answer.text
+
+
+def test_an_unknown_sid_is_a_404(api):
+    assert api.get(f"{messages(api)}/SM{'0' * 32}.json").status_code == 404
+    assert api.get(f"{messages(api)}/SM{'0' * 32}/Media.json").status_code == 404
