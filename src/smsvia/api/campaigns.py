@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 
 from smsvia.api.auth import Caller
+from smsvia.api.openapi_extras import CSV
 from smsvia.api.segments import next_page_uri
 from smsvia.domain.errors import InvalidParameter
 from smsvia.services import campaign_report as reports
@@ -70,7 +71,7 @@ async def preview_campaign(sid: str, request: Request, caller: Caller) -> dict[s
     )
 
 
-@router.get("/campaigns/{sid}/report", response_model=None)
+@router.get("/campaigns/{sid}/report", response_model=None, responses=CSV)
 async def campaign_report(
     sid: str, request: Request, caller: Caller, format: str = "json"
 ) -> dict[str, Any] | Response:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from smsvia.api.auth import Caller
+from smsvia.api.openapi_extras import CSV
 from smsvia.domain.contacts import KNOWN, InvalidContact
 from smsvia.services import consent as consent_service
 from smsvia.services import contacts as service
@@ -139,7 +140,7 @@ async def delete_contact(sid: str, request: Request, caller: Caller) -> Response
     return Response(status_code=204)
 
 
-@router.get("/contacts/{sid}/consent", response_model=None)
+@router.get("/contacts/{sid}/consent", response_model=None, responses=CSV)
 async def contact_consent(
     sid: str, request: Request, caller: Caller, format: Format = "json"
 ) -> dict[str, Any] | Response:
@@ -148,7 +149,7 @@ async def contact_consent(
     return await _export(request, caller, contact.phone, format)
 
 
-@router.get("/consent", response_model=None)
+@router.get("/consent", response_model=None, responses=CSV)
 async def account_consent(
     request: Request, caller: Caller, phone: str | None = None, format: Format = "json"
 ) -> dict[str, Any] | Response:

@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from smsvia.domain.errors import AuthenticationFailed, DomainError
 
 log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """Twilio's error body."""
+
+    code: int
+    message: str
+    more_info: str
+    status: int
+
+
+# What any API operation may answer besides success, as the OpenAPI document says it.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "A parameter is missing or not valid"),
+        (401, "No credentials, or wrong ones"),
+        (403, "The credentials may not do this"),
+        (404, "No such resource in this account"),
+        (409, "The resource is not in a state that allows it"),
+        (429, "Too many requests; retry after Retry-After seconds"),
+    )
+}
 
 
 def error_body(code: int, message: str, status: int) -> dict[str, object]:

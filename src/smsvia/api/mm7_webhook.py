@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from smsvia.api.openapi_extras import MM7_ANSWERS
 from smsvia.domain import mm7
 from smsvia.domain.errors import AuthenticationFailed, NotFound
 from smsvia.services import mms_inbox
@@ -14,7 +15,7 @@ from smsvia.services.delivery import Tracker
 router = APIRouter(tags=["MMS"])
 
 
-@router.post("/mm7/{connector}")
+@router.post("/mm7/{connector}", responses=MM7_ANSWERS)
 async def mm7_in(connector: str, request: Request) -> Response:
     runtime = request.app.state.runtime
     try:

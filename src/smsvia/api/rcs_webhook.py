@@ -7,13 +7,19 @@ import json
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from smsvia.api.openapi_extras import answers
 from smsvia.domain.errors import InvalidParameter
 from smsvia.services import rcs_inbox
 
 router = APIRouter(tags=["RCS"])
 
 
-@router.post("/rcs/{connector}/events")
+@router.post(
+    "/rcs/{connector}/events",
+    responses=answers(
+        "application/json", "text/plain", description="The event kept, or the handshake's secret"
+    ),
+)
 async def rbm_events(connector: str, request: Request) -> Response:
     """The verification handshake, or one signed event (stored, applied asynchronously)."""
     try:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
 from smsvia.api.auth import Caller
+from smsvia.api.openapi_extras import answers
 from smsvia.api.segments import next_page_uri
 from smsvia.domain.orders import InvalidOrder, parse_order, shopify_order
 from smsvia.services import orders as service
@@ -27,7 +28,11 @@ _EXAMPLE = {
 }
 
 
-@router.post("/v1/orders", status_code=201)
+@router.post(
+    "/v1/orders",
+    status_code=201,
+    responses=answers("application/json", description="The order was already recorded"),
+)
 async def create_order(
     request: Request, caller: Caller, body: Annotated[Any, Body(examples=[_EXAMPLE])]
 ) -> JSONResponse:

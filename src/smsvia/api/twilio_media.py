@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from smsvia.api.auth import Caller, same_account
+from smsvia.api.openapi_extras import answers
 from smsvia.domain.twilio_format import rfc2822
 from smsvia.services import media_views as views
 from smsvia.services.delivery import API_VERSION
@@ -44,7 +45,7 @@ async def fetch_medium(
     return media_resource(await views.get_medium(store, caller, message_sid, media_sid))
 
 
-@router.get("/Media/{media_sid}")
+@router.get("/Media/{media_sid}", responses=answers("*/*", description="The bytes"))
 async def medium_content(
     account_sid: str, message_sid: str, media_sid: str, request: Request
 ) -> Response:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import FormData
 
 from smsvia.api.auth import Caller, same_account
+from smsvia.api.openapi_extras import LIST_QUERY, SEND_FORM, UPDATE_FORM, form_body, query
 from smsvia.domain.errors import InvalidParameter
 from smsvia.domain.twilio_format import parse_datetime, price, rfc2822
 from smsvia.services import message_views as views
@@ -20,7 +21,12 @@ API_VERSION = "2010-04-01"
 router = APIRouter(prefix=f"/{API_VERSION}/Accounts/{{account_sid}}")
 
 
-@router.post("/Messages.json", status_code=201, response_model=dict[str, Any])
+@router.post(
+    "/Messages.json",
+    status_code=201,
+    response_model=dict[str, Any],
+    openapi_extra=form_body(SEND_FORM, required=("To",)),
+)
 async def create_message(account_sid: str, request: Request, caller: Caller) -> Response:
     same_account(caller, account_sid)
     form = await request.form()
@@ -53,7 +59,7 @@ async def create_message(account_sid: str, request: Request, caller: Caller) -> 
     return JSONResponse(message_resource(view), status_code=201)
 
 
-@router.get("/Messages.json")
+@router.get("/Messages.json", openapi_extra=query(LIST_QUERY))
 async def list_messages(account_sid: str, request: Request, caller: Caller) -> dict[str, Any]:
     same_account(caller, account_sid)
     params = request.query_params
@@ -104,7 +110,7 @@ async def fetch_message(
     return message_resource(await views.get_message(request.app.state.runtime.store, caller, sid))
 
 
-@router.post("/Messages/{sid}.json")
+@router.post("/Messages/{sid}.json", openapi_extra=form_body(UPDATE_FORM))
 async def update_message(
     account_sid: str, sid: str, request: Request, caller: Caller
 ) -> dict[str, Any]:
