@@ -32,6 +32,7 @@ class Runtime:
     visits: Visits  # taps on short links, group-committed
 
     async def close(self) -> None:
+        await self.store.credentials.close()
         await self.store.signal.close()
         await self.store.db.close()
 

@@ -9,7 +9,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from smsvia.services import accounts, inbound
+from smsvia.services import inbound, keys
 from smsvia.services.delivery import Tracker
 from smsvia.services.quote import load_price_book
 from smsvia.store import senders as sender_queries
@@ -195,8 +195,9 @@ def test_another_accounts_message_is_404_not_403(server, backend):
 
 def test_api_key_authenticates_for_its_account(server, backend):
     shop = backend.tenant()
-    key = backend.run(accounts.create_api_key(backend.store, shop.sid, "ci"))
-    client = twilio_client(server, key.sid, key.secret, shop.sid)
+    made = backend.run(keys.create_key(backend.store, shop.sid, "ci"))
+    key = made.key
+    client = twilio_client(server, key.sid, made.secret, shop.sid)
     assert client.messages.create(to=TO, from_=shop.sender, body="via key").status == "queued"
     bad = twilio_client(server, key.sid, "f" * 32, shop.sid)
     error = error_of(lambda: bad.messages.create(to=TO, from_=shop.sender, body="x"))

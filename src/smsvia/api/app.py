@@ -18,6 +18,7 @@ from smsvia.api import (
     campaigns,
     contacts,
     errors,
+    keys,
     mm7_webhook,
     native_messages,
     rcs_webhook,
@@ -98,6 +99,7 @@ def create_app(
     app.add_middleware(RefuseNul)
     app.include_router(twilio_messages.router, responses=errors.ERROR_RESPONSES)
     app.include_router(twilio_media.router, responses=errors.ERROR_RESPONSES)
+    app.include_router(keys.router, responses=errors.ERROR_RESPONSES)
     app.include_router(native_messages.router, responses=errors.ERROR_RESPONSES)
     app.include_router(contacts.router, responses=errors.ERROR_RESPONSES)
     app.include_router(segments.router, responses=errors.ERROR_RESPONSES)

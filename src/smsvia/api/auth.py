@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from smsvia.domain.errors import AuthenticationFailed, NotFound
+from smsvia.domain.errors import AuthenticationFailed, Forbidden, NotFound
 from smsvia.services.accounts import Principal
 
 
@@ -32,3 +32,21 @@ def same_account(caller: Principal, account_sid: str) -> None:
 
 
 Caller = Annotated[Principal, Depends(principal)]
+
+
+def _scoped(scope: str):
+    async def caller(who: Caller) -> Principal:
+        """The caller, or 403 (20403) when its key is restricted to other scopes."""
+        if not who.may(scope):
+            raise Forbidden(f"This API key may not do this: it needs the {scope!r} scope")
+        return who
+
+    return caller
+
+
+# The caller as each kind of operation needs it (services/keys.py SCOPES).
+Sender = Annotated[Principal, Depends(_scoped("messages:send"))]
+Reader = Annotated[Principal, Depends(_scoped("messages:read"))]
+ContactsCaller = Annotated[Principal, Depends(_scoped("contacts"))]
+CampaignsCaller = Annotated[Principal, Depends(_scoped("campaigns"))]
+Admin = Annotated[Principal, Depends(_scoped("admin"))]

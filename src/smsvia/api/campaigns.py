@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
-from smsvia.api.auth import Caller
+from smsvia.api.auth import CampaignsCaller
 from smsvia.api.openapi_extras import CSV
 from smsvia.api.segments import next_page_uri
 from smsvia.domain.errors import InvalidParameter
@@ -30,7 +30,9 @@ _EXAMPLE = {
 
 @router.post("/campaigns", status_code=201)
 async def create_campaign(
-    request: Request, caller: Caller, body: Annotated[dict[str, Any], Body(examples=[_EXAMPLE])]
+    request: Request,
+    caller: CampaignsCaller,
+    body: Annotated[dict[str, Any], Body(examples=[_EXAMPLE])],
 ) -> dict[str, Any]:
     runtime = request.app.state.runtime
     return await service.create_campaign(
@@ -40,7 +42,7 @@ async def create_campaign(
 
 @router.get("/campaigns")
 async def list_campaigns(
-    request: Request, caller: Caller, page_size: int = 50, page_token: str | None = None
+    request: Request, caller: CampaignsCaller, page_size: int = 50, page_token: str | None = None
 ) -> dict[str, Any]:
     page = await service.list_campaigns(
         request.app.state.runtime.store, caller, page_size=page_size, page_token=page_token
@@ -53,12 +55,12 @@ async def list_campaigns(
 
 
 @router.get("/campaigns/{sid}")
-async def fetch_campaign(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+async def fetch_campaign(sid: str, request: Request, caller: CampaignsCaller) -> dict[str, Any]:
     return await service.get_campaign(request.app.state.runtime.store, caller, sid)
 
 
 @router.post("/campaigns/{sid}/preview")
-async def preview_campaign(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+async def preview_campaign(sid: str, request: Request, caller: CampaignsCaller) -> dict[str, Any]:
     runtime = request.app.state.runtime
     return await preview(
         runtime.store,
@@ -73,7 +75,7 @@ async def preview_campaign(sid: str, request: Request, caller: Caller) -> dict[s
 
 @router.get("/campaigns/{sid}/report", response_model=None, responses=CSV)
 async def campaign_report(
-    sid: str, request: Request, caller: Caller, format: str = "json"
+    sid: str, request: Request, caller: CampaignsCaller, format: str = "json"
 ) -> dict[str, Any] | Response:
     """Per variant and channel: delivered, clicks, orders, revenue, cost and their rates;
     clicks and orders by hour. `?format=csv`: one row per variant and channel."""
@@ -90,20 +92,20 @@ async def campaign_report(
 
 
 @router.post("/campaigns/{sid}/launch")
-async def launch_campaign(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+async def launch_campaign(sid: str, request: Request, caller: CampaignsCaller) -> dict[str, Any]:
     return await service.launch(request.app.state.runtime.store, caller, sid)
 
 
 @router.post("/campaigns/{sid}/pause")
-async def pause_campaign(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+async def pause_campaign(sid: str, request: Request, caller: CampaignsCaller) -> dict[str, Any]:
     return await service.pause(request.app.state.runtime.store, caller, sid)
 
 
 @router.post("/campaigns/{sid}/resume")
-async def resume_campaign(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+async def resume_campaign(sid: str, request: Request, caller: CampaignsCaller) -> dict[str, Any]:
     return await service.resume(request.app.state.runtime.store, caller, sid)
 
 
 @router.post("/campaigns/{sid}/cancel")
-async def cancel_campaign(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+async def cancel_campaign(sid: str, request: Request, caller: CampaignsCaller) -> dict[str, Any]:
     return await service.cancel(request.app.state.runtime.store, caller, sid)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsvia.api.auth import Caller
+from smsvia.api.auth import ContactsCaller
 from smsvia.api.openapi_extras import CSV
 from smsvia.domain.contacts import KNOWN, InvalidContact
 from smsvia.services import consent as consent_service
@@ -55,7 +55,7 @@ class NewContact(ContactFields):
 
 @router.post("/contacts", status_code=201)
 async def create_contact(
-    body: NewContact, request: Request, response: Response, caller: Caller
+    body: NewContact, request: Request, response: Response, caller: ContactsCaller
 ) -> dict[str, Any]:
     runtime = request.app.state.runtime
     values = _values(body)
@@ -84,7 +84,7 @@ async def create_contact(
 @router.get("/contacts")
 async def list_contacts(
     request: Request,
-    caller: Caller,
+    caller: ContactsCaller,
     phone: str | None = None,
     email: str | None = None,
     tag: str | None = None,
@@ -114,14 +114,14 @@ async def list_contacts(
 
 
 @router.get("/contacts/{sid}")
-async def fetch_contact(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+async def fetch_contact(sid: str, request: Request, caller: ContactsCaller) -> dict[str, Any]:
     view = await service.get_contact(request.app.state.runtime.store, caller, sid)
     return contact_resource(view)
 
 
 @router.patch("/contacts/{sid}")
 async def update_contact(
-    sid: str, body: ContactFields, request: Request, caller: Caller
+    sid: str, body: ContactFields, request: Request, caller: ContactsCaller
 ) -> dict[str, Any]:
     runtime = request.app.state.runtime
     view = await service.update_contact(
@@ -135,14 +135,14 @@ async def update_contact(
 
 
 @router.delete("/contacts/{sid}", status_code=204)
-async def delete_contact(sid: str, request: Request, caller: Caller) -> Response:
+async def delete_contact(sid: str, request: Request, caller: ContactsCaller) -> Response:
     await service.delete_contact(request.app.state.runtime.store, caller, sid)
     return Response(status_code=204)
 
 
 @router.get("/contacts/{sid}/consent", response_model=None, responses=CSV)
 async def contact_consent(
-    sid: str, request: Request, caller: Caller, format: Format = "json"
+    sid: str, request: Request, caller: ContactsCaller, format: Format = "json"
 ) -> dict[str, Any] | Response:
     store = request.app.state.runtime.store
     contact = await service.get_contact(store, caller, sid)
@@ -151,7 +151,7 @@ async def contact_consent(
 
 @router.get("/consent", response_model=None, responses=CSV)
 async def account_consent(
-    request: Request, caller: Caller, phone: str | None = None, format: Format = "json"
+    request: Request, caller: ContactsCaller, phone: str | None = None, format: Format = "json"
 ) -> dict[str, Any] | Response:
     """The account's consent ledger (or one number's entries), oldest first, with whether
     the whole hash chain verified at the moment of export."""
@@ -161,7 +161,7 @@ async def account_consent(
 
 
 async def _export(
-    request: Request, caller: Caller, phone: str | None, format: Format
+    request: Request, caller: ContactsCaller, phone: str | None, format: Format
 ) -> dict[str, Any] | Response:
     store = request.app.state.runtime.store
     exported = await consent_service.export(store, caller.account_id, caller.account_sid, phone)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsvia.api.auth import Caller
+from smsvia.api.auth import Reader, Sender
 from smsvia.api.twilio_messages import message_resource
 from smsvia.services import message_views
 from smsvia.services import messages as service
@@ -44,7 +44,7 @@ class NewMessage(BaseModel):
 
 
 @router.post("/messages", status_code=201)
-async def create_message(body: NewMessage, request: Request, caller: Caller) -> dict[str, Any]:
+async def create_message(body: NewMessage, request: Request, caller: Sender) -> dict[str, Any]:
     runtime = request.app.state.runtime
     content = body.model_dump(
         include={"text", "media_url", "rich_card", "carousel", "suggestions"}, exclude_none=True
@@ -71,7 +71,7 @@ async def create_message(body: NewMessage, request: Request, caller: Caller) -> 
 
 
 @router.get("/messages/{sid}")
-async def fetch_message(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+async def fetch_message(sid: str, request: Request, caller: Reader) -> dict[str, Any]:
     view = await message_views.get_message(
         request.app.state.runtime.store, caller, sid, with_timeline=True
     )

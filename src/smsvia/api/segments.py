@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsvia.api.auth import Caller
+from smsvia.api.auth import CampaignsCaller
 from smsvia.api.contacts import contact_resource
 from smsvia.services import segments as service
 
@@ -32,7 +32,9 @@ class NewSegment(BaseModel):
 
 
 @router.post("/segments", status_code=201)
-async def create_segment(body: NewSegment, request: Request, caller: Caller) -> dict[str, Any]:
+async def create_segment(
+    body: NewSegment, request: Request, caller: CampaignsCaller
+) -> dict[str, Any]:
     view = await service.create_segment(
         request.app.state.runtime.store, caller, body.name, body.match, body.conditions
     )
@@ -41,7 +43,7 @@ async def create_segment(body: NewSegment, request: Request, caller: Caller) -> 
 
 @router.get("/segments")
 async def list_segments(
-    request: Request, caller: Caller, page_size: int = 50, page_token: str | None = None
+    request: Request, caller: CampaignsCaller, page_size: int = 50, page_token: str | None = None
 ) -> dict[str, Any]:
     page = await service.list_segments(
         request.app.state.runtime.store, caller, page_size=page_size, page_token=page_token
@@ -54,12 +56,12 @@ async def list_segments(
 
 
 @router.get("/segments/{sid}")
-async def fetch_segment(sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+async def fetch_segment(sid: str, request: Request, caller: CampaignsCaller) -> dict[str, Any]:
     return segment_resource(await service.get_segment(request.app.state.runtime.store, caller, sid))
 
 
 @router.delete("/segments/{sid}", status_code=204)
-async def delete_segment(sid: str, request: Request, caller: Caller) -> Response:
+async def delete_segment(sid: str, request: Request, caller: CampaignsCaller) -> Response:
     await service.delete_segment(request.app.state.runtime.store, caller, sid)
     return Response(status_code=204)
 
@@ -68,7 +70,7 @@ async def delete_segment(sid: str, request: Request, caller: Caller) -> Response
 async def segment_contacts(
     sid: str,
     request: Request,
-    caller: Caller,
+    caller: CampaignsCaller,
     page_size: int = 50,
     page_token: str | None = None,
 ) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
-from smsvia.api.auth import Caller
+from smsvia.api.auth import CampaignsCaller
 from smsvia.api.openapi_extras import answers
 from smsvia.api.segments import next_page_uri
 from smsvia.domain.orders import InvalidOrder, parse_order, shopify_order
@@ -34,7 +34,7 @@ _EXAMPLE = {
     responses=answers("application/json", description="The order was already recorded"),
 )
 async def create_order(
-    request: Request, caller: Caller, body: Annotated[Any, Body(examples=[_EXAMPLE])]
+    request: Request, caller: CampaignsCaller, body: Annotated[Any, Body(examples=[_EXAMPLE])]
 ) -> JSONResponse:
     """Record an order (idempotent by order_id: a repeat answers 200 with the first)."""
     runtime = request.app.state.runtime
@@ -49,7 +49,7 @@ async def create_order(
 
 @router.get("/v1/orders")
 async def list_orders(
-    request: Request, caller: Caller, page_size: int = 50, page_token: str | None = None
+    request: Request, caller: CampaignsCaller, page_size: int = 50, page_token: str | None = None
 ) -> dict[str, Any]:
     page = await service.list_orders(
         request.app.state.runtime.store, caller, page_size=page_size, page_token=page_token
@@ -83,6 +83,6 @@ async def shopify_orders(account_sid: str, request: Request) -> JSONResponse:
 
 
 @router.get("/v1/insights")
-async def account_insights(request: Request, caller: Caller) -> dict[str, Any]:
+async def account_insights(request: Request, caller: CampaignsCaller) -> dict[str, Any]:
     """Suggestions from the last 90 days of campaigns, each with the figures behind it."""
     return await insights(request.app.state.runtime.store, caller)

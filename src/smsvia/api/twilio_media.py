@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from smsvia.api.auth import Caller, same_account
+from smsvia.api.auth import Reader, same_account
 from smsvia.api.openapi_extras import answers
 from smsvia.domain.twilio_format import rfc2822
 from smsvia.services import media_views as views
@@ -17,7 +17,7 @@ router = APIRouter(prefix=f"/{API_VERSION}/Accounts/{{account_sid}}/Messages/{{m
 
 @router.get("/Media.json")
 async def list_media(
-    account_sid: str, message_sid: str, request: Request, caller: Caller
+    account_sid: str, message_sid: str, request: Request, caller: Reader
 ) -> dict[str, Any]:
     same_account(caller, account_sid)
     media = await views.list_media(request.app.state.runtime.store, caller, message_sid)
@@ -38,7 +38,7 @@ async def list_media(
 
 @router.get("/Media/{media_sid}.json")
 async def fetch_medium(
-    account_sid: str, message_sid: str, media_sid: str, request: Request, caller: Caller
+    account_sid: str, message_sid: str, media_sid: str, request: Request, caller: Reader
 ) -> dict[str, Any]:
     same_account(caller, account_sid)
     store = request.app.state.runtime.store

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.datastructures import FormData
 
-from smsvia.api.auth import Caller, same_account
+from smsvia.api.auth import Reader, Sender, same_account
 from smsvia.api.openapi_extras import LIST_QUERY, SEND_FORM, UPDATE_FORM, form_body, query
 from smsvia.domain.errors import InvalidParameter
 from smsvia.domain.twilio_format import parse_datetime, price, rfc2822
@@ -27,7 +27,7 @@ router = APIRouter(prefix=f"/{API_VERSION}/Accounts/{{account_sid}}")
     response_model=dict[str, Any],
     openapi_extra=form_body(SEND_FORM, required=("To",)),
 )
-async def create_message(account_sid: str, request: Request, caller: Caller) -> Response:
+async def create_message(account_sid: str, request: Request, caller: Sender) -> Response:
     same_account(caller, account_sid)
     form = await request.form()
     runtime = request.app.state.runtime
@@ -60,7 +60,7 @@ async def create_message(account_sid: str, request: Request, caller: Caller) -> 
 
 
 @router.get("/Messages.json", openapi_extra=query(LIST_QUERY))
-async def list_messages(account_sid: str, request: Request, caller: Caller) -> dict[str, Any]:
+async def list_messages(account_sid: str, request: Request, caller: Reader) -> dict[str, Any]:
     same_account(caller, account_sid)
     params = request.query_params
     page_size = _integer(params, "PageSize", code=20001) or 50
@@ -104,7 +104,7 @@ async def list_messages(account_sid: str, request: Request, caller: Caller) -> d
 
 @router.get("/Messages/{sid}.json")
 async def fetch_message(
-    account_sid: str, sid: str, request: Request, caller: Caller
+    account_sid: str, sid: str, request: Request, caller: Reader
 ) -> dict[str, Any]:
     same_account(caller, account_sid)
     return message_resource(await views.get_message(request.app.state.runtime.store, caller, sid))
@@ -112,7 +112,7 @@ async def fetch_message(
 
 @router.post("/Messages/{sid}.json", openapi_extra=form_body(UPDATE_FORM))
 async def update_message(
-    account_sid: str, sid: str, request: Request, caller: Caller
+    account_sid: str, sid: str, request: Request, caller: Sender
 ) -> dict[str, Any]:
     """Status=canceled cancels a scheduled message; Body='' redacts a finished one."""
     same_account(caller, account_sid)
@@ -129,7 +129,7 @@ async def update_message(
 
 
 @router.delete("/Messages/{sid}.json", status_code=204)
-async def delete_message(account_sid: str, sid: str, request: Request, caller: Caller) -> Response:
+async def delete_message(account_sid: str, sid: str, request: Request, caller: Sender) -> Response:
     same_account(caller, account_sid)
     await views.delete_message(request.app.state.runtime.store, caller, sid)
     return Response(status_code=204)

@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from smsvia.cli._common import CliError, console, with_runtime
 
@@ -113,6 +114,21 @@ def accounts_update(
     console.print(f"{account_sid}: {said}", highlight=False)
 
 
+@accounts_app.command("rotate-token")
+def accounts_rotate_token(
+    account_sid: Annotated[str, typer.Argument(help="The account.")],
+    as_json: Annotated[bool, typer.Option("--json", help='Print {"sid", "auth_token"}.')] = False,
+) -> None:
+    """Give the account a new Auth Token; the old one stops working at once."""
+    from smsvia.services.keys import rotate_token
+
+    made = with_runtime(lambda runtime: rotate_token(runtime.store, account_sid))
+    if as_json:
+        print(json.dumps({"sid": made.sid, "auth_token": made.secret}))
+    else:
+        console.print(f"Account SID  {made.sid}\nAuth Token   {made.secret}", highlight=False)
+
+
 def _shown(name: str, value: object) -> str:
     """A setting as the command confirms it; a secret only as set or removed."""
     if name.endswith("secret"):
@@ -124,16 +140,75 @@ def _shown(name: str, value: object) -> str:
 def keys_create(
     account_sid: Annotated[str, typer.Argument(help="The account the key acts for.")],
     name: Annotated[str, typer.Option("--name", help="A name for the key.")] = "API key",
-    as_json: Annotated[bool, typer.Option("--json", help="Print {sid, secret}.")] = False,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="Restrict the key (repeatable): messages:send, messages:read, contacts, "
+            "campaigns, admin. None: all of them.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {sid, secret, scopes}.")] = False,
 ) -> None:
     """Create an API key (SK…) and print its secret (shown once, stored hashed)."""
-    from smsvia.services.accounts import create_api_key
+    from smsvia.services.keys import create_key
 
-    created = with_runtime(lambda runtime: create_api_key(runtime.store, account_sid, name))
+    made = with_runtime(lambda runtime: create_key(runtime.store, account_sid, name, scope))
+    scopes = list(made.key.scopes)
     if as_json:
-        print(json.dumps({"sid": created.sid, "secret": created.secret}))
+        print(json.dumps({"sid": made.key.sid, "secret": made.secret, "scopes": scopes}))
     else:
-        console.print(f"API key SID  {created.sid}\nSecret       {created.secret}", highlight=False)
+        console.print(
+            f"API key SID  {made.key.sid}\nSecret       {made.secret}\n"
+            f"Scopes       {' '.join(scopes)}",
+            highlight=False,
+        )
+
+
+@keys_app.command("list")
+def keys_list(
+    account_sid: Annotated[str, typer.Argument(help="Whose keys.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """The account's API keys (never their secrets)."""
+    from smsvia.services.accounts import acting_for
+    from smsvia.services.keys import list_keys
+
+    async def found(runtime):
+        principal = await acting_for(runtime.store, account_sid)
+        return await list_keys(runtime.store, principal.account_id)
+
+    keys = with_runtime(found)
+    if as_json:
+        print(
+            json.dumps(
+                [{"sid": k.sid, "name": k.friendly_name, "scopes": list(k.scopes)} for k in keys]
+            )
+        )
+        return
+    table = Table("sid", "name", "scopes", "created")
+    for k in keys:
+        table.add_row(
+            k.sid, k.friendly_name, " ".join(k.scopes), f"{k.date_created:%Y-%m-%d %H:%M}"
+        )
+    console.print(table)
+
+
+@keys_app.command("delete")
+def keys_delete(
+    account_sid: Annotated[str, typer.Argument(help="Whose key.")],
+    key_sid: Annotated[str, typer.Argument(help="The key (SK…) to revoke.")],
+) -> None:
+    """Revoke an API key: its next request is refused (401), in every server process."""
+    from smsvia.services.accounts import acting_for
+    from smsvia.services.keys import delete_key
+
+    async def delete(runtime):
+        principal = await acting_for(runtime.store, account_sid)
+        await delete_key(runtime.store, principal.account_id, key_sid)
+
+    with_runtime(delete)
+    console.print(f"{key_sid} revoked", highlight=False)
 
 
 @numbers_app.command("add")

@@ -79,6 +79,13 @@ class AuthenticationFailed(DomainError):
     http_status = 401
 
 
+class Forbidden(DomainError):
+    """The credentials are good but may not do this (a restricted API key)."""
+
+    code = 20403
+    http_status = 403
+
+
 class Conflict(DomainError):
     """The resource is in a state that does not allow the request."""
 

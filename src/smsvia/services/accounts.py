@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -14,6 +15,7 @@ from smsvia.domain import ids
 from smsvia.domain.errors import AuthenticationFailed, InvalidParameter, NotFound
 from smsvia.domain.quiet_hours import parse_window
 from smsvia.services.clock import Clock, utcnow
+from smsvia.services.group_commit import GroupCommit
 from smsvia.store import accounts as queries
 from smsvia.store.context import Store
 from smsvia.store.models import Account, ApiKey
@@ -35,6 +37,10 @@ class Principal:
     account_sid: str
     auth_token: str  # the account's, used to sign its callbacks
     via: str  # the SID that authenticated: the account's or an API key's
+    scopes: frozenset[str] | None = None  # a restricted key's; None: everything
+
+    def may(self, scope: str) -> bool:
+        return self.scopes is None or scope in self.scopes
 
 
 async def create_account(store: Store, friendly_name: str, *, clock: Clock = utcnow) -> Credentials:
@@ -142,70 +148,96 @@ def _check_windows(changes: AccountSettings) -> None:
             raise InvalidParameter(f"{name} must be between 0 and {most}", code=21100, field=name)
 
 
-async def create_api_key(
-    store: Store, account_sid: str, friendly_name: str, *, clock: Clock = utcnow
-) -> Credentials:
-    """A new API key (SK…) for the account; the secret is returned once and stored hashed."""
-    sid, secret = ids.new_sid(ids.API_KEY), ids.new_secret()
-    async with store.db.transaction() as session:
-        account = await queries.account_by_sid(session, account_sid)
-        if account is None:
-            raise NotFound(f"Account {account_sid} not found")
-        session.add(
-            ApiKey(
-                sid=sid,
-                account_id=account.id,
-                friendly_name=friendly_name,
-                secret_hash=_hasher.hash(secret),
-                date_created=clock(),
-            )
-        )
-    return Credentials(sid, secret)
-
-
 class Authenticator:
-    """Checks Basic credentials; remembers recent successes so argon2 runs once per key.
+    """Checks Basic credentials without ever letting revoked ones through.
 
-    A revoked key or rotated token stops working within `ttl` seconds.
+    On SQLite a success is remembered while the credential stamp next to the database is
+    unchanged (store/credential_watch.py: every process that deletes a key or rotates a
+    token stamps it, before and after its commit), so a warm login costs a stat. On
+    PostgreSQL, where a change made elsewhere could only be heard a moment late, every
+    request reads its key or account row (an indexed look-up); only argon2's verdict on a
+    key's secret is remembered, for as long as the key's hash is the same.
     """
 
     def __init__(self, store: Store, ttl: float = 60.0, size: int = 10_000) -> None:
         self._store = store
         self._ttl = ttl
         self._size = size
-        self._recent: dict[tuple[str, bytes], tuple[float, Principal]] = {}
+        self._recent: dict[tuple[str, bytes], tuple[float, object, Principal]] = {}
+        self._verified: set[tuple[str, bytes]] = set()  # (secret hash, password digest)
+        self._lookups: GroupCommit[tuple[str, str, bytes], Principal] = GroupCommit(
+            self._check_batch, max_batch=256
+        )
 
     async def authenticate(self, username: str, password: str) -> Principal:
-        key = (username, hashlib.sha256(password.encode()).digest())
-        cached = self._recent.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        principal = await self._check(username, password)
-        if len(self._recent) >= self._size:
-            self._recent.clear()
-        self._recent[key] = (time.monotonic() + self._ttl, principal)
+        watch = self._store.credentials
+        digest = hashlib.sha256(password.encode()).digest()
+        key = (username, digest)
+        generation = watch.generation
+        cached = self._recent.get(key) if watch.trusted else None
+        if cached is not None and cached[0] > time.monotonic() and cached[1] == generation:
+            return cached[2]
+        principal = await self._check(username, password, digest)
+        if watch.trusted:
+            if len(self._recent) >= self._size:
+                self._recent.clear()
+            # Stamped with the generation read before the check: a change during it shows.
+            self._recent[key] = (time.monotonic() + self._ttl, generation, principal)
         return principal
 
-    async def _check(self, username: str, password: str) -> Principal:
-        failed = AuthenticationFailed("Authentication Error - invalid username")
+    async def _check(self, username: str, password: str, digest: bytes) -> Principal:
+        """Checked against the rows as they are now; concurrent logins share the look-up
+        (one session, two queries a batch), as concurrent sends share a commit."""
+        if not (ids.is_sid(username, ids.ACCOUNT) or ids.is_sid(username, ids.API_KEY)):
+            raise AuthenticationFailed("Authentication Error - invalid username")
+        return await self._lookups.submit((username, password, digest))
+
+    async def _check_batch(
+        self, batch: Sequence[tuple[str, str, bytes]]
+    ) -> list[Principal | Exception]:
+        account_sids = {name for name, _, _ in batch if ids.is_sid(name, ids.ACCOUNT)}
+        key_sids = {name for name, _, _ in batch if ids.is_sid(name, ids.API_KEY)}
         async with self._store.db.sessions() as session:
-            if ids.is_sid(username, ids.ACCOUNT):
-                account = await queries.account_by_sid(session, username)
-                if account is None or account.status != "active":
-                    raise failed
-                token = self._token(account)
-                if not hmac.compare_digest(token.encode(), password.encode()):
-                    raise failed
-                return Principal(account.id, account.sid, token, account.sid)
-            if ids.is_sid(username, ids.API_KEY):
-                key = await queries.api_key_by_sid(session, username)
-                if key is None or not _verify(key.secret_hash, password):
-                    raise failed
-                account = await queries.account_by_id(session, key.account_id)
-                if account is None or account.status != "active":
-                    raise failed
-                return Principal(account.id, account.sid, self._token(account), key.sid)
-        raise failed
+            accounts, keys = await queries.credentials_of(session, account_sids, key_sids)
+        by_id = {account.id: account for account in accounts.values()}
+        return [self._verdict(login, accounts, keys, by_id) for login in batch]
+
+    def _verdict(
+        self,
+        login: tuple[str, str, bytes],
+        accounts: dict[str, Account],
+        keys: dict[str, ApiKey],
+        by_id: dict[int, Account],
+    ) -> Principal | Exception:
+        username, password, digest = login
+        failed = AuthenticationFailed("Authentication Error - invalid username")
+        key = keys.get(username)
+        if key is not None:
+            account = by_id.get(key.account_id)
+            if account is None or account.status != "active":
+                return failed
+            if not self._secret_matches(key.secret_hash, password, digest):
+                return failed
+            scopes = frozenset(key.scopes) if key.scopes is not None else None
+            return Principal(account.id, account.sid, self._token(account), key.sid, scopes)
+        account = accounts.get(username)
+        if account is None or account.status != "active":
+            return failed
+        token = self._token(account)
+        if not hmac.compare_digest(token.encode(), password.encode()):
+            return failed
+        return Principal(account.id, account.sid, token, account.sid)
+
+    def _secret_matches(self, secret_hash: str, password: str, digest: bytes) -> bool:
+        """argon2 once per key and secret: tens of milliseconds, by design."""
+        if (secret_hash, digest) in self._verified:
+            return True
+        if not _verify(secret_hash, password):
+            return False
+        if len(self._verified) >= self._size:
+            self._verified.clear()
+        self._verified.add((secret_hash, digest))
+        return True
 
     async def account(self, account_sid: str) -> Principal:
         """An active account, already authenticated some other way (a dashboard session)."""

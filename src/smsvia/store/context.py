@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from smsvia.store.credential_watch import CredentialWatch
 from smsvia.store.crypto import Cipher
 from smsvia.store.database import Database
 from smsvia.store.media import MediaFiles
@@ -19,3 +20,8 @@ class Store:
     signal: OutboxSignal = field(default_factory=lambda: OutboxSignal(None))
     # MMS pictures and videos, as sent and as received.
     media: MediaFiles = field(default_factory=lambda: MediaFiles(Path("smsvia-data/media")))
+    # Deleted keys and rotated tokens, heard at once by every process's login cache.
+    credentials: CredentialWatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.credentials = CredentialWatch(self.db)

@@ -72,6 +72,7 @@ class ApiKey(Base):
     friendly_name: Mapped[str] = mapped_column(String(255))
     secret_hash: Mapped[str] = mapped_column(String(255))  # argon2
     date_created: Mapped[datetime]
+    scopes: Mapped[list[str] | None] = mapped_column(JSON)  # None: every scope
 
 
 class Connector(Base):
