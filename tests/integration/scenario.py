@@ -44,6 +44,7 @@ class Scenario:
         self.shop = await self.backend.create_tenant(smsc_port=port, **self.tenant_options)
         self.dispatch = Dispatch(
             self.backend.store,
+            allow_private_urls=True,  # the shop's callback receiver is on 127.0.0.1
             worker_config=FAST,
             webhook_config=self.webhook_config,
             channel_factory=lambda name, config: SmppChannel(
@@ -63,6 +64,7 @@ class Scenario:
             self.shop.principal,
             SendRequest(to=to, sender=self.shop.sender, body=body, **options),
             price_book=BOOK,
+            allow_private_urls=True,  # the shop's callback receiver is on 127.0.0.1
         )
 
     async def wait_for(self, sid: str, *statuses: str, timeout: float = 15.0):

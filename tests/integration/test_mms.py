@@ -16,8 +16,10 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from smsvia.api.app import create_app
 from smsvia.domain import mm7
 from smsvia.services.contacts import save_contact
+from tests.integration.conftest import ServerThread
 from tests.integration.mms_stack import MmsStack
 from tests.processes import daytime_zone
 
@@ -173,15 +175,18 @@ def test_a_malformed_report_is_refused_and_a_repeated_one_changes_nothing(stack)
     assert [e["event"] for e in after["timeline"]] == [e["event"] for e in before["timeline"]]
 
 
-def test_private_and_metadata_media_urls_are_refused_at_the_api(server, backend):
+def test_private_and_metadata_media_urls_are_refused_at_the_api(settings, backend):
     shop = backend.tenant()
+    guarded = settings.model_copy(update={"allow_private_urls": False})
+    running = ServerThread(create_app(guarded))
     client = Client(shop.sid, shop.token, http_client=TwilioHttpClient())
-    client.api.base_url = server
+    client.api.base_url = running.url
     for url in ("http://127.0.0.1/x.jpg", "http://169.254.169.254/latest/meta-data/"):
         with pytest.raises(TwilioRestException) as refused:
             client.messages.create(to=US, from_=shop.sender, body="x", media_url=[url])
         assert (refused.value.status, refused.value.code) == (400, 21620)
         assert "non-public" in refused.value.msg
+    running.stop()
 
 
 def test_an_inbound_mms_is_stored_and_forwarded_with_its_media(

@@ -199,7 +199,7 @@ def test_a_refused_destination_still_gets_a_preview_page(backend, settings, shop
     shop = backend.tenant()
     sid = launched_campaign(backend, shop, f"{shop_site.url}/boots", contacts=1)
     code = CODE.search(bodies(backend, sid)[0]).group(1)
-    running = ServerThread(create_app(settings))
+    running = ServerThread(create_app(settings.model_copy(update={"allow_private_urls": False})))
     try:
         page = httpx.get(f"{running.url}/l/{code}", headers={"User-Agent": "Slackbot 1.0"})
     finally:

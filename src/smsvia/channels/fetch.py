@@ -12,7 +12,9 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 
 from smsvia.domain.errors import DomainError
 
@@ -45,11 +47,50 @@ async def check_url(url: str, *, allow_private: bool = False, unresolved_ok: boo
             return
         raise UrlRefused(f"{parts.hostname} does not resolve") from exc
     for *_, address in found:
-        ip = ipaddress.ip_address(address[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        if not ip.is_global or ip.is_multicast:
-            raise UrlRefused(f"{parts.hostname} resolves to a non-public address ({ip})")
+        if not is_public(address[0]):
+            raise UrlRefused(f"{parts.hostname} resolves to a non-public address ({address[0]})")
+
+
+def is_public(address: str) -> bool:
+    """Whether an IP address is one the internet routes to (not private, loopback,
+    link-local as cloud metadata is, reserved or multicast)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver with the guard at connect time: only public addresses are handed
+    to the connection, so a name that resolved to a public address when it was checked and
+    to 127.0.0.1 now (DNS rebinding) still cannot reach it."""
+
+    def __init__(self) -> None:
+        self._inner = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        public = [entry for entry in found if is_public(entry["host"])]
+        if not public:
+            raise OSError(f"{host} resolves to no public address; refused")
+        return public
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def refuse_private_literal(url: str) -> None:
+    """UrlRefused for a URL whose host is a non-public IP literal (resolvers never see
+    those, so GuardedResolver cannot)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        public = is_public(host)
+    except ValueError:
+        return  # a name: the resolver checks it
+    if not public:
+        raise UrlRefused(f"{host} is a non-public address")
 
 
 @dataclass(frozen=True)
@@ -99,21 +140,30 @@ async def fetch_media(
 async def _get(
     url: str, allow_private: bool, timeout: float, max_bytes: int, agent: str
 ) -> tuple[Fetched, bool]:
-    """The first `max_bytes` of `url` after redirects, and whether that was all of it."""
-    async with httpx.AsyncClient(
-        timeout=timeout, follow_redirects=False, headers={"User-Agent": agent}
+    """The first `max_bytes` of `url` after redirects, and whether that was all of it.
+
+    Each hop's URL is checked, and the connection itself only ever reaches the public
+    addresses the guarded resolver hands it (a name that re-resolves to 127.0.0.1 between
+    the check and the connection gets nowhere)."""
+    resolver = None if allow_private else GuardedResolver()
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(resolver=resolver),
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        headers={"User-Agent": agent},
     ) as client:
         for _ in range(MAX_REDIRECTS + 1):
             await check_url(url, allow_private=allow_private)
             try:
-                async with client.stream("GET", url) as response:
-                    if response.is_redirect and "location" in response.headers:
+                async with client.get(url, allow_redirects=False) as response:
+                    if response.status in (301, 302, 303, 307, 308) and response.headers.get(
+                        "location"
+                    ):
                         url = urljoin(url, response.headers["location"])
                         continue
-                    if response.status_code != 200:
-                        raise UrlRefused(f"{url} answered {response.status_code}")
+                    if response.status != 200:
+                        raise UrlRefused(f"{url} answered {response.status}")
                     body = bytearray()
-                    async for chunk in response.aiter_bytes():
+                    async for chunk in response.content.iter_chunked(64 * 1024):
                         body += chunk
                         if len(body) > max_bytes:
                             break
@@ -123,7 +173,7 @@ async def _get(
                         bytes(body[:max_bytes]),
                     )
                     return fetched, len(body) <= max_bytes
-            except httpx.HTTPError as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 raise UrlRefused(f"{url} could not be fetched: {type(exc).__name__}") from exc
     raise UrlRefused(f"{url} redirects more than {MAX_REDIRECTS} times")
 

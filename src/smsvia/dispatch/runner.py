@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from smsvia.channels.base import Inbound, MessageHeard, SmsChannel
 from smsvia.channels.mm7 import Mm7Channel, Mm7Config
@@ -112,7 +112,8 @@ class Dispatch:
             public_url=self.public_url,
         )
         self.rcs_events = RcsEventProcessor(self.store, self.tracker, self.price_book)
-        self.webhooks = WebhookDispatcher(self.store, owner=self.owner, config=self.webhook_config)
+        config = replace(self.webhook_config, allow_private=self.allow_private_urls)
+        self.webhooks = WebhookDispatcher(self.store, owner=self.owner, config=config)
         self.campaigns = CampaignRunner(
             Fanout(
                 self.store,

@@ -91,6 +91,7 @@ async def send_message(
     now = clock()
     outgoing = _check(request, price_book, default_region, now, public_url)
     await check_media_urls(outgoing.media, allow_private_urls)
+    await check_callback_url(outgoing.status_callback, allow_private_urls)
     route = await sender_route(store, principal, outgoing.sender)
     outgoing = _rcs_first_if_possible(outgoing, route, price_book)
     outgoing = routing.media_first(outgoing, route, price_book, public_url)
@@ -119,6 +120,7 @@ async def send_rich_message(
     now = clock()
     outgoing, content = rich_outgoing(request, price_book, public_url, default_region, now)
     await check_media_urls(content.media_urls, allow_private_urls)
+    await check_callback_url(outgoing.status_callback, allow_private_urls)
     route = await sender_route(store, principal, outgoing.sender)
     outgoing = route_rich(outgoing, content, request, route, price_book)
     return await _queue(
@@ -333,6 +335,19 @@ def _media(urls: Sequence[str]) -> tuple[str, ...]:
                 f"MediaUrl '{url}' is not an http(s) URL", code=21620, field="MediaUrl"
             )
     return tuple(urls)
+
+
+async def check_callback_url(url: str | None, allow_private: bool) -> None:
+    """21609 for a StatusCallback the SSRF guard refuses; checked again as each callback
+    connects (webhooks/dispatcher.py), where DNS cannot fool it."""
+    if url is None:
+        return
+    try:
+        await check_url(url, allow_private=allow_private, unresolved_ok=True)
+    except UrlRefused as exc:
+        raise InvalidParameter(
+            f"StatusCallback refused: {exc.message}", code=21609, field="StatusCallback"
+        ) from exc
 
 
 async def check_media_urls(urls: Sequence[str], allow_private: bool) -> None:

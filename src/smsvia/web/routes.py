@@ -194,6 +194,7 @@ async def send(
             price_book=runtime.price_book,
             default_region=runtime.settings.default_region,
             intake=runtime.intake,
+            allow_private_urls=runtime.settings.allow_private_urls,
         )
     except DomainError as exc:
         return await _send_page(request, session, form, exc.message, status_code=400)

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from smsvia import __version__, metrics
+from smsvia.channels.fetch import GuardedResolver, UrlRefused, refuse_private_literal
 from smsvia.domain.signature import twilio_signature
 from smsvia.services.clock import Clock, utcnow
 from smsvia.store import accounts as account_queries
@@ -45,6 +46,8 @@ class WebhookConfig:
     backoff_max: float = 3600.0
     lease_seconds: float = 60.0
     poll_interval: float = 0.5
+    # Callbacks to private, loopback and link-local addresses (SMSVIA_ALLOW_PRIVATE_URLS).
+    allow_private: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,8 +130,10 @@ class WebhookDispatcher:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._http is None:  # made in the running loop, as aiohttp wants
+            # The SSRF guard where it cannot be fooled: on the addresses connected to.
+            resolver = None if self.config.allow_private else GuardedResolver()
             self._http = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.config.concurrency),
+                connector=aiohttp.TCPConnector(limit=self.config.concurrency, resolver=resolver),
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout),
                 headers={"User-Agent": f"smsvia/{__version__} (TwilioProxy-compatible)"},
             )
@@ -150,6 +155,8 @@ class WebhookDispatcher:
             started = time.perf_counter()
             at = self.clock()
             try:
+                if not self.config.allow_private:
+                    refuse_private_literal(delivery.url)
                 async with self._client().post(
                     delivery.url,
                     # Encoded here: aiohttp's FormData machinery cost more than the post.
@@ -163,6 +170,8 @@ class WebhookDispatcher:
                     error = f"HTTP {status}"
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 status, error = None, _failure(exc)[:500]
+            except UrlRefused as exc:
+                status, error = None, f"Refused: {exc.message}"
             duration = int((time.perf_counter() - started) * 1000)
         metrics.WEBHOOK_ATTEMPTS.labels("ok" if error is None else "error").inc()
         return _Outcome(delivery.id, at, status, error, duration)
