@@ -155,11 +155,12 @@ def test_sim_rcs_command_is_a_real_rbm_platform(tmp_path):
     assert "delivered 1 messages, revoked 0" in sim.out.read_text()
 
 
-def test_demo_banner_rcs_example_shows_rcs_and_sms_fallback_side_by_side(demo):
+def run_banner_loop(demo, pattern: str, done: set[str]) -> list[dict]:
+    """Paste the banner's `for to in …` loop that `pattern` finds into bash; return the
+    two messages it made once each is in one of the `done` statuses."""
     running, port = demo
-    banner = running.out.read_text()
     sid, token = demo_credentials(running)
-    loop = re.search(r"(  for to in .*?done)", banner, re.S).group(1)
+    loop = re.search(pattern, running.out.read_text(), re.S).group(1)
     made = subprocess.run(["bash", "-c", loop], capture_output=True, text=True, timeout=30)
     sids = [json.loads(line)["sid"] for line in made.stdout.splitlines() if line.strip()]
     assert len(sids) == 2, made.stdout + made.stderr
@@ -169,36 +170,25 @@ def test_demo_banner_rcs_example_shows_rcs_and_sms_fallback_side_by_side(demo):
         return httpx.get(url, auth=(sid, token)).json()
 
     deadline = time.monotonic() + 30
-    while {fetch(s)["status"] for s in sids} - {"delivered", "read"}:
+    while {fetch(s)["status"] for s in sids} - done:
         assert time.monotonic() < deadline, [fetch(s)["timeline"] for s in sids]
         time.sleep(0.2)
-    rcs, sms = (fetch(s) for s in sids)
+    return [fetch(s) for s in sids]
+
+
+def test_demo_banner_rcs_example_shows_rcs_and_sms_fallback_side_by_side(demo):
+    rcs, sms = run_banner_loop(demo, r"(  for to in .*?done)", {"delivered", "read"})
     assert (rcs["channel"], rcs["fallback_reason"]) == ("rcs", None)
     assert (sms["channel"], sms["fallback_reason"]) == ("sms", "not_rcs_capable")
     assert sms["status_label"] == "Sent as SMS via server"
-    assert f"http://127.0.0.1:{port}/m/" in sms["body"]  # the preview link for the picture
+    assert f"http://127.0.0.1:{demo[1]}/m/" in sms["body"]  # the preview link for the picture
 
 
 def test_demo_banner_picture_goes_by_mms_to_the_us_and_as_sms_with_a_link_abroad(demo):
-    running, port = demo
-    banner = running.out.read_text()
-    sid, token = demo_credentials(running)
-    loop = re.search(r"(  for to in [^\n]*\n[^\n]*Messages\.json.*?done)", banner, re.S).group(1)
-    made = subprocess.run(["bash", "-c", loop], capture_output=True, text=True, timeout=30)
-    sids = [json.loads(line)["sid"] for line in made.stdout.splitlines() if line.strip()]
-    assert len(sids) == 2, made.stdout + made.stderr
-
-    def fetch(message_sid: str) -> dict:
-        url = f"http://127.0.0.1:{port}/v1/messages/{message_sid}"
-        return httpx.get(url, auth=(sid, token)).json()
-
-    deadline = time.monotonic() + 30
-    while {fetch(s)["status"] for s in sids} != {"delivered"}:
-        assert time.monotonic() < deadline, [fetch(s)["timeline"] for s in sids]
-        time.sleep(0.2)
-    mms, sms = (fetch(s) for s in sids)
+    loop = r"(  for to in [^\n]*\n[^\n]*Messages\.json.*?done)"
+    mms, sms = run_banner_loop(demo, loop, {"delivered"})
     assert (mms["channel"], mms["num_media"], mms["fallback_reason"]) == ("mms", "1", None)
     assert (sms["channel"], sms["fallback_reason"]) == ("sms", "mms_not_supported")
     assert sms["status_label"] == "Sent as SMS via server"
-    phone = httpx.get(f"http://127.0.0.1:{port}/demo/phone", params={"number": "+14155550100"})
+    phone = httpx.get(f"http://127.0.0.1:{demo[1]}/demo/phone", params={"number": "+14155550100"})
     assert 'src="data:image/jpeg;base64,' in phone.text

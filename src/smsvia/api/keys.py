@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from smsvia.api.auth import Admin, same_account
-from smsvia.api.openapi_extras import form_body
+from smsvia.api.openapi_extras import form_body, one_page
 from smsvia.domain.twilio_format import rfc2822
 from smsvia.services import keys as service
 from smsvia.services.delivery import API_VERSION
@@ -40,18 +40,7 @@ async def list_keys(account_sid: str, request: Request, caller: Admin) -> dict[s
     same_account(caller, account_sid)
     found = await service.list_keys(request.app.state.runtime.store, caller.account_id)
     uri = f"/{API_VERSION}/Accounts/{account_sid}/Keys.json"
-    size = max(len(found), 50)
-    return {
-        "keys": [key_resource(key) for key in found],
-        "page": 0,
-        "page_size": size,
-        "start": 0,
-        "end": max(len(found) - 1, 0),
-        "first_page_uri": f"{uri}?PageSize={size}&Page=0",
-        "next_page_uri": None,
-        "previous_page_uri": None,
-        "uri": f"{uri}?PageSize={size}&Page=0",
-    }
+    return one_page("keys", [key_resource(key) for key in found], uri)
 
 
 @router.get("/Keys/{sid}.json")

@@ -1,7 +1,8 @@
 """What FastAPI cannot see for itself, told to the OpenAPI document: the Twilio-style
 operations read their form bodies and query strings by hand (as Twilio names them: To,
-From, MediaUrl repeated...), some operations answer CSV, XML or media bytes besides JSON.
-The fuzzing test holds every answer to what the document says."""
+From, MediaUrl repeated...); some operations answer CSV, XML or media bytes besides JSON.
+The fuzzing test holds every answer to what the document says. Also the shape of Twilio's
+one-page lists."""
 
 from __future__ import annotations
 
@@ -89,3 +90,21 @@ MM7_ANSWERS: dict[int | str, Any] = {
         (404, "A fault: no such MM7 connector"),
     )
 }
+
+
+def one_page(name: str, items: list[dict[str, Any]], uri: str) -> dict[str, Any]:
+    """A Twilio list resource that fits on one page (a message's media, an account's keys),
+    with the paging fields the SDKs read."""
+    size = max(len(items), 50)
+    first = f"{uri}?PageSize={size}&Page=0"
+    return {
+        name: items,
+        "page": 0,
+        "page_size": size,
+        "start": 0,
+        "end": max(len(items) - 1, 0),
+        "first_page_uri": first,
+        "next_page_uri": None,
+        "previous_page_uri": None,
+        "uri": first,
+    }

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from smsvia.api.auth import Reader, same_account
-from smsvia.api.openapi_extras import answers
+from smsvia.api.openapi_extras import answers, one_page
 from smsvia.domain.twilio_format import rfc2822
 from smsvia.services import media_views as views
 from smsvia.services.delivery import API_VERSION
@@ -22,18 +22,7 @@ async def list_media(
     same_account(caller, account_sid)
     media = await views.list_media(request.app.state.runtime.store, caller, message_sid)
     uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{message_sid}/Media.json"
-    size = max(len(media), 50)
-    return {
-        "media_list": [media_resource(medium) for medium in media],
-        "page": 0,
-        "page_size": size,
-        "start": 0,
-        "end": max(len(media) - 1, 0),
-        "first_page_uri": f"{uri}?PageSize={size}&Page=0",
-        "next_page_uri": None,
-        "previous_page_uri": None,
-        "uri": f"{uri}?PageSize={size}&Page=0",
-    }
+    return one_page("media_list", [media_resource(medium) for medium in media], uri)
 
 
 @router.get("/Media/{media_sid}.json")

@@ -340,26 +340,23 @@ def _media(urls: Sequence[str]) -> tuple[str, ...]:
 async def check_callback_url(url: str | None, allow_private: bool) -> None:
     """21609 for a StatusCallback the SSRF guard refuses; checked again as each callback
     connects (webhooks/dispatcher.py), where DNS cannot fool it."""
-    if url is None:
-        return
-    try:
-        await check_url(url, allow_private=allow_private, unresolved_ok=True)
-    except UrlRefused as exc:
-        raise InvalidParameter(
-            f"StatusCallback refused: {exc.message}", code=21609, field="StatusCallback"
-        ) from exc
+    await _guarded([url] if url else [], allow_private, 21609, "StatusCallback")
 
 
 async def check_media_urls(urls: Sequence[str], allow_private: bool) -> None:
     """21620 for a media URL the SSRF guard refuses (a private, loopback or link-local
     address), so the caller hears it now. A host that does not resolve passes: fetching it
     fails the message later (11200), as Twilio's does."""
+    await _guarded(urls, allow_private, 21620, "MediaUrl")
+
+
+async def _guarded(urls: Sequence[str], allow_private: bool, code: int, field: str) -> None:
     for url in urls:
         try:
             await check_url(url, allow_private=allow_private, unresolved_ok=True)
         except UrlRefused as exc:
             raise InvalidParameter(
-                f"MediaUrl refused: {exc.message}", code=21620, field="MediaUrl"
+                f"{field} refused: {exc.message}", code=code, field=field
             ) from exc
 
 
