@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from smsvia import metrics
-from smsvia.channels.fetch import UrlRefused, check_url
 from smsvia.domain.encoding import segment
 from smsvia.domain.errors import DomainError, InvalidParameter
 from smsvia.domain.links import Shortener
@@ -28,6 +27,7 @@ from smsvia.services.clock import Clock, utcnow
 from smsvia.services.compliance import load_rules
 from smsvia.services.intake import Intake, NewMessage, screen_batch, write_messages
 from smsvia.services.message_views import MessageView, message_view
+from smsvia.services.outbound_urls import check_callback_url, check_media_urls
 from smsvia.services.outgoing import Outgoing
 from smsvia.services.routing import sender_route
 from smsvia.services.senders import normalize_sender
@@ -335,29 +335,6 @@ def _media(urls: Sequence[str]) -> tuple[str, ...]:
                 f"MediaUrl '{url}' is not an http(s) URL", code=21620, field="MediaUrl"
             )
     return tuple(urls)
-
-
-async def check_callback_url(url: str | None, allow_private: bool) -> None:
-    """21609 for a StatusCallback the SSRF guard refuses; checked again as each callback
-    connects (webhooks/dispatcher.py), where DNS cannot fool it."""
-    await _guarded([url] if url else [], allow_private, 21609, "StatusCallback")
-
-
-async def check_media_urls(urls: Sequence[str], allow_private: bool) -> None:
-    """21620 for a media URL the SSRF guard refuses (a private, loopback or link-local
-    address), so the caller hears it now. A host that does not resolve passes: fetching it
-    fails the message later (11200), as Twilio's does."""
-    await _guarded(urls, allow_private, 21620, "MediaUrl")
-
-
-async def _guarded(urls: Sequence[str], allow_private: bool, code: int, field: str) -> None:
-    for url in urls:
-        try:
-            await check_url(url, allow_private=allow_private, unresolved_ok=True)
-        except UrlRefused as exc:
-            raise InvalidParameter(
-                f"{field} refused: {exc.message}", code=code, field=field
-            ) from exc
 
 
 def callback_url(url: str | None) -> str | None:
