@@ -13,6 +13,7 @@ from smsvia.services.contacts import fill_derived
 from smsvia.services.intake import Intake
 from smsvia.services.links import Visits
 from smsvia.services.quote import load_price_book
+from smsvia.services.rate_gate import RateGate
 from smsvia.store.context import Store
 from smsvia.store.crypto import Cipher, load_master_key
 from smsvia.store.database import Database
@@ -30,6 +31,7 @@ class Runtime:
     intake: Intake  # new messages, group-committed
     rules: RuleBook  # quiet hours and caps by state
     visits: Visits  # taps on short links, group-committed
+    gate: RateGate  # rate limits shared by every server process
 
     async def close(self) -> None:
         await self.store.credentials.close()
@@ -60,4 +62,5 @@ async def open_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
         Intake(store, rules),
         rules,
         Visits(store),
+        RateGate(store.db),
     )

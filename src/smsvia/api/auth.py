@@ -1,4 +1,5 @@
-"""HTTP Basic authentication with an Account SID + Auth Token or an API key SID + secret."""
+"""HTTP Basic authentication with an Account SID + Auth Token or an API key SID + secret,
+and each credential's rate limit (429, code 20429, before anything is accepted)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from smsvia.domain.errors import AuthenticationFailed, Forbidden, NotFound
+from smsvia.domain.errors import AuthenticationFailed, Forbidden, NotFound, TooManyRequests
 from smsvia.services.accounts import Principal
 
 
@@ -22,7 +23,16 @@ async def principal(request: Request) -> Principal:
         username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise AuthenticationFailed("Malformed Basic credentials") from exc
-    return await request.app.state.runtime.authenticator.authenticate(username, password)
+    runtime = request.app.state.runtime
+    who: Principal = await runtime.authenticator.authenticate(username, password)
+    if who.rate_limit:
+        wait = await runtime.gate.admit(f"api:{who.via}", who.rate_limit, who.rate_limit)
+        if wait:
+            raise TooManyRequests(
+                f"Too many requests: {who.via} may make {who.rate_limit:g} a second",
+                retry_after=wait,
+            )
+    return who
 
 
 def same_account(caller: Principal, account_sid: str) -> None:

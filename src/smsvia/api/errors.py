@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from smsvia.domain.errors import AuthenticationFailed, DomainError
+from smsvia.domain.errors import AuthenticationFailed, DomainError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ def install(app: FastAPI) -> None:
         headers = {}
         if isinstance(exc, AuthenticationFailed):
             headers["WWW-Authenticate"] = 'Basic realm="smsvia"'
+        if isinstance(exc, TooManyRequests):
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return JSONResponse(
             error_body(exc.code, exc.message, exc.http_status),
             status_code=exc.http_status,

@@ -86,10 +86,19 @@ def accounts_update(
             help="Else to the last delivered campaign text within this many hours (default 24).",
         ),
     ] = None,
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--rate-limit",
+            help="Requests each of the account's credentials may make: 10/s, 600/m, 5/h "
+            "(0: no limit). Over it the API answers 429 (code 20429) with Retry-After.",
+        ),
+    ] = None,
 ) -> None:
     """Change an account's settings: only the options given change."""
     from dataclasses import asdict
 
+    from smsvia.domain.rates import parse_rate
     from smsvia.services.accounts import AccountSettings, update_settings
 
     changes = AccountSettings(
@@ -102,6 +111,7 @@ def accounts_update(
         shopify_secret=shopify_secret,
         attribution_click_days=click_days,
         attribution_delivery_hours=delivery_hours,
+        rate_limit=None if rate_limit is None else parse_rate(rate_limit),
     )
     if changes == AccountSettings():
         raise CliError("nothing to change: give at least one option (see --help)")
@@ -133,6 +143,8 @@ def _shown(name: str, value: object) -> str:
     """A setting as the command confirms it; a secret only as set or removed."""
     if name.endswith("secret"):
         return "(set)" if value else "(removed)"
+    if name == "rate_limit":
+        return f"{value:g}/s" if value else "none"
     return repr(value)
 
 

@@ -54,13 +54,14 @@ class SharedBucket:
     async def _draw(self) -> int:
         try:
             async with self._db.transaction() as session:
-                return await rate_limits.take_tokens(
+                taken, _ = await rate_limits.take_tokens(
                     session,
-                    self._connector_id,
+                    f"connector:{self._connector_id}",
                     want=self._slice,
                     rate=self.rate,
                     burst=self._burst,
                 )
+                return taken
         except Exception:
             # The database is away: send at this worker's share of nothing rather than at
             # an unknown rate; the next draw tries again.

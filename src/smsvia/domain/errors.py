@@ -91,3 +91,14 @@ class Conflict(DomainError):
 
     code = 20009
     http_status = 409
+
+
+class TooManyRequests(DomainError):
+    """The credential is over its rate limit; `retry_after` says when to come back."""
+
+    code = 20429
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -38,6 +38,7 @@ class Principal:
     auth_token: str  # the account's, used to sign its callbacks
     via: str  # the SID that authenticated: the account's or an API key's
     scopes: frozenset[str] | None = None  # a restricted key's; None: everything
+    rate_limit: float | None = None  # requests a second this credential may make
 
     def may(self, scope: str) -> bool:
         return self.scopes is None or scope in self.scopes
@@ -74,6 +75,7 @@ class AccountSettings:
     shopify_secret: str | None = None  # the orders webhook's signing secret; "" removes it
     attribution_click_days: int | None = None  # an order looks back this far for a click
     attribution_delivery_hours: int | None = None  # ... else for a delivered campaign text
+    rate_limit: float | None = None  # requests a second per credential; 0 removes the limit
 
 
 async def acting_for(store: Store, account_sid: str, via: str = "cli") -> Principal:
@@ -117,6 +119,13 @@ async def update_settings(
             "marketing_cap_24h must be 0 (no cap) or more", code=21100, field="marketing_cap_24h"
         )
     _check_windows(changes)
+    limit = changes.rate_limit
+    if limit is not None and not (0 <= limit <= 100_000):
+        raise InvalidParameter(
+            "rate_limit must be between 0 (no limit) and 100000 a second",
+            code=21100,
+            field="rate_limit",
+        )
     async with store.db.transaction() as session:
         account = await queries.account_by_sid(session, account_sid)
         if account is None:
@@ -138,7 +147,12 @@ async def update_settings(
             account.quiet_hours = changes.quiet_hours.strip()
         if cap is not None:
             account.marketing_cap_24h = cap or None
+        if limit is not None:
+            account.rate_limit = limit or None
+            await store.credentials.changed(session)  # logins remembered carry the limit
         account.date_updated = clock()
+    if limit is not None:
+        store.credentials.committed()
 
 
 def _check_windows(changes: AccountSettings) -> None:
@@ -219,14 +233,16 @@ class Authenticator:
             if not self._secret_matches(key.secret_hash, password, digest):
                 return failed
             scopes = frozenset(key.scopes) if key.scopes is not None else None
-            return Principal(account.id, account.sid, self._token(account), key.sid, scopes)
+            return Principal(
+                account.id, account.sid, self._token(account), key.sid, scopes, account.rate_limit
+            )
         account = accounts.get(username)
         if account is None or account.status != "active":
             return failed
         token = self._token(account)
         if not hmac.compare_digest(token.encode(), password.encode()):
             return failed
-        return Principal(account.id, account.sid, token, account.sid)
+        return Principal(account.id, account.sid, token, account.sid, None, account.rate_limit)
 
     def _secret_matches(self, secret_hash: str, password: str, digest: bytes) -> bool:
         """argon2 once per key and secret: tens of milliseconds, by design."""

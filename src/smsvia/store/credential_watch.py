@@ -9,24 +9,19 @@ old state, then the second stamp sends it to look once more.
 
 PostgreSQL: other processes' changes could only be heard by LISTEN, a moment after their
 commit, so the cache is never trusted there (`trusted` is False) and each request reads its
-credentials' row; `changed` still sends a NOTIFY, for anything that wants to react.
+credentials' row.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.database import Database
-
-CHANNEL = "smsvia_credentials"
-log = logging.getLogger(__name__)
 
 
 class CredentialWatch:
@@ -56,9 +51,7 @@ class CredentialWatch:
 
     async def changed(self, session: AsyncSession) -> None:
         """Tell every process, once the current transaction commits, that credentials
-        changed (call `committed` after the commit, too)."""
-        if not self._database.is_sqlite:
-            await session.execute(text(f"NOTIFY {CHANNEL}"))
+        changed (call `committed` after the commit, too). `session` is the transaction's."""
         # Before the commit too: a reader in between looks again, sees the old state, and
         # the second stamp (after the commit) sends it to look once more.
         self.committed()

@@ -59,6 +59,8 @@ class Account(Base):
     attribution_delivery_hours: Mapped[int] = mapped_column(
         Integer, default=24, server_default="24"
     )
+    # Requests a second each of its credentials may make (None: no limit).
+    rate_limit: Mapped[float | None] = mapped_column(Float)
     date_created: Mapped[datetime]
     date_updated: Mapped[datetime]
 
@@ -86,16 +88,15 @@ class Connector(Base):
     date_created: Mapped[datetime]
 
 
-class ConnectorTokens(Base):
-    """A connector's submit rate limit, shared by every worker (store/rate_limits.py)."""
+class RateBucket(Base):
+    """A rate limit shared by every process: a connector's submit rate, a credential's
+    requests, an address's sign-ups (store/rate_limits.py)."""
 
-    __tablename__ = "connector_tokens"
+    __tablename__ = "rate_buckets"
 
-    connector_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("connectors.id", ondelete="CASCADE"), primary_key=True
-    )
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
     tokens: Mapped[float] = mapped_column(Float)
-    updated_at: Mapped[datetime]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Number(Base):

@@ -3,7 +3,8 @@
 The page carries a signed, expiring token naming the form; a submission without it, or
 posted from another site's page (Origin, Sec-Fetch-Site), is refused. A cookie would not
 work here: inside a shop's iframe a browser does not send ours. Each address may submit a
-few times in ten minutes, and a hidden field that people never fill catches simple bots.
+few times, then one more every two minutes (one limit for every server process), and a hidden
+field that people never fill catches simple bots.
 """
 
 from __future__ import annotations
@@ -17,14 +18,12 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from smsvia.domain.errors import DomainError, NotFound
 from smsvia.services import optin
-from smsvia.web.ratelimit import SlidingWindow
 from smsvia.web.templating import templates
 
 TOKEN_MAX_AGE = 2 * 3600  # seconds a page stays valid
-SUBMISSIONS_PER_ADDRESS = 5  # per form, per ten minutes
+SUBMISSIONS_PER_ADDRESS = 5  # per form, then one more every two minutes
 
 router = APIRouter(include_in_schema=False)
-_limiter = SlidingWindow(SUBMISSIONS_PER_ADDRESS, 600)
 # The page may be framed by any site (that is the embed); nothing else about it may be loaded.
 _HEADERS = {
     "Content-Security-Policy": "frame-ancestors *; default-src 'self'; form-action 'self'",
@@ -68,7 +67,8 @@ async def submit(
     if not same_site(request) or not _valid_token(request, token, sid):
         return again("This form expired or was sent from another site. Please try again.", 403)
     address = request.client.host if request.client else "unknown"
-    if not _limiter.allow(f"{sid} {address}"):
+    # One limit for every server process (services/rate_gate.py).
+    if await runtime.gate.admit(f"form:{sid}:{address}", 1 / 120, SUBMISSIONS_PER_ADDRESS):
         return again("Too many sign-ups from your network. Try again in a few minutes.", 429)
     if website:
         return _page(request, "optin_done.html", 200, form=form, phone="", texted=True)
