@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from smsvia import __version__
 from smsvia.api import (
+    audit,
     campaigns,
     contacts,
     errors,
@@ -27,6 +28,7 @@ from smsvia.api import (
     twilio_media,
     twilio_messages,
 )
+from smsvia.api.audit_trail import AuditTrail
 from smsvia.api.nul import RefuseNul
 from smsvia.config import Settings
 from smsvia.runtime import Runtime, open_runtime
@@ -96,10 +98,12 @@ def create_app(
 
     app = FastAPI(title="smsvia", version=__version__, lifespan=lifespan)
     errors.install(app)
+    app.add_middleware(AuditTrail)
     app.add_middleware(RefuseNul)
     app.include_router(twilio_messages.router, responses=errors.ERROR_RESPONSES)
     app.include_router(twilio_media.router, responses=errors.ERROR_RESPONSES)
     app.include_router(keys.router, responses=errors.ERROR_RESPONSES)
+    app.include_router(audit.router, responses=errors.ERROR_RESPONSES)
     app.include_router(native_messages.router, responses=errors.ERROR_RESPONSES)
     app.include_router(contacts.router, responses=errors.ERROR_RESPONSES)
     app.include_router(segments.router, responses=errors.ERROR_RESPONSES)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from smsvia.api.audit_trail import act_as
 from smsvia.domain.errors import AuthenticationFailed, Forbidden, NotFound, TooManyRequests
 from smsvia.services.accounts import Principal
 
@@ -32,6 +33,7 @@ async def principal(request: Request) -> Principal:
                 f"Too many requests: {who.via} may make {who.rate_limit:g} a second",
                 retry_after=wait,
             )
+    act_as(request, who.account_id, who.via)
     return who
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
+from smsvia.api.audit_trail import audited
 from smsvia.api.auth import CampaignsCaller
 from smsvia.api.openapi_extras import CSV
 from smsvia.api.segments import next_page_uri
@@ -29,6 +30,7 @@ _EXAMPLE = {
 
 
 @router.post("/campaigns", status_code=201)
+@audited("campaigns.create")
 async def create_campaign(
     request: Request,
     caller: CampaignsCaller,
@@ -92,20 +94,24 @@ async def campaign_report(
 
 
 @router.post("/campaigns/{sid}/launch")
+@audited("campaigns.launch")
 async def launch_campaign(sid: str, request: Request, caller: CampaignsCaller) -> dict[str, Any]:
     return await service.launch(request.app.state.runtime.store, caller, sid)
 
 
 @router.post("/campaigns/{sid}/pause")
+@audited("campaigns.pause")
 async def pause_campaign(sid: str, request: Request, caller: CampaignsCaller) -> dict[str, Any]:
     return await service.pause(request.app.state.runtime.store, caller, sid)
 
 
 @router.post("/campaigns/{sid}/resume")
+@audited("campaigns.resume")
 async def resume_campaign(sid: str, request: Request, caller: CampaignsCaller) -> dict[str, Any]:
     return await service.resume(request.app.state.runtime.store, caller, sid)
 
 
 @router.post("/campaigns/{sid}/cancel")
+@audited("campaigns.cancel")
 async def cancel_campaign(sid: str, request: Request, caller: CampaignsCaller) -> dict[str, Any]:
     return await service.cancel(request.app.state.runtime.store, caller, sid)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from smsvia.api.audit_trail import audited
 from smsvia.api.auth import ContactsCaller
 from smsvia.api.openapi_extras import CSV
 from smsvia.domain.contacts import KNOWN, InvalidContact
@@ -54,6 +55,7 @@ class NewContact(ContactFields):
 
 
 @router.post("/contacts", status_code=201)
+@audited("contacts.create")
 async def create_contact(
     body: NewContact, request: Request, response: Response, caller: ContactsCaller
 ) -> dict[str, Any]:
@@ -120,6 +122,7 @@ async def fetch_contact(sid: str, request: Request, caller: ContactsCaller) -> d
 
 
 @router.patch("/contacts/{sid}")
+@audited("contacts.update")
 async def update_contact(
     sid: str, body: ContactFields, request: Request, caller: ContactsCaller
 ) -> dict[str, Any]:
@@ -135,6 +138,7 @@ async def update_contact(
 
 
 @router.delete("/contacts/{sid}", status_code=204)
+@audited("contacts.delete")
 async def delete_contact(sid: str, request: Request, caller: ContactsCaller) -> Response:
     await service.delete_contact(request.app.state.runtime.store, caller, sid)
     return Response(status_code=204)

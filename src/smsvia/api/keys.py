@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from smsvia.api.audit_trail import audited
 from smsvia.api.auth import Admin, same_account
 from smsvia.api.openapi_extras import form_body, one_page
 from smsvia.domain.twilio_format import rfc2822
@@ -23,6 +24,7 @@ _NEW_KEY = {
 
 
 @router.post("/Keys.json", status_code=201, openapi_extra=form_body(_NEW_KEY))
+@audited("keys.create")
 async def create_key(account_sid: str, request: Request, caller: Admin) -> JSONResponse:
     same_account(caller, account_sid)
     form = await request.form()
@@ -52,6 +54,7 @@ async def fetch_key(account_sid: str, sid: str, request: Request, caller: Admin)
 
 
 @router.delete("/Keys/{sid}.json", status_code=204)
+@audited("keys.delete")
 async def delete_key(account_sid: str, sid: str, request: Request, caller: Admin) -> Response:
     same_account(caller, account_sid)
     await service.delete_key(request.app.state.runtime.store, caller.account_id, sid)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from smsvia.api.audit_trail import audited
 from smsvia.api.auth import CampaignsCaller
 from smsvia.api.contacts import contact_resource
 from smsvia.services import segments as service
@@ -32,6 +33,7 @@ class NewSegment(BaseModel):
 
 
 @router.post("/segments", status_code=201)
+@audited("segments.create")
 async def create_segment(
     body: NewSegment, request: Request, caller: CampaignsCaller
 ) -> dict[str, Any]:
@@ -61,6 +63,7 @@ async def fetch_segment(sid: str, request: Request, caller: CampaignsCaller) -> 
 
 
 @router.delete("/segments/{sid}", status_code=204)
+@audited("segments.delete")
 async def delete_segment(sid: str, request: Request, caller: CampaignsCaller) -> Response:
     await service.delete_segment(request.app.state.runtime.store, caller, sid)
     return Response(status_code=204)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.datastructures import FormData
 
+from smsvia.api.audit_trail import audited
 from smsvia.api.auth import Reader, Sender, same_account
 from smsvia.api.openapi_extras import LIST_QUERY, SEND_FORM, UPDATE_FORM, form_body, query
 from smsvia.domain.errors import InvalidParameter
@@ -111,6 +112,7 @@ async def fetch_message(
 
 
 @router.post("/Messages/{sid}.json", openapi_extra=form_body(UPDATE_FORM))
+@audited("messages.update")
 async def update_message(
     account_sid: str, sid: str, request: Request, caller: Sender
 ) -> dict[str, Any]:
@@ -129,6 +131,7 @@ async def update_message(
 
 
 @router.delete("/Messages/{sid}.json", status_code=204)
+@audited("messages.delete")
 async def delete_message(account_sid: str, sid: str, request: Request, caller: Sender) -> Response:
     same_account(caller, account_sid)
     await views.delete_message(request.app.state.runtime.store, caller, sid)

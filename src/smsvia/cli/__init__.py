@@ -13,6 +13,7 @@ import typer
 from smsvia import __version__
 from smsvia.cli._common import CliError, console, err_console
 from smsvia.cli.accounts import accounts_app, keys_app, numbers_app
+from smsvia.cli.audit import audit_app, record_command
 from smsvia.cli.campaigns import campaigns_app, segments_app
 from smsvia.cli.connectors import connectors_app
 from smsvia.cli.consent import consent_app, contacts_app, forms_app
@@ -45,6 +46,10 @@ def main() -> None:
     """Entry point: run the app and turn every known failure into one line on stderr."""
     try:
         app()  # usage errors and --help are answered, and exit, inside
+    except SystemExit as done:
+        if done.code in (0, None):  # it worked: a change goes in the audit log
+            record_command(typer.main.get_command(app), sys.argv[1:])
+        raise
     except DomainError as exc:
         err_console.print(f"[bold red]error {exc.code}:[/] {exc.message}", highlight=False)
         sys.exit(1)
@@ -70,5 +75,6 @@ for group, name in (
     (segments_app, "segments"),
     (campaigns_app, "campaigns"),
     (sim_app, "sim"),
+    (audit_app, "audit"),
 ):
     app.add_typer(group, name=name)

@@ -31,12 +31,13 @@ def run_fast(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
-def with_runtime(work: Callable[..., Awaitable[T]]) -> T:
-    """Open the runtime (database at the newest schema), run `work(runtime)`, close."""
+def with_runtime(work: Callable[..., Awaitable[T]], *, migrate: bool = True) -> T:
+    """Open the runtime (database at the newest schema, unless `migrate` is False), run
+    `work(runtime)`, close."""
     from smsvia.runtime import open_runtime
 
     async def run() -> T:
-        runtime = await open_runtime(Settings())
+        runtime = await open_runtime(Settings(), migrate=migrate)
         try:
             return await work(runtime)
         finally:

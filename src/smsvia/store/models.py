@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smsvia.store import (  # noqa: F401  (their tables join Base.metadata)
+    audit_models,
     marketing_models,
     media_models,
     tracking_models,

@@ -14,7 +14,7 @@ from smsvia.services import activity, segments
 from smsvia.services import campaigns as service
 from smsvia.services.campaign_preview import draft_preview, preview
 from smsvia.web.pages import SignedIn, render
-from smsvia.web.session import WebSession, check_csrf
+from smsvia.web.session import WebSession, check_csrf, record_change
 
 router = APIRouter(include_in_schema=False)
 CONDITION_ROWS = 3
@@ -67,6 +67,7 @@ async def campaign_create(request: Request, session: SignedIn) -> Response:
         )
     except DomainError as exc:
         return await _builder(request, session, form, exc.message, 400)
+    await record_change(request, session.principal, "campaigns.create", made["sid"], tuple(form))
     return RedirectResponse(f"/campaigns/{made['sid']}", status_code=303)
 
 
@@ -126,6 +127,7 @@ async def campaign_action(
             return render(
                 request, "campaign.html", status_code=exc.http_status, session=session, **context
             )
+        await record_change(request, session.principal, f"campaigns.{action}", sid)
     return RedirectResponse(f"/campaigns/{sid}", status_code=303)
 
 
@@ -153,7 +155,7 @@ async def segment_create(request: Request, session: SignedIn) -> Response:
     if not check_csrf(session, str(form.get("csrf", ""))):
         return await _segments(request, session, form, "The form expired; save it again.", 403)
     try:
-        await segments.create_segment(
+        made = await segments.create_segment(
             _store(request),
             session.principal,
             form.get("name", ""),
@@ -162,6 +164,7 @@ async def segment_create(request: Request, session: SignedIn) -> Response:
         )
     except DomainError as exc:
         return await _segments(request, session, form, exc.message, 400)
+    await record_change(request, session.principal, "segments.create", made.sid, tuple(form))
     return RedirectResponse("/segments", status_code=303)
 
 

@@ -22,6 +22,7 @@ from smsvia.web.session import (
     SignInRequired,
     WebSession,
     check_csrf,
+    record_change,
     sign_in,
     sign_out,
 )
@@ -95,14 +96,18 @@ async def login(
         )
     response = RedirectResponse(_local(next), status_code=303)
     sign_in(request, response, principal)
+    await record_change(request, principal, "dashboard.sign_in")
     return response
 
 
 @router.post("/logout")
-async def logout(session: SignedIn, csrf: Annotated[str, Form()] = "") -> Response:
+async def logout(
+    request: Request, session: SignedIn, csrf: Annotated[str, Form()] = ""
+) -> Response:
     response = RedirectResponse("/login", status_code=303)
     if check_csrf(session, csrf):
         sign_out(response)
+        await record_change(request, session.principal, "dashboard.sign_out")
     return response
 
 

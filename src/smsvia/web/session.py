@@ -15,6 +15,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from smsvia.domain.errors import AuthenticationFailed
+from smsvia.services import audit
 from smsvia.services.accounts import Principal
 
 COOKIE = "smsvia_session"
@@ -84,3 +85,21 @@ def _serializer(request: Request) -> URLSafeTimedSerializer:
 
 def _fingerprint(auth_token: str) -> str:
     return hashlib.sha256(auth_token.encode()).hexdigest()[:32]
+
+
+async def record_change(
+    request: Request,
+    principal: Principal,
+    action: str,
+    obj: str | None = None,
+    given: tuple[str, ...] = (),
+) -> None:
+    """A change made in the dashboard, in the audit log (names of fields, never values)."""
+    change = audit.Change(
+        actor=f"dashboard:{principal.account_sid}",
+        action=action,
+        object=obj,
+        address=request.client.host if request.client else None,
+        given=tuple(name for name in given if name != "csrf"),
+    )
+    await audit.record(request.app.state.runtime.store, principal.account_id, change)
