@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from smsvia.dispatch.worker import WorkerConfig
+    from smsvia.services.retention import Retention
 
 
 class Settings(BaseSettings):
@@ -41,6 +42,12 @@ class Settings(BaseSettings):
     worker_batch_size: int = 200
     worker_lease_seconds: float = 120.0
     worker_poll_interval: float = 1.0
+    # Retention, in days (0: for ever): the receipt inbox and stored RBM events, timeline
+    # entries of finished messages, finished status callbacks with their attempts
+    # (services/retention.py says what is never pruned).
+    retain_receipts_days: int = Field(30, ge=0)
+    retain_timeline_days: int = Field(0, ge=0)
+    retain_webhooks_days: int = Field(30, ge=0)
 
     def worker_config(self) -> WorkerConfig:
         from smsvia.dispatch.worker import WorkerConfig
@@ -49,6 +56,15 @@ class Settings(BaseSettings):
             batch_size=self.worker_batch_size,
             lease_seconds=self.worker_lease_seconds,
             poll_interval=self.worker_poll_interval,
+        )
+
+    def retention(self) -> Retention:
+        from smsvia.services.retention import Retention
+
+        return Retention(
+            receipts_days=self.retain_receipts_days,
+            timeline_days=self.retain_timeline_days,
+            webhooks_days=self.retain_webhooks_days,
         )
 
     @property

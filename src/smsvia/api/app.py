@@ -89,6 +89,7 @@ def create_app(
                     public_url=settings.public_url,
                     default_region=settings.default_region,
                     allow_private_urls=settings.allow_private_urls,
+                    retention=settings.retention(),
                 )
                 await dispatch.start()
                 stack.push_async_callback(dispatch.stop)

@@ -9,6 +9,7 @@ import sys
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from smsvia import __version__
 from smsvia.cli._common import CliError, console, err_console
@@ -55,6 +56,13 @@ def main() -> None:
         sys.exit(1)
     except CliError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except ValidationError as exc:  # a setting from the environment that does not parse
+        if exc.title != "Settings":
+            raise
+        for problem in exc.errors():
+            name = "SMSVIA_" + "_".join(str(part) for part in problem["loc"]).upper()
+            err_console.print(f"[bold red]error:[/] {name}: {problem['msg']}", highlight=False)
         sys.exit(2)
 
 

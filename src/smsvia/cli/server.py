@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from smsvia.cli._common import configure_logging, console, run_fast
+from smsvia.cli._common import configure_logging, console, run_fast, with_runtime
 from smsvia.config import Settings
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
@@ -27,6 +27,17 @@ def db_upgrade() -> None:
             await store.db.close()
 
     console.print(f"database at revision {asyncio.run(run())}")
+
+
+@db_app.command("prune")
+def db_prune() -> None:
+    """Prune now what the SMSVIA_RETAIN_* settings keep only for a while (workers also do
+    it every hour)."""
+    from smsvia.services.retention import prune
+
+    settings = Settings()
+    pruned = with_runtime(lambda runtime: prune(runtime.store, settings.retention()))
+    console.print(", ".join(f"{kind}: {n}" for kind, n in pruned.items()), highlight=False)
 
 
 def serve(
@@ -97,6 +108,7 @@ def worker(
             public_url=settings.public_url,
             default_region=settings.default_region,
             allow_private_urls=settings.allow_private_urls,
+            retention=settings.retention(),
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

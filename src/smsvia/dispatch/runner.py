@@ -29,6 +29,7 @@ from smsvia.services.delivery import Tracker
 from smsvia.services.fanout import Fanout
 from smsvia.services.media import MediaPipeline
 from smsvia.services.quote import load_price_book
+from smsvia.services.retention import Retention, prune
 from smsvia.store import outbox
 from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
@@ -76,6 +77,9 @@ class Dispatch:
     takeover_interval: float = 2.0
     # MMS media from 127.0.0.1 and private networks (SMSVIA_ALLOW_PRIVATE_URLS): demo, tests.
     allow_private_urls: bool = False
+    # What is pruned after how long (SMSVIA_RETAIN_*), checked this often.
+    retention: Retention = field(default_factory=Retention)
+    retention_interval: float = 3600.0
 
     def __post_init__(self) -> None:
         self.tracker = Tracker(self.store)
@@ -143,6 +147,10 @@ class Dispatch:
                     "could not look for claims of dead workers",
                 ),
                 name="takeover",
+            ),
+            asyncio.create_task(
+                self._every(self.retention_interval, self._prune, "could not prune"),
+                name="retention",
             ),
         ]
         if not await self.store.db.autovacuum():
@@ -285,6 +293,11 @@ class Dispatch:
                 await work()
             except Exception:
                 log.exception("%s; trying again later", failed)
+
+    async def _prune(self) -> None:
+        pruned = await prune(self.store, self.retention)
+        if any(pruned.values()):
+            log.info("pruned %s", ", ".join(f"{n} {kind}" for kind, n in pruned.items() if n))
 
     async def _analyze_queue_tables(self) -> None:
         analyzed = await self.store.db.analyze_changed(QUEUE_TABLES)

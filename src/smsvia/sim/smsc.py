@@ -307,7 +307,7 @@ class SmscSimulator:
         )
         self.accepted.append(accepted)
         if submit.registered_delivery & 0x01 and not submit.destination_addr.endswith("9997"):
-            self._later(self._receipt(receipt_id, submit))
+            self._later(self._receipt(receipt_id, submit.destination_addr, submit.source_addr))
         if drop:
             log.info("dropping the connection after submit %s (unanswered)", message_id)
             return False
@@ -339,9 +339,15 @@ class SmscSimulator:
         self._window_count += 1
         return self._window_count > limit
 
-    async def _receipt(self, message_id: str, submit: smpp34.SubmitSm) -> None:
+    async def repeat_receipts(self) -> None:
+        """Send every receipt already sent once more, as SMSCs sometimes do."""
+        for submit in self.accepted:
+            if submit.registered_delivery & 0x01 and not submit.destination.endswith("9997"):
+                await self._receipt(submit.receipt_id, submit.destination, submit.source)
+
+    async def _receipt(self, message_id: str, destination: str, source: str) -> None:
         await asyncio.sleep(self.behaviour.dlr_delay)
-        undelivered = self.behaviour.undeliverable(submit.destination_addr)
+        undelivered = self.behaviour.undeliverable(destination)
         stat, state, err = ("UNDELIV", 5, "001") if undelivered else ("DELIVRD", 2, "000")
         stamp = datetime.now(UTC).strftime("%y%m%d%H%M")
         text = (
@@ -349,8 +355,8 @@ class SmscSimulator:
             f"submit date:{stamp} done date:{stamp} stat:{stat} err:{err} text:"
         )
         receipt = smpp34.DeliverSm(
-            submit.destination_addr,
-            submit.source_addr,
+            destination,
+            source,
             text.encode("ascii"),
             esm_class=0x04,
             tlvs=[
