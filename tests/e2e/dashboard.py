@@ -29,6 +29,6 @@ def import_csv(cwd: Path, account: str, rows: list[str]) -> None:
 
 def sign_in(page, base: str, sid: str, token: str) -> None:
     page.goto(base + "/login")
-    page.get_by_label("Account SID").fill(sid)
-    page.get_by_label("Auth Token").fill(token)
+    page.get_by_label("Email or Account SID").fill(sid)
+    page.get_by_label("Password or Auth Token").fill(token)
     page.get_by_role("button", name="Sign in").click()

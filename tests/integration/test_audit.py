@@ -74,7 +74,7 @@ def test_api_changes_are_recorded_newest_first_with_who_what_and_where(server, b
 def test_dashboard_sign_in_and_out_are_recorded(server, backend):
     shop = backend.tenant()
     with httpx.Client(base_url=server, timeout=10) as browser:
-        signed = browser.post("/login", data={"account_sid": shop.sid, "auth_token": shop.token})
+        signed = browser.post("/login", data={"login": shop.sid, "password": shop.token})
         assert signed.status_code == 303
         page = browser.get("/send").text
         csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]

@@ -16,7 +16,7 @@ def browser(server: str) -> httpx.Client:
 
 def signed_in(server: str, tenant) -> httpx.Client:
     client = browser(server)
-    answer = client.post("/login", data={"account_sid": tenant.sid, "auth_token": tenant.token})
+    answer = client.post("/login", data={"login": tenant.sid, "password": tenant.token})
     assert answer.status_code == 303, answer.text
     return client
 
@@ -52,7 +52,7 @@ def test_htmx_poll_when_signed_out_redirects_the_whole_page(server):
 def test_wrong_token_is_refused_and_sets_no_cookie(server, backend):
     shop = backend.tenant()
     client = browser(server)
-    answer = client.post("/login", data={"account_sid": shop.sid, "auth_token": "0" * 32})
+    answer = client.post("/login", data={"login": shop.sid, "password": "0" * 32})
     assert answer.status_code == 401
     assert "do not match" in answer.text
     assert "smsvia_session" not in client.cookies
@@ -63,7 +63,7 @@ def test_sign_in_never_redirects_off_the_site(server, backend):
     shop = backend.tenant()
     answer = browser(server).post(
         "/login",
-        data={"account_sid": shop.sid, "auth_token": shop.token, "next": "//evil.example/x"},
+        data={"login": shop.sid, "password": shop.token, "next": "//evil.example/x"},
     )
     assert answer.headers["location"] == "/messages"
 

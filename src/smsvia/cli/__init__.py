@@ -22,6 +22,7 @@ from smsvia.cli.cost import cost
 from smsvia.cli.export import export
 from smsvia.cli.server import db_app, serve, worker
 from smsvia.cli.sim import sim_app
+from smsvia.cli.users import users_app
 from smsvia.domain.errors import DomainError
 
 app = typer.Typer(
@@ -83,6 +84,7 @@ for group, name in (
     (segments_app, "segments"),
     (campaigns_app, "campaigns"),
     (sim_app, "sim"),
+    (users_app, "users"),
     (audit_app, "audit"),
 ):
     app.add_typer(group, name=name)

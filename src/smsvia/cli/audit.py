@@ -2,8 +2,8 @@
 
 A command that finished without error is recorded after the fact (`record_command`): who ran
 it ("cli:<user>"), the command ("keys.delete"), the object (its last positional argument: a
-SID, a name or a file), the account (the first Account SID on the command line) and the
-names of the options given — never their values, which may be passwords.
+SID, a name or a file; never an email), the account (the first Account SID on the command
+line) and the names of the options given — never their values, which may be passwords.
 """
 
 from __future__ import annotations
@@ -68,13 +68,14 @@ def record_command(root: Any, args: list[str]) -> None:
     if path[0] in _READ_ONLY or path[-1] in _READ_VERBS:
         return
     positional, options = _parse(command, rest)
+    named = [value for value in positional if "@" not in value]  # an email is not kept
     account = next((a for a in args if ids.is_sid(a, ids.ACCOUNT)), None)
     from smsvia.services import audit
 
     change = audit.Change(
         actor=f"cli:{_user()}",
         action=".".join(path).replace("-", "_"),
-        object=positional[-1] if positional else None,
+        object=named[-1] if named else None,
         address="local",
         given=tuple(options),
     )

@@ -13,6 +13,7 @@ MEDIA = "ME"
 CONTACT = "CO"
 OPTIN_FORM = "OF"
 ORDER = "OR"
+USER = "US"
 
 _SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
 

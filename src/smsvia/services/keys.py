@@ -18,6 +18,7 @@ from smsvia.domain.errors import InvalidParameter, NotFound
 from smsvia.services.accounts import Credentials
 from smsvia.services.clock import Clock, utcnow
 from smsvia.store import accounts as queries
+from smsvia.store import users as user_queries
 from smsvia.store.context import Store
 from smsvia.store.models import ApiKey
 
@@ -103,6 +104,10 @@ async def rotate_token(store: Store, account_sid: str, *, clock: Clock = utcnow)
             raise NotFound(f"Account {account_sid} not found")
         account.auth_token = store.cipher.seal(token, f"account:{account.sid}")
         account.date_updated = clock()
+        # Dashboard sessions opened with the old token end with it.
+        await user_queries.revoke_sessions(
+            session, clock(), account_id=account.id, without_user=True
+        )
         await store.credentials.changed(session)
     store.credentials.committed()
     return Credentials(account_sid, token)

@@ -30,6 +30,7 @@ from smsvia.store import (  # noqa: F401  (their tables join Base.metadata)
     marketing_models,
     media_models,
     tracking_models,
+    user_models,
 )
 from smsvia.store.base import Base, held_leases
 from smsvia.store.types import BigId

@@ -13,7 +13,7 @@ from smsvia.domain.errors import DomainError, NotFound
 from smsvia.services import activity, segments
 from smsvia.services import campaigns as service
 from smsvia.services.campaign_preview import draft_preview, preview
-from smsvia.web.pages import SignedIn, render
+from smsvia.web.pages import Marketer, SignedIn, render
 from smsvia.web.session import WebSession, check_csrf, record_change
 
 router = APIRouter(include_in_schema=False)
@@ -53,7 +53,7 @@ async def builder_preview(request: Request, session: SignedIn) -> HTMLResponse:
 
 
 @router.post("/campaigns/new")
-async def campaign_create(request: Request, session: SignedIn) -> Response:
+async def campaign_create(request: Request, session: Marketer) -> Response:
     form = dict(await request.form())
     if not check_csrf(session, str(form.get("csrf", ""))):
         return await _builder(request, session, form, "The form expired; save it again.", 403)
@@ -67,7 +67,7 @@ async def campaign_create(request: Request, session: SignedIn) -> Response:
         )
     except DomainError as exc:
         return await _builder(request, session, form, exc.message, 400)
-    await record_change(request, session.principal, "campaigns.create", made["sid"], tuple(form))
+    await record_change(request, session, "campaigns.create", made["sid"], tuple(form))
     return RedirectResponse(f"/campaigns/{made['sid']}", status_code=303)
 
 
@@ -111,7 +111,7 @@ async def campaign_preview(
 @router.post("/campaigns/{sid}/{action}")
 async def campaign_action(
     request: Request,
-    session: SignedIn,
+    session: Marketer,
     sid: str,
     action: str,
     csrf: Annotated[str, Form()] = "",
@@ -127,7 +127,7 @@ async def campaign_action(
             return render(
                 request, "campaign.html", status_code=exc.http_status, session=session, **context
             )
-        await record_change(request, session.principal, f"campaigns.{action}", sid)
+        await record_change(request, session, f"campaigns.{action}", sid)
     return RedirectResponse(f"/campaigns/{sid}", status_code=303)
 
 
@@ -150,7 +150,7 @@ async def segment_count(request: Request, session: SignedIn) -> HTMLResponse:
 
 
 @router.post("/segments")
-async def segment_create(request: Request, session: SignedIn) -> Response:
+async def segment_create(request: Request, session: Marketer) -> Response:
     form = dict(await request.form())
     if not check_csrf(session, str(form.get("csrf", ""))):
         return await _segments(request, session, form, "The form expired; save it again.", 403)
@@ -164,7 +164,7 @@ async def segment_create(request: Request, session: SignedIn) -> Response:
         )
     except DomainError as exc:
         return await _segments(request, session, form, exc.message, 400)
-    await record_change(request, session.principal, "segments.create", made.sid, tuple(form))
+    await record_change(request, session, "segments.create", made.sid, tuple(form))
     return RedirectResponse("/segments", status_code=303)
 
 

@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
-from smsvia.web.session import WebSession, current_session
+from smsvia.web.session import WebSession, at_least, current_session
 from smsvia.web.templating import templates
 
-SignedIn = Annotated[WebSession, Depends(current_session)]
+SignedIn = Annotated[WebSession, Depends(current_session)]  # any role: viewer and above
+Marketer = Annotated[WebSession, Depends(at_least("marketer"))]  # sends, campaigns, segments
+Owner = Annotated[WebSession, Depends(at_least("owner"))]  # users, everything
 
 
 def render(

@@ -4,28 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from smsvia.domain import ids
-from smsvia.domain.errors import AuthenticationFailed, DomainError, NotFound
+from smsvia.domain.errors import DomainError, NotFound
 from smsvia.domain.status import FINAL, Status
 from smsvia.services import activity, message_views
 from smsvia.services import messages as message_service
 from smsvia.services.quote import quote_message
-from smsvia.web import campaigns, contacts, demo_phone, links, optin, reports
-from smsvia.web.pages import SignedIn, render
-from smsvia.web.session import (
-    SignInRequired,
-    WebSession,
-    check_csrf,
-    record_change,
-    sign_in,
-    sign_out,
-)
+from smsvia.web import campaigns, contacts, demo_phone, links, optin, reports, signin, users
+from smsvia.web.pages import Marketer, SignedIn, render
+from smsvia.web.session import RoleRequired, SignInRequired, WebSession, check_csrf
+from smsvia.web.signin import local_target
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
@@ -36,6 +29,8 @@ router = APIRouter(include_in_schema=False)
 def install(app: FastAPI) -> None:
     """Mount the dashboard, the opt-in forms, their static files, and the redirect to sign in."""
     app.include_router(router)
+    app.include_router(signin.router)
+    app.include_router(users.router)
     app.include_router(campaigns.router)
     app.include_router(contacts.router)
     app.include_router(optin.router)
@@ -46,10 +41,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, _: SignInRequired) -> Response:
-        target = "/login?" + urlencode({"next": _local(str(request.url.path))})
+        target = "/login?" + urlencode({"next": local_target(str(request.url.path))})
         if request.headers.get("hx-request"):
             return Response(status_code=401, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(RoleRequired)
+    async def _forbidden(request: Request, refused: RoleRequired) -> Response:
+        return render(request, "forbidden.html", status_code=403, role=refused.role)
 
 
 @router.get("/")
@@ -65,50 +64,6 @@ async def media_preview(request: Request, token: str) -> HTMLResponse:
     if shown is None:
         return render(request, "not_found.html", status_code=404, sid="")
     return render(request, "preview.html", preview=shown, page_url=str(request.url))
-
-
-@router.get("/login")
-async def login_form(request: Request, next: str = "/messages") -> HTMLResponse:
-    return render(request, "login.html", next=_local(next))
-
-
-@router.post("/login")
-async def login(
-    request: Request,
-    account_sid: Annotated[str, Form()] = "",
-    auth_token: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/messages",
-) -> Response:
-    runtime = request.app.state.runtime
-    account_sid = account_sid.strip()
-    try:
-        if not ids.is_sid(account_sid, ids.ACCOUNT):
-            raise AuthenticationFailed("Sign in with an Account SID (AC…) and its Auth Token")
-        principal = await runtime.authenticator.authenticate(account_sid, auth_token.strip())
-    except AuthenticationFailed:
-        return render(
-            request,
-            "login.html",
-            status_code=401,
-            next=_local(next),
-            account_sid=account_sid,
-            error="That Account SID and Auth Token do not match.",
-        )
-    response = RedirectResponse(_local(next), status_code=303)
-    sign_in(request, response, principal)
-    await record_change(request, principal, "dashboard.sign_in")
-    return response
-
-
-@router.post("/logout")
-async def logout(
-    request: Request, session: SignedIn, csrf: Annotated[str, Form()] = ""
-) -> Response:
-    response = RedirectResponse("/login", status_code=303)
-    if check_csrf(session, csrf):
-        sign_out(response)
-        await record_change(request, session.principal, "dashboard.sign_out")
-    return response
 
 
 @router.get("/messages")
@@ -173,7 +128,7 @@ async def send_quote(
 @router.post("/send")
 async def send(
     request: Request,
-    session: SignedIn,
+    session: Marketer,
     to: Annotated[str, Form()] = "",
     sender: Annotated[str, Form()] = "",
     body: Annotated[str, Form()] = "",
@@ -280,11 +235,3 @@ def _quote(request: Request, to: str, body: str) -> dict[str, object]:
     except DomainError as exc:
         return {"quote": None, "quote_error": exc.message}
     return {"quote": quote.as_dict(), "quote_error": None}
-
-
-def _local(target: str) -> str:
-    """Only redirect within this site (a `next` of //evil.example must not leave it)."""
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/messages"
-    return target

@@ -1,46 +1,63 @@
-"""Dashboard sign-in: a signed, expiring cookie naming the account, with a CSRF token.
+"""Dashboard sign-in: a random session token in a cookie, kept server-side (services/users.py)
+so a session can be revoked at once, and a CSRF token derived from it for every form.
 
-The cookie holds no secret: the account SID, a hash of its auth token (so rotating the token
-signs everyone out) and a random CSRF token, signed with a key derived from the master key.
+The CSRF token is an HMAC of the session token under the server's signing key: it needs no
+storage, changes with every session, and cannot be made without the key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from smsvia.domain.errors import AuthenticationFailed
-from smsvia.services import audit
+from smsvia.services import audit, users
 from smsvia.services.accounts import Principal
+from smsvia.services.users import LiveSession
 
 COOKIE = "smsvia_session"
-MAX_AGE = 12 * 3600  # seconds
+MAX_AGE = int(users.SESSION_LIFETIME.total_seconds())
 
 
 @dataclass(frozen=True, slots=True)
 class WebSession:
-    principal: Principal
+    """The signed-in visitor, as pages see them."""
+
+    live: LiveSession
     csrf: str
+
+    @property
+    def principal(self) -> Principal:
+        return self.live.principal
+
+    @property
+    def role(self) -> str:
+        return self.live.role
+
+    def may(self, role: str) -> bool:
+        return self.live.may(role)
 
 
 class SignInRequired(Exception):
     """No valid session: the page redirects to the sign-in form."""
 
 
-def sign_in(request: Request, response: Response, principal: Principal) -> None:
-    payload = {
-        "account": principal.account_sid,
-        "token": _fingerprint(principal.auth_token),
-        "csrf": secrets.token_urlsafe(24),
-    }
+class RoleRequired(Exception):
+    """Signed in, but the visitor's role may not do this: a 403 page."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__(role)
+        self.role = role
+
+
+def sign_in(request: Request, response: Response, token: str) -> None:
     response.set_cookie(
         COOKIE,
-        _serializer(request).dumps(payload),
+        token,
         max_age=MAX_AGE,
         httponly=True,
         samesite="strict",
@@ -49,57 +66,59 @@ def sign_in(request: Request, response: Response, principal: Principal) -> None:
     )
 
 
-def sign_out(response: Response) -> None:
+async def sign_out(request: Request, response: Response) -> None:
+    token = request.cookies.get(COOKIE)
+    if token:
+        await users.sign_out(request.app.state.runtime.store, token)
     response.delete_cookie(COOKIE, path="/")
 
 
 async def current_session(request: Request) -> WebSession:
-    """The signed-in account, or SignInRequired."""
-    raw = request.cookies.get(COOKIE)
-    if not raw:
+    """The signed-in visitor, or SignInRequired."""
+    token = request.cookies.get(COOKIE)
+    if not token or len(token) > 100:
         raise SignInRequired
-    try:
-        payload = _serializer(request).loads(raw, max_age=MAX_AGE)
-        account_sid, csrf = str(payload["account"]), str(payload["csrf"])
-        fingerprint = str(payload["token"])
-    except (BadSignature, KeyError, TypeError) as exc:
-        raise SignInRequired from exc
-    runtime = request.app.state.runtime
-    try:
-        principal = await runtime.authenticator.account(account_sid)
-    except AuthenticationFailed as exc:
-        raise SignInRequired from exc
-    if not hmac.compare_digest(fingerprint, _fingerprint(principal.auth_token)):
+    live = await users.live(request.app.state.runtime.store, token)
+    if live is None:
         raise SignInRequired
-    return WebSession(principal, csrf)
+    return WebSession(live, _csrf_of(request, token))
+
+
+def at_least(role: str) -> Callable[[Request], Coroutine[Any, Any, WebSession]]:
+    """A dependency: the signed-in visitor, whose role must be `role` or above."""
+
+    async def session(request: Request) -> WebSession:
+        found = await current_session(request)
+        if not found.may(role):
+            raise RoleRequired(role)
+        return found
+
+    return session
 
 
 def check_csrf(session: WebSession, submitted: str | None) -> bool:
     return submitted is not None and hmac.compare_digest(session.csrf, submitted)
 
 
-def _serializer(request: Request) -> URLSafeTimedSerializer:
+def _csrf_of(request: Request, token: str) -> str:
     key = request.app.state.runtime.store.cipher.signing_key
-    return URLSafeTimedSerializer(key, salt="smsvia dashboard session")
-
-
-def _fingerprint(auth_token: str) -> str:
-    return hashlib.sha256(auth_token.encode()).hexdigest()[:32]
+    return hmac.new(key, b"csrf\0" + token.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 async def record_change(
     request: Request,
-    principal: Principal,
+    session: WebSession | LiveSession,
     action: str,
     obj: str | None = None,
     given: tuple[str, ...] = (),
 ) -> None:
     """A change made in the dashboard, in the audit log (names of fields, never values)."""
+    live = session.live if isinstance(session, WebSession) else session
     change = audit.Change(
-        actor=f"dashboard:{principal.account_sid}",
+        actor=live.actor,
         action=action,
         object=obj,
         address=request.client.host if request.client else None,
         given=tuple(name for name in given if name != "csrf"),
     )
-    await audit.record(request.app.state.runtime.store, principal.account_id, change)
+    await audit.record(request.app.state.runtime.store, live.principal.account_id, change)
