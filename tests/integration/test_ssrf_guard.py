@@ -6,6 +6,7 @@ too; nothing reaches the address."""
 from __future__ import annotations
 
 import asyncio
+import os
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from smsvia.store.models import Message, WebhookAttempt
 from smsvia.webhooks.dispatcher import WebhookConfig, WebhookDispatcher
 from tests.integration.conftest import ServerThread
 from tests.integration.scenario import BOOK
+from tests.integration.test_cli_connectors import smsvia
 
 PRIVATE = [
     "http://127.0.0.1:9/status",
@@ -112,3 +114,44 @@ def test_the_guarded_resolver_hands_out_no_loopback_address():
 
     with pytest.raises(OSError, match="no public address"):
         asyncio.run(resolve())
+
+
+def test_a_numbers_private_sms_url_is_refused_by_the_cli(backend, settings):
+    shop = backend.tenant()
+    add = ["numbers", "add", shop.sid, "+15005550123", "--connector", "smsc1", "--sms-url"]
+    env = {k: v for k, v in os.environ.items() if k != "SMSVIA_ALLOW_PRIVATE_URLS"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "environ", env)
+        refused = smsvia(settings, *add, "http://169.254.169.254/latest/meta-data/")
+        accepted = smsvia(settings, *add, "https://shop.example/sms")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "21502" in refused.stderr and "sms_url refused" in refused.stderr
+    assert accepted.returncode == 0, accepted.stderr
+
+
+def test_a_hosts_verdict_is_remembered_for_a_minute_not_resolved_per_send(monkeypatch):
+    from smsvia.domain.errors import InvalidParameter
+    from smsvia.services import outbound_urls
+
+    looked_up: list[str] = []
+    real = outbound_urls.check_url
+
+    async def counted(url, **options):
+        looked_up.append(url)
+        await real(url, **options)
+
+    monkeypatch.setattr(outbound_urls, "check_url", counted)
+    monkeypatch.setattr(outbound_urls, "_verdicts", {})
+
+    async def sends() -> int:
+        refused = 0
+        for n in range(50):
+            try:
+                await outbound_urls.check_callback_url(f"http://localhost:8/s/{n}", False)
+            except InvalidParameter:
+                refused += 1
+        await outbound_urls.check_callback_url("http://localhost:8/s/x", True)  # demo, tests
+        return refused
+
+    assert asyncio.run(sends()) == 50
+    assert looked_up == ["http://localhost:8/s/0", "http://localhost:8/s/x"]

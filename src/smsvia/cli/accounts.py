@@ -240,10 +240,12 @@ def numbers_add(
     ] = None,
 ) -> None:
     """Let an account send from NUMBER through CONNECTOR."""
+    from smsvia.services.outbound_urls import check_forward_url
     from smsvia.services.senders import add_number
 
-    sender = with_runtime(
-        lambda runtime: add_number(
+    async def add(runtime) -> str:
+        await check_forward_url(sms_url, runtime.settings.allow_private_urls)
+        return await add_number(
             runtime.store,
             account_sid,
             number,
@@ -253,5 +255,6 @@ def numbers_add(
             sms_url=sms_url,
             default_region=runtime.settings.default_region,
         )
-    )
+
+    sender = with_runtime(add)
     console.print(f"{sender} added to {account_sid} via {connector}", highlight=False)
