@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from smsvia.domain.rcs import InvalidRichContent, RichContent, parse_rich_content
+from smsvia.domain.rcs import InvalidRichContent, RichContent
+from smsvia.domain.rcs_input import parse_rich_content
 from smsvia.domain.rendering import rich_sms_text
 
 PHOTO = "https://shop.example/img/boots.jpg"

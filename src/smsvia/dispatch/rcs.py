@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.channels.rcs import RbmChannel, RevokeOutcome, SendOutcome
 from smsvia.dispatch.fallback import go_as_sms
-from smsvia.domain.rcs import parse_rich_content
+from smsvia.domain.rcs_input import parse_rich_content
 from smsvia.domain.status import FINAL, Status
 from smsvia.services.delivery import Changes, Tracker
 from smsvia.store import outbox

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from smsvia.domain.rcs import Action, parse_rich_content
+from smsvia.domain.rcs import Action
+from smsvia.domain.rcs_input import parse_rich_content
 from smsvia.services.accounts import Principal
 from smsvia.store import messages as message_queries
 from smsvia.store import senders as sender_queries

@@ -27,7 +27,7 @@ from smsvia.domain.personalization import Template, parse_template, variables_of
 from smsvia.domain.phone import parse_phone
 from smsvia.domain.pricing import PriceBook
 from smsvia.domain.quiet_hours import recipient_zones
-from smsvia.domain.rcs import parse_rich_content
+from smsvia.domain.rcs_input import parse_rich_content
 from smsvia.domain.status import Status
 from smsvia.services.messages import CHANNELS, RichRequest, callback_url, rich_outgoing, route_rich
 from smsvia.services.outgoing import Outgoing

@@ -24,7 +24,7 @@ from smsvia.domain.errors import DomainError
 from smsvia.domain.personalization import variables_of
 from smsvia.domain.pricing import PriceBook
 from smsvia.domain.quiet_hours import RuleBook
-from smsvia.domain.rcs import parse_rich_content
+from smsvia.domain.rcs_input import parse_rich_content
 from smsvia.domain.rendering import rich_sms_text
 from smsvia.services import compliance
 from smsvia.services.accounts import Principal

@@ -18,7 +18,8 @@ from smsvia.domain.links import Shortener
 from smsvia.domain.phone import parse_phone
 from smsvia.domain.pricing import PriceBook
 from smsvia.domain.quiet_hours import RuleBook
-from smsvia.domain.rcs import RichContent, parse_rich_content
+from smsvia.domain.rcs import RichContent
+from smsvia.domain.rcs_input import parse_rich_content
 from smsvia.domain.rendering import mms_text, rich_sms_text, sms_text
 from smsvia.domain.status import Status
 from smsvia.services import routing

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from smsvia.domain.encoding import segment
 from smsvia.domain.errors import DomainError, InvalidParameter
 from smsvia.domain.pricing import Billed, PriceBook
-from smsvia.domain.rcs import RichContent, parse_rich_content
+from smsvia.domain.rcs import RichContent
+from smsvia.domain.rcs_input import parse_rich_content
 from smsvia.domain.rendering import sms_text
 from smsvia.services.accounts import Principal
 from smsvia.services.outgoing import Outgoing
