@@ -32,4 +32,5 @@ def export(
 
     written = with_runtime(run)
     for name, count in written.items():
-        console.print(f"{count:>9,}  {out / f'{name}.{fmt}'}", highlight=False)
+        # soft_wrap: a long path stays on one line, to be copied whole
+        console.print(f"{count:>9,}  {out / f'{name}.{fmt}'}", highlight=False, soft_wrap=True)
