@@ -63,40 +63,70 @@ def parse_phone(raw: str, default_region: str = "US", *, strict: bool = True) ->
     `strict` asks for a number valid in its country's numbering plan; without it a number of
     a possible length is enough (a sender on a test network, +1 555 ... numbers).
     """
-    return _parse(raw, default_region, strict)
-
-
-# A message's number is read several times on its way (checked, routed, its local time
-# found), each a full phonenumbers parse; the recent ones are kept. PhoneNumber is frozen.
-@lru_cache(maxsize=4096)
-def _parse(raw: str, default_region: str, strict: bool) -> PhoneNumber:
     text = raw.strip()
     if not text:
         raise InvalidPhoneNumber("The phone number is empty", field="To")
-    try:
-        number = phonenumbers.parse(text, default_region.upper())
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidPhoneNumber(
-            f"'{raw}' is not a phone number: {_REASONS.get(exc.error_type, str(exc))}", field="To"
-        ) from exc
-    region = phonenumbers.region_code_for_number(number)
-    # is_valid_number(number), without looking the region up a second time
-    usable = (
-        phonenumbers.is_valid_number_for_region(number, region)
-        if strict
-        else phonenumbers.is_possible_number(number)
-    )
-    if not usable:
+    reading = _read(text, default_region.upper())
+    if reading.number is None:
+        raise InvalidPhoneNumber(f"'{raw}' is not a phone number: {reading.problem}", field="To")
+    if not (reading.valid if strict else reading.possible):
         raise InvalidPhoneNumber(
             f"'{raw}' is not a valid phone number in any country (with default region "
             f"{default_region.upper()})",
             field="To",
         )
-    return PhoneNumber(
-        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-        country_code=number.country_code,
-        region=region or phonenumbers.region_code_for_country_code(number.country_code),
-        parsed=number,
+    return reading.number
+
+
+class _Reading:
+    """One parse of a text, shared by strict and lenient reads of it; each check is made
+    the first time it is asked for."""
+
+    __slots__ = ("_possible", "_valid", "number", "problem", "region")
+
+    def __init__(
+        self, number: PhoneNumber | None, problem: str = "", region: str | None = None
+    ) -> None:
+        self.number = number
+        self.problem = problem
+        self.region = region  # as the numbering plan names it: None if none claims it
+        self._valid: bool | None = None
+        self._possible: bool | None = None
+
+    @property
+    def valid(self) -> bool:
+        if self._valid is None:
+            assert self.number is not None
+            # is_valid_number(number), without looking the region up a second time
+            self._valid = phonenumbers.is_valid_number_for_region(self.number.parsed, self.region)
+        return self._valid
+
+    @property
+    def possible(self) -> bool:
+        if self._possible is None:
+            assert self.number is not None
+            self._possible = phonenumbers.is_possible_number(self.number.parsed)
+        return self._possible
+
+
+# A message's number is read several times on its way (checked, routed, its local time
+# found, strictly and not), each a full phonenumbers parse; the recent ones are kept, with
+# what was learnt about them. PhoneNumber is frozen, so one object serves every read.
+@lru_cache(maxsize=8192)
+def _read(text: str, default_region: str) -> _Reading:
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as exc:
+        return _Reading(None, _REASONS.get(exc.error_type, str(exc)))
+    region = phonenumbers.region_code_for_number(number)
+    return _Reading(
+        PhoneNumber(
+            e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+            country_code=number.country_code,
+            region=region or phonenumbers.region_code_for_country_code(number.country_code),
+            parsed=number,
+        ),
+        region=region,
     )
 
 
