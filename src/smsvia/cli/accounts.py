@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from smsvia.cli._common import CliError, console, with_runtime
+
+if TYPE_CHECKING:
+    from smsvia.services.accounts import Credentials
 
 accounts_app = typer.Typer(help="Accounts: who sends, with what credentials.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys of an account.", no_args_is_help=True)
@@ -23,11 +26,7 @@ def accounts_create(
     """Create an account and print its Account SID and Auth Token (shown once)."""
     from smsvia.services.accounts import create_account
 
-    created = with_runtime(lambda runtime: create_account(runtime.store, name))
-    if as_json:
-        print(json.dumps({"sid": created.sid, "auth_token": created.secret}))
-    else:
-        console.print(f"Account SID  {created.sid}\nAuth Token   {created.secret}", highlight=False)
+    _show_credentials(with_runtime(lambda runtime: create_account(runtime.store, name)), as_json)
 
 
 @accounts_app.command("update")
@@ -132,11 +131,19 @@ def accounts_rotate_token(
     """Give the account a new Auth Token; the old one stops working at once."""
     from smsvia.services.keys import rotate_token
 
-    made = with_runtime(lambda runtime: rotate_token(runtime.store, account_sid))
+    _show_credentials(
+        with_runtime(lambda runtime: rotate_token(runtime.store, account_sid)), as_json
+    )
+
+
+def _show_credentials(credentials: Credentials, as_json: bool) -> None:
+    """An Account SID and its Auth Token, shown once: as JSON, or for a person."""
     if as_json:
-        print(json.dumps({"sid": made.sid, "auth_token": made.secret}))
+        print(json.dumps({"sid": credentials.sid, "auth_token": credentials.secret}))
     else:
-        console.print(f"Account SID  {made.sid}\nAuth Token   {made.secret}", highlight=False)
+        console.print(
+            f"Account SID  {credentials.sid}\nAuth Token   {credentials.secret}", highlight=False
+        )
 
 
 def _shown(name: str, value: object) -> str:
