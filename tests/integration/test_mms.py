@@ -71,7 +71,14 @@ def test_a_picture_to_a_us_number_goes_by_mms_and_is_delivered(stack):
     assert (submit.recipient, submit.text) == (US, "Your box")
     assert submit.attachments == (mm7.Attachment("image/jpeg", photo, "media0"),)
     assert stack.texts_to(US) == []  # one of the two, never both
-    [medium] = client.messages(sent.sid).media.list()
+    # The MMSC's report can be applied before the worker has recorded what it sent (a
+    # receipt may beat its submit's record), so the media rows can follow "delivered" by a
+    # moment; they must follow.
+    deadline = time.monotonic() + 10
+    while not (listed := client.messages(sent.sid).media.list()):
+        assert time.monotonic() < deadline, "no media recorded for a delivered MMS"
+        time.sleep(0.05)
+    [medium] = listed
     assert (medium.content_type, medium.parent_sid) == ("image/jpeg", sent.sid)
     assert medium.sid.startswith("ME")
     content = httpx.get(f"{stack.url}{medium.uri.removesuffix('.json')}")
