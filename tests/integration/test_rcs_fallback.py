@@ -47,12 +47,43 @@ def test_capable_phone_gets_rcs_delivered_then_read(stack):
     sent = stack.send(CAPABLE, **CARD)
     assert sent["channel"] == "rcs" and sent["status"] == "queued"
     assert sent["price"] == "-0.03000"  # RCS single message: 2 x the US SMS price
-    done = stack.wait_for(sent["sid"], "read")
+    done = read_and_recorded(stack, sent["sid"])
     assert done["channel"] == "rcs" and done["fallback_reason"] is None
     assert done["status_label"] == "Read (RCS)"
-    assert events(done) == ["queued", "sending", "capability", "sent", "delivered", "read"]
+    # RBM's DELIVERED may be applied before the worker records RBM's answer to the send.
+    assert events(done) in (
+        ["queued", "sending", "capability", "sent", "delivered", "read"],
+        ["queued", "sending", "delivered", "read", "capability", "rcs_accepted"],
+    )
     assert [m.message_id for m in stack.rbm.sim.records.delivered] == [sent["sid"]]
     assert stack.smsc_destinations() == []
+
+
+def read_and_recorded(stack, sid: str) -> dict:
+    """The message once it is read and the worker has recorded its send, in either order."""
+    stack.wait_for(sid, event="capability")
+    return stack.wait_for(sid, "read")
+
+
+def test_delivered_before_rbm_answers_the_send_keeps_the_whole_timeline(backend, settings):
+    behaviour = RbmBehaviour(delivered_after=0.0, read_after=0.0, answer_after=1.5)
+    stack = RcsStack(backend, settings, rbm=behaviour)
+    try:
+        sent = stack.send(CAPABLE, text="Your order is on its way")
+        done = read_and_recorded(stack, sent["sid"])
+        assert done["status"] == "read" and done["channel"] == "rcs"
+        assert events(done) == [
+            "queued",
+            "sending",
+            "delivered",
+            "read",
+            "capability",
+            "rcs_accepted",
+        ]
+        assert stack.rbm.sim.records.sends == 1
+        assert stack.smsc_destinations() == []
+    finally:
+        stack.close()
 
 
 def test_not_capable_phone_gets_the_sms_rendering(stack):

@@ -152,7 +152,11 @@ class RcsFlow:
         now: datetime,
     ) -> None:
         if Status(message.status) in FINAL:
-            # DELIVERED (or READ) arrived while we were talking to RBM: nothing more to do.
+            # DELIVERED (or READ) was applied while we were talking to RBM: the phone has it,
+            # and only the timeline still lacks what this step learned.
+            if job.step == Step.SEND:
+                changes.note(message, now, "capability", "RCS-capable")
+                changes.note(message, now, "rcs_accepted", "RBM accepted it; DELIVERED came first")
             outbox.release(message, None)
             return
         if job.step == Step.SEND:

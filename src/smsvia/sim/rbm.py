@@ -43,6 +43,7 @@ class RbmBehaviour:
     delivered_after: float = 0.05  # seconds
     read_after: float = 0.2  # seconds after sending
     event_retry: float = 0.2  # first retry of an unanswered event, doubling
+    answer_after: float = 0.0  # seconds a send waits before answering (its events do not)
 
 
 @dataclass
@@ -155,6 +156,8 @@ class RbmSimulator(HttpSimulator):
             self._messages[key] = sent
             if kind == "capable":
                 self._later(self.behaviour.delivered_after, lambda: self._deliver(sent))
+            if self.behaviour.answer_after:
+                await asyncio.sleep(self.behaviour.answer_after)
             return JSONResponse(
                 {
                     "name": f"phones/{msisdn}/agentMessages/{message_id}",
