@@ -15,7 +15,7 @@ from smsvia.services.links import Visits
 from smsvia.services.quote import load_price_book
 from smsvia.services.rate_gate import RateGate
 from smsvia.store.context import Store
-from smsvia.store.crypto import Cipher, load_master_key
+from smsvia.store.crypto import Cipher, load_master_keys
 from smsvia.store.database import Database
 from smsvia.store.media import MediaFiles
 from smsvia.store.notify import OutboxSignal
@@ -42,7 +42,7 @@ class Runtime:
 def open_store(settings: Settings) -> Store:
     """The database and cipher the settings name (creating the master key if need be)."""
     configured = settings.master_key.get_secret_value() if settings.master_key else None
-    cipher = Cipher(load_master_key(configured, settings.data_dir))
+    cipher = Cipher(load_master_keys(configured, settings.data_dir))
     database = Database(settings.resolved_database_url)
     return Store(database, cipher, OutboxSignal(database), MediaFiles(settings.data_dir / "media"))
 

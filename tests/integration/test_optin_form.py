@@ -36,7 +36,7 @@ async def ledger_of(sc: Scenario, phone: str) -> list[tuple[str, dict, str]]:
     store = sc.backend.store
     async with store.db.sessions() as session:
         entries = await consent_queries.ledger(
-            session, sc.shop.account_id, phone_index=store.cipher.blind_index(phone, "phone")
+            session, sc.shop.account_id, phone_indexes=[store.cipher.blind_index(phone, "phone")]
         )
     return [
         (

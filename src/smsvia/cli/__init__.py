@@ -20,6 +20,7 @@ from smsvia.cli.connectors import connectors_app
 from smsvia.cli.consent import consent_app, contacts_app, forms_app
 from smsvia.cli.cost import cost
 from smsvia.cli.export import export
+from smsvia.cli.master_key import rotate_master  # noqa: F401  (a `keys` command)
 from smsvia.cli.server import db_app, serve, worker
 from smsvia.cli.sim import sim_app
 from smsvia.cli.users import users_app

@@ -26,7 +26,7 @@ from smsvia.services.clock import Clock, utcnow
 from smsvia.services.delivery import Changes, Tracker
 from smsvia.store import outbox
 from smsvia.store.context import Store
-from smsvia.store.outbox import MessageRow, PartRow
+from smsvia.store.outbox import Handset, MessageRow, PartRow
 
 # A row of the receipt inbox (store/models.py ReceiptInbox), as Core reads it.
 Receipt = Row[Any]
@@ -259,7 +259,7 @@ class ReceiptProcessor:
         by_connector: dict[int, set[str]] = defaultdict(set)
         for row in rows:
             by_connector[row.connector_id].update(keys[row.id])
-        candidates: dict[tuple[int, str], list[tuple[PartRow, str]]] = defaultdict(list)
+        candidates: dict[tuple[int, str], list[tuple[PartRow, Handset]]] = defaultdict(list)
         for connector_id, wanted in by_connector.items():
             for part, handset in await outbox.parts_by_smsc_keys(session, connector_id, wanted):
                 candidates[(connector_id, part.smsc_key)].append((part, handset))
@@ -283,7 +283,7 @@ class ReceiptProcessor:
                         part.id,
                         part.smsc_message_id,
                         part.status in _WAITING,
-                        handset == row.recipient_index if row.recipient_index else None,
+                        self._same_handset(row.recipient_index, handset),
                     )
                     for part, handset in parts.values()
                 ],
@@ -305,14 +305,30 @@ class ReceiptProcessor:
         by_connector: dict[int, set[str]] = defaultdict(set)
         for row in rows:
             by_connector[row.connector_id].add(row.recipient_index)
-        waiting: dict[tuple[int, str], list[PartRow]] = defaultdict(list)
+        waiting: dict[int, list[tuple[PartRow, Handset]]] = defaultdict(list)
         for connector_id, indexes in by_connector.items():
-            for part, index in await outbox.ambiguous_parts_for(session, connector_id, indexes):
-                waiting[(connector_id, index)].append(part)
+            # While the master key rotates, a receipt's index and its part's may come from
+            # two keys: take every ambiguous part on the connector (a window's worth at most).
+            wanted = None if self.store.cipher.rotating else indexes
+            waiting[connector_id] = await outbox.ambiguous_parts_for(session, connector_id, wanted)
         for row in rows:
-            queue = waiting.get((row.connector_id, row.recipient_index))
-            if queue:
-                found[row.id] = queue.pop(0)
+            queue = waiting[row.connector_id]
+            for position, (part, handset) in enumerate(queue):
+                if self._same_handset(row.recipient_index, handset):
+                    found[row.id] = part
+                    del queue[position]
+                    break
+
+    def _same_handset(self, receipt_index: str, handset: Handset) -> bool | None:
+        """Whether the receipt names the part's recipient (None: it names nobody)."""
+        if not receipt_index:
+            return None
+        if receipt_index == handset.index:
+            return True
+        if not self.store.cipher.rotating:
+            return False
+        number = self.store.cipher.open(handset.sealed, "message.to")
+        return receipt_index in self.store.cipher.indexes([number], "phone").canonical
 
     def _settle(
         self, changes: Changes, message: MessageRow, parts: list[PartRow], now: datetime

@@ -43,6 +43,7 @@ from smsvia.store import contacts as contact_queries
 from smsvia.store import messages as message_queries
 from smsvia.store.consent import Standing
 from smsvia.store.context import Store
+from smsvia.store.crypto import Indexes
 from smsvia.store.outbox import MessageRow
 
 MARKETING = "marketing"
@@ -97,11 +98,12 @@ async def screen(
     outgoing: Sequence[Outgoing],
 ) -> list[Outgoing | DomainError]:
     """Each message as it may go (perhaps rescheduled), or the error that keeps it back."""
-    indexes = [store.cipher.blind_index(item.to, "phone") for item in outgoing]
+    phones = store.cipher.indexes([item.to for item in outgoing], "phone")
+    indexes = [phones.of(item.to) for item in outgoing]
     standing = await consent_queries.standings(
         session,
         account_id,
-        set(indexes),
+        phones,
         rules_of_consent.DECIDING,
         rules_of_consent.EXPRESS,
     )
@@ -122,7 +124,9 @@ async def screen(
             item = replace(item, detail=f"{item.detail}; transactional, no STOP on record")
         results.append(item)
     if marketing:
-        await _time_and_count(session, rules, account_id, results, marketing, indexes, standing)
+        await _time_and_count(
+            session, rules, account_id, results, marketing, phones, indexes, standing
+        )
     return results
 
 
@@ -146,16 +150,18 @@ async def _time_and_count(
     account_id: int,
     results: list[Outgoing | DomainError],
     marketing: list[int],
+    phones: Indexes,
     indexes: list[str],
     standing: dict[str, Standing],
 ) -> None:
     """Quiet hours and caps for the marketing messages in `results` (positions `marketing`),
     updated in place: three queries for the whole batch."""
-    wanted = {indexes[i] for i in marketing}
-    own, zones = await _local_settings(session, account_id, wanted)
+    if len(marketing) < len(results):
+        phones = phones.only({indexes[i] for i in marketing})
+    own, zones = await _local_settings(session, account_id, phones)
     firsts = [results[i].due_at for i in marketing]  # type: ignore[union-attr]
     earlier = await message_queries.marketing_times(
-        session, account_id, wanted, min(firsts) - _DAY, max(firsts) + 8 * _DAY
+        session, account_id, phones, min(firsts) - _DAY, max(firsts) + 8 * _DAY
     )
     for position in marketing:
         item = results[position]
@@ -276,12 +282,12 @@ async def held_for_quiet_hours(
     for message in messages:
         by_account.setdefault(message.account_id, []).append(message)
     for account_id, group in by_account.items():
-        own, zones = await _local_settings(
-            session, account_id, {message.recipient_index for message in group}
-        )
+        numbers = {m.id: store.cipher.open(m.recipient, "message.to") for m in group}
+        phones = store.cipher.indexes(numbers.values(), "phone")
+        own, zones = await _local_settings(session, account_id, phones)
         for message in group:
-            to = store.cipher.open(message.recipient, "message.to")
-            found = opening(rules, own, to, zones.get(message.recipient_index), now)
+            to = numbers[message.id]
+            found = opening(rules, own, to, zones.get(phones.of(to)), now)
             if found.zone is None or found.at == now:
                 continue
             if found.at is None:
@@ -295,14 +301,14 @@ async def held_for_quiet_hours(
 
 
 async def _local_settings(
-    session: AsyncSession, account_id: int, indexes: set[str]
+    session: AsyncSession, account_id: int, phones: Indexes
 ) -> tuple[quiet_hours.Rule, dict[str, str]]:
     """The account's own quiet hours and cap, and the time zones its contacts with these
     numbers gave (by phone index)."""
     account = await account_queries.account_by_id(session, account_id)
     assert account is not None
     own = quiet_hours.account_rule(account.quiet_hours, account.marketing_cap_24h)
-    return own, await contact_queries.time_zones(session, account_id, indexes)
+    return own, await contact_queries.time_zones(session, account_id, phones)
 
 
 def _count(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ from smsvia.domain.errors import DomainError
 from smsvia.store import consent as queries
 from smsvia.store import contacts as contact_queries
 from smsvia.store.context import Store
+from smsvia.store.crypto import Indexes
 from smsvia.store.marketing_models import ConsentEvent
 
 DEFAULT_HELP = "Reply STOP to unsubscribe. Msg & data rates may apply."
@@ -106,34 +107,35 @@ async def append_many(
         rows.append(row)
     session.add_all(rows)
     await session.flush()
-    await sync_contacts(session, account_id, {row.phone_index for row in rows})
+    phones = store.cipher.indexes([new.phone for new in entries], "phone")
+    await sync_contacts(session, account_id, phones)
     return rows
 
 
-async def sync_contacts(
-    session: AsyncSession, account_id: int, phone_indexes: Collection[str]
-) -> None:
+async def sync_contacts(session: AsyncSession, account_id: int, phones: Indexes) -> None:
     """Copy where these numbers stand on the ledger onto their contacts (`consent`,
     `marketing_allowed`), which segments count on. Inside the caller's transaction, so the
     copy never disagrees with the ledger."""
-    if not phone_indexes:
+    if not phones.primary:
         return
     shown = await queries.standings(
         session,
         account_id,
-        phone_indexes,
+        phones,
         DECIDING | {ConsentKind.OPT_IN_REQUESTED},
         EXPRESS,
     )
-    deciding = await queries.standings(session, account_id, phone_indexes, DECIDING, EXPRESS)
+    deciding = await queries.standings(session, account_id, phones, DECIDING, EXPRESS)
     by_standing: dict[tuple[str, bool], list[str]] = {}
-    for index in phone_indexes:
+    for index in set(phones.primary.values()):
         held, decided = shown.get(index), deciding.get(index)
         status = consent_status(held.kind if held else None)
         marketing = decided is not None and may_market(decided.kind, decided.express_given)
         by_standing.setdefault((status, marketing), []).append(index)
     for (status, marketing), indexes in by_standing.items():
-        await contact_queries.set_consent(session, account_id, indexes, status, marketing)
+        await contact_queries.set_consent(
+            session, account_id, phones.every(indexes), status, marketing
+        )
 
 
 def consent_status(newest: str | None) -> str:
@@ -205,10 +207,10 @@ async def export(
     store: Store, account_id: int, account_sid: str, phone: str | None
 ) -> LedgerExport:
     """Every entry of the account's ledger, oldest first, or only those of `phone`."""
-    index = store.cipher.blind_index(phone, "phone") if phone else None
+    indexes = store.cipher.indexes([phone], "phone").all if phone else None
     async with store.db.sessions() as session:
-        entries = await queries.ledger(session, account_id, phone_index=index)
-        chain = await queries.ledger(session, account_id) if index else entries
+        entries = await queries.ledger(session, account_id, phone_indexes=indexes)
+        chain = await queries.ledger(session, account_id) if indexes else entries
     broken = _breaks(store, chain)
     opened = []
     for entry in entries:

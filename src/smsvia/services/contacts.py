@@ -42,8 +42,9 @@ async def record_evidence(
 ) -> tuple[int, int, int]:
     """Write imported consent (by phone index) to the ledger where it adds something:
     (written, already known, ignored because the number opted out)."""
+    phones = store.cipher.indexes([entry.phone for entry in evidence.values()], "phone")
     standing = await consent_queries.standings(
-        session, account_id, evidence, rules_of_consent.DECIDING, rules_of_consent.EXPRESS
+        session, account_id, phones, rules_of_consent.DECIDING, rules_of_consent.EXPRESS
     )
     new, known, opted_out = [], 0, 0
     for index, entry in evidence.items():
@@ -74,7 +75,8 @@ async def upsert_many(
     now: datetime,
 ) -> dict[str, tuple[Contact, bool]]:
     """Contacts by phone index, created or updated, with one look for the existing ones."""
-    existing = await queries.contacts_by_phone_index(session, account_id, wanted)
+    phones = store.cipher.indexes([data.phone for data in wanted.values()], "phone")
+    existing = await queries.contacts_by_phone_index(session, account_id, phones)
     saved: dict[str, tuple[Contact, bool]] = {}
     attributes: dict[Contact, dict[str, str]] = {}
     for index, data in wanted.items():
@@ -95,7 +97,8 @@ async def upsert_many(
         account_id,
         {contact.id: values for contact, values in attributes.items()},
     )
-    await consent.sync_contacts(session, account_id, [i for i, (_, new) in saved.items() if new])
+    created = [wanted[i].phone for i, (_, new) in saved.items() if new]
+    await consent.sync_contacts(session, account_id, store.cipher.indexes(created, "phone"))
     return saved
 
 
@@ -110,10 +113,10 @@ async def fill_derived(store: Store, *, batch: int = 1000) -> int:
             if not contacts:
                 return filled
             attributes: dict[int, dict[str, str]] = {}
+            phones: dict[int, str] = {}
             for contact in contacts:
-                contact.country, contact.state = derived_place(
-                    store.cipher.open(contact.phone, "contact.phone")
-                )
+                phones[contact.id] = store.cipher.open(contact.phone, "contact.phone")
+                contact.country, contact.state = derived_place(phones[contact.id])
                 if contact.first_name is not None:
                     contact.first_name_index = audiences.first_name_index(
                         store.cipher.blind_index,
@@ -130,7 +133,8 @@ async def fill_derived(store: Store, *, batch: int = 1000) -> int:
                     account_id,
                     {c.id: attributes[c.id] for c in mine if c.id in attributes},
                 )
-                await consent.sync_contacts(session, account_id, [c.phone_index for c in mine])
+                mine_phones = store.cipher.indexes([phones[c.id] for c in mine], "phone")
+                await consent.sync_contacts(session, account_id, mine_phones)
             filled += len(contacts)
 
 
@@ -321,16 +325,15 @@ async def list_contacts(
     default_region: str = "US",
 ) -> ContactPage:
     asked = window(page_size, page_token, MAX_PAGE_SIZE)
-    phone_index = (
-        store.cipher.blind_index(normalize_phone(phone, default_region), "phone") if phone else None
-    )
-    email_index = store.cipher.blind_index(email.strip().lower(), "email") if email else None
+    ring = store.cipher.indexes
+    phones = ring([normalize_phone(phone, default_region)], "phone").all if phone else None
+    emails = ring([email.strip().lower()], "email").all if email else None
     async with store.db.sessions() as session:
         found = await queries.page_of_contacts(
             session,
             principal.account_id,
-            phone_index=phone_index,
-            email_index=email_index,
+            phone_indexes=phones,
+            email_indexes=emails,
             tag=tag.strip().lower() if tag else None,
             before_id=asked.before_id,
             limit=asked.limit,

@@ -205,8 +205,8 @@ async def _withdraw_pending(
     """STOP applies at once: what waits for this number in the outbox (a marketing text
     rescheduled past quiet hours, a scheduled reminder) fails with 21610 instead of going
     out later. The confirmation of the STOP is written after this."""
-    index = store.cipher.blind_index(handset, "phone")
-    for waiting in await message_queries.pending_to(session, account_id, index, now):
+    indexes = store.cipher.indexes([handset], "phone").all
+    for waiting in await message_queries.pending_to(session, account_id, indexes, now):
         moved = await tracker.move(
             session,
             waiting,

@@ -150,14 +150,16 @@ class Visits:
             )
             clicks = [(tap, link) for tap, link in known if tap.kind == "click"]
             if clicks:
-                contacts = await _clicked_contacts(session, [link for _, link in clicks])
+                contacts = await _clicked_contacts(
+                    session, self._store, [link for _, link in clicks]
+                )
                 moment = max(tap.at for tap, _ in clicks)
                 await contact_queries.moved_forward(session, contacts, "last_clicked_at", moment)
         return [found.get(tap.code) for tap in batch]
 
 
 async def _clicked_contacts(
-    session: AsyncSession, clicked: Sequence[queries.LinkTarget]
+    session: AsyncSession, store: Store, clicked: Sequence[queries.LinkTarget]
 ) -> set[int]:
     """The contacts the clicked messages went to: the one a campaign texted, or for an API
     message the account's contact with that number."""
@@ -165,8 +167,10 @@ async def _clicked_contacts(
     by_account: dict[int, set[str]] = {}
     for link in clicked:
         if link.contact_id is None:
-            by_account.setdefault(link.account_id, set()).add(link.phone_index)
-    for account_id, indexes in by_account.items():
+            to = store.cipher.open(link.recipient, "message.to")
+            by_account.setdefault(link.account_id, set()).add(to)
+    for account_id, numbers in by_account.items():
+        indexes = store.cipher.indexes(numbers, "phone").all
         found.update(await contact_queries.ids_by_phone_index(session, account_id, indexes))
     return found
 
@@ -200,7 +204,6 @@ async def follow(
             store,
             link.account_id,
             url,
-            link.url_index,
             allow_private_urls=allow_private_urls,
             now=now,
         )
@@ -211,14 +214,14 @@ async def destination_tags(
     store: Store,
     account_id: int,
     url: str,
-    url_index: str,
     *,
     allow_private_urls: bool,
     now: datetime,
 ) -> OpenGraph:
     """The page's Open Graph tags: kept from an earlier fetch, else fetched now (once)."""
+    ring = store.cipher.indexes([url], "link.url")
     async with store.db.sessions() as session:
-        kept = await queries.preview_of(session, account_id, url_index)
+        kept = await queries.preview_of(session, account_id, ring.all)
     if kept is not None and (kept.error is None or now - kept.fetched_at < RETRY_FAILED_PREVIEW):
         return OpenGraph(kept.title, kept.description, kept.image)
     error = None
@@ -230,12 +233,12 @@ async def destination_tags(
         tags, error = OpenGraph(), exc.message
     async with store.db.transaction() as session:
         if kept is not None:
-            await queries.forget_preview(session, account_id, url_index)
+            await queries.forget_preview(session, account_id, ring.all)
         await queries.keep_preview(
             session,
             {
                 "account_id": account_id,
-                "url_index": url_index,
+                "url_index": ring.of(url),
                 "title": tags.title,
                 "description": tags.description,
                 "image": tags.image,

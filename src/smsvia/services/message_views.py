@@ -126,8 +126,8 @@ async def list_messages(store: Store, principal: Principal, query: ListQuery) ->
 def _party(store: Store, number: str) -> queries.Party:
     """A To or From filter: a number (either side's) or an alphanumeric sender ID (ours)."""
     sender = normalize_sender(number)
-    index = store.cipher.blind_index(sender, "phone") if sender.startswith("+") else None
-    return queries.Party(index, sender)
+    indexes = store.cipher.indexes([sender], "phone").all if sender.startswith("+") else []
+    return queries.Party(tuple(indexes), sender)
 
 
 async def cancel_message(

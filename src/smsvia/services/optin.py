@@ -201,7 +201,7 @@ async def submit(
         before = await consent_queries.newest(
             session,
             form.account_id,
-            store.cipher.blind_index(data.phone, "phone"),
+            store.cipher.indexes([data.phone], "phone").all,
             {ConsentKind.OPT_IN_REQUESTED},
         )
         await consent.append(
@@ -246,8 +246,8 @@ async def confirm_if_pending(
     caller's transaction) and send the welcome; True when it did."""
     if not is_confirmation(text):
         return False
-    index = store.cipher.blind_index(handset, "phone")
-    request = await consent_queries.newest(session, number.account_id, index, _STANDING)
+    indexes = store.cipher.indexes([handset], "phone").all
+    request = await consent_queries.newest(session, number.account_id, indexes, _STANDING)
     if (
         request is None
         or request.kind != ConsentKind.OPT_IN_REQUESTED

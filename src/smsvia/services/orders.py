@@ -61,7 +61,7 @@ async def record_order(
             return Recorded(await order_view(session, known), False)
         account = await session.get(Account, principal.account_id)
         order = await _new_row(session, store, principal, new, source, default_region, now)
-        await _attribute(session, order, _windows(account))
+        await _attribute(session, store, order, _windows(account))
         try:
             async with session.begin_nested():
                 session.add(order)
@@ -119,7 +119,7 @@ async def _new_row(
     default_region: str,
     now: datetime,
 ) -> Order:
-    blind, seal = store.cipher.blind_index, store.cipher.seal
+    blind, ring, seal = store.cipher.blind_index, store.cipher.indexes, store.cipher.seal
     contact: Contact | None = None
     phone = None
     if new.phone:
@@ -133,14 +133,14 @@ async def _new_row(
         contact = await contact_queries.contact_by_sid(session, principal.account_id, new.contact)
         if contact is None:
             raise NotFound(f"Contact {new.contact} not found")
-    elif phone_index:
+    elif phone:
         found = await contact_queries.contacts_by_phone_index(
-            session, principal.account_id, [phone_index]
+            session, principal.account_id, ring([phone], "phone")
         )
-        contact = found.get(phone_index)
+        contact = found.get(blind(phone, "phone"))
     if contact is None and new.email:
         contact = await contact_queries.contact_by_email_index(
-            session, principal.account_id, email_index(blind, new.email)
+            session, principal.account_id, email_index(lambda v, p: ring([v], p).all, new.email)
         )
     return Order(
         sid=ids.new_sid(ids.ORDER),
@@ -165,20 +165,23 @@ def _windows(account: Account | None) -> Windows:
     return Windows(timedelta(days=days), timedelta(hours=hours))
 
 
-async def _attribute(session: AsyncSession, order: Order, windows: Windows) -> None:
+async def _attribute(session: AsyncSession, store: Store, order: Order, windows: Windows) -> None:
     """The message the order is credited to: last click, else last delivered text."""
-    if order.phone_index is None:
+    if order.phone is not None:
+        phone = store.cipher.open(order.phone, "order.phone")
+    elif order.contact_id is not None and (contact := await session.get(Contact, order.contact_id)):
+        phone = store.cipher.open(contact.phone, "contact.phone")
+    else:
         return
+    phones = store.cipher.indexes([phone], "phone").all
     at = order.created_at
-    click = await queries.last_click(
-        session, order.account_id, order.phone_index, windows.click_since(at), at
-    )
+    click = await queries.last_click(session, order.account_id, phones, windows.click_since(at), at)
     if click is not None:
         order.message_id, order.click_id = click.message_id, click.id
         order.campaign_sid, order.attributed_by = click.campaign_sid, "click"
         return
     delivered = await queries.last_delivered_text(
-        session, order.account_id, order.phone_index, windows.delivery_since(at), at
+        session, order.account_id, phones, windows.delivery_since(at), at
     )
     if delivered is not None:
         order.message_id, order.campaign_sid = delivered

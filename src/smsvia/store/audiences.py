@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -41,19 +41,22 @@ from smsvia.store.rows import insert_many
 
 # (value, purpose) -> the blind index of the value; the store's Cipher.blind_index.
 BlindIndex = Callable[[str, str], str]
+# (value, purpose) -> its blind indexes under every key of the ring, for look-ups.
+RingIndexes = Callable[[str, str], list[str]]
+_Index = TypeVar("_Index", str, list[str])
 
 
-def first_name_index(blind: BlindIndex, first_name: str) -> str:
+def first_name_index(blind: Callable[[str, str], _Index], first_name: str) -> _Index:
     return blind(first_name.strip().lower(), "contact.first_name")
 
 
-def attribute_index(blind: BlindIndex, name: str, value: str) -> str:
+def attribute_index(blind: Callable[[str, str], _Index], name: str, value: str) -> _Index:
     """The index of one attribute's value; the name is inside, so equal values of two
     attributes do not share an index."""
     return blind(f"{name}\x00{value.strip().lower()}", "contact.attribute")
 
 
-def email_index(blind: BlindIndex, email: str) -> str:
+def email_index(blind: Callable[[str, str], _Index], email: str) -> _Index:
     return blind(email.strip().lower(), "email")
 
 
@@ -127,7 +130,7 @@ async def replace_attributes(
 
 
 def audience_filter(
-    audience: Audience, blind: BlindIndex, now: datetime, dialect: str
+    audience: Audience, blind: RingIndexes, now: datetime, dialect: str
 ) -> ColumnElement[bool]:
     """The WHERE clause (beside the account's) that holds the audience's contacts."""
     clauses = [_condition(c, blind, now, dialect) for c in audience.conditions]
@@ -141,18 +144,21 @@ def listed(contact_ids: Iterable[int]) -> ColumnElement[bool]:
     return Contact.id.in_(list(contact_ids))
 
 
-def _condition(c: Condition, blind: BlindIndex, now: datetime, dialect: str) -> ColumnElement[bool]:
+def _condition(
+    c: Condition, blind: RingIndexes, now: datetime, dialect: str
+) -> ColumnElement[bool]:
     if c.kind is Kind.TAGS:
         return _tags(c)
     if c.attribute is not None:
         return _attribute(c, blind)
     column: Any = getattr(Contact, _COLUMNS.get(c.field, c.field))
     value = c.value
-    if c.kind is Kind.SEALED:
+    if c.kind is Kind.SEALED and c.op in ("eq", "ne", "in"):
+        # Matched through the blind index: a value is any of its indexes under the ring.
         index = _INDEXERS[c.field]
-        value = tuple(index(blind, v) for v in value) if c.op == "in" else value
-        value = index(blind, value) if isinstance(value, str) else value
-    elif c.kind is Kind.MONEY and dialect == "sqlite":
+        found = [i for v in (value if c.op == "in" else [value]) for i in index(blind, v)]
+        return or_(column.is_(None), column.not_in(found)) if c.op == "ne" else column.in_(found)
+    if c.kind is Kind.MONEY and dialect == "sqlite":
         # Money is text on SQLite (exact decimals); compare it as a number.
         column = cast(column, Float)
         value = tuple(float(v) for v in value) if c.op == "in" else float(value)
@@ -214,15 +220,14 @@ def _attribute(c: Condition, blind: BlindIndex) -> ColumnElement[bool]:
     )
     if c.op == "exists":
         return exists(row) if c.value else not_(exists(row))
-    if c.op == "in":
-        indexes = [attribute_index(blind, name, v) for v in c.value]
-        return exists(row.where(ContactAttribute.value_index.in_(indexes)))
-    same = exists(row.where(ContactAttribute.value_index == attribute_index(blind, name, c.value)))
-    return same if c.op == "eq" else not_(same)
+    values = c.value if c.op == "in" else [c.value]
+    indexes = [i for v in values for i in attribute_index(blind, name, v)]
+    same = exists(row.where(ContactAttribute.value_index.in_(indexes)))
+    return not_(same) if c.op == "ne" else same
 
 
 _COLUMNS = {"first_name": "first_name_index", "email": "email_index", "created_at": "date_created"}
-_INDEXERS: Mapping[str, Callable[[BlindIndex, str], str]] = {
+_INDEXERS: Mapping[str, Callable[[RingIndexes, str], list[str]]] = {
     "first_name": first_name_index,
     "email": email_index,
 }

@@ -13,12 +13,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smsvia.store.crypto import Indexes
 from smsvia.store.marketing_models import ConsentEvent
 
 _LEDGER_LOCK = 7_206_117_002
@@ -54,12 +55,13 @@ class Standing:
 async def standings(
     session: AsyncSession,
     account_id: int,
-    phone_indexes: Collection[str],
+    phones: Indexes,
     deciding: Collection[str],
     express: Collection[str],
 ) -> dict[str, Standing]:
-    """phone index -> its standing, for the numbers that have any deciding entry (one query)."""
-    if not phone_indexes:
+    """phone index -> its standing, for the numbers that have any deciding entry (one query).
+    During a key rotation a number's entries may sit under two indexes: the newest wins."""
+    if not phones.canonical:
         return {}
     grouped = (
         select(
@@ -71,7 +73,7 @@ async def standings(
         )
         .where(
             ConsentEvent.account_id == account_id,
-            ConsentEvent.phone_index.in_(list(phone_indexes)),
+            ConsentEvent.phone_index.in_(phones.all),
             ConsentEvent.kind.in_(list(deciding)),
         )
         .group_by(ConsentEvent.phone_index)
@@ -86,20 +88,26 @@ async def standings(
             grouped.c.express,
         ).join(grouped, ConsentEvent.id == grouped.c.newest)
     )
-    return {
-        index: Standing(entry_id, kind, at, express is not None)
-        for index, entry_id, kind, at, express in rows
-    }
+    found: dict[str, Standing] = {}
+    for stored, entry_id, kind, at, express in rows:
+        index = phones.canonical[stored]
+        other = found.get(index)
+        given = express is not None or (other is not None and other.express_given)
+        if other is None or entry_id > other.entry_id:
+            found[index] = Standing(entry_id, kind, at, given)
+        else:
+            found[index] = replace(other, express_given=given)
+    return found
 
 
 async def newest(
-    session: AsyncSession, account_id: int, phone_index: str, kinds: Collection[str]
+    session: AsyncSession, account_id: int, phone_indexes: Collection[str], kinds: Collection[str]
 ) -> ConsentEvent | None:
     return await session.scalar(
         select(ConsentEvent)
         .where(
             ConsentEvent.account_id == account_id,
-            ConsentEvent.phone_index == phone_index,
+            ConsentEvent.phone_index.in_(list(phone_indexes)),
             ConsentEvent.kind.in_(list(kinds)),
         )
         .order_by(ConsentEvent.id.desc())
@@ -108,11 +116,11 @@ async def newest(
 
 
 async def ledger(
-    session: AsyncSession, account_id: int, *, phone_index: str | None = None
+    session: AsyncSession, account_id: int, *, phone_indexes: Collection[str] | None = None
 ) -> Sequence[ConsentEvent]:
     query = select(ConsentEvent).where(ConsentEvent.account_id == account_id)
-    if phone_index is not None:
-        query = query.where(ConsentEvent.phone_index == phone_index)
+    if phone_indexes is not None:
+        query = query.where(ConsentEvent.phone_index.in_(list(phone_indexes)))
     return (await session.scalars(query.order_by(ConsentEvent.id))).all()
 
 

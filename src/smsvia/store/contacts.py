@@ -21,38 +21,36 @@ from datetime import datetime
 from sqlalchemy import Text, cast, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smsvia.store.crypto import Indexes
 from smsvia.store.marketing_models import Contact
 
 _contacts = Contact.__table__  # Core statements where a batch touches many rows
 
 
 async def contacts_by_phone_index(
-    session: AsyncSession, account_id: int, indexes: Collection[str]
+    session: AsyncSession, account_id: int, phones: Indexes
 ) -> dict[str, Contact]:
-    if not indexes:
+    """Primary phone index -> the contact (indexed by any key of the ring)."""
+    if not phones.canonical:
         return {}
     found = await session.scalars(
-        select(Contact).where(
-            Contact.account_id == account_id, Contact.phone_index.in_(list(indexes))
-        )
+        select(Contact).where(Contact.account_id == account_id, Contact.phone_index.in_(phones.all))
     )
-    return {contact.phone_index: contact for contact in found}
+    return {phones.canonical[contact.phone_index]: contact for contact in found}
 
 
-async def time_zones(
-    session: AsyncSession, account_id: int, indexes: Collection[str]
-) -> dict[str, str]:
-    """phone index -> time zone, for the account's contacts that have one."""
-    if not indexes:
+async def time_zones(session: AsyncSession, account_id: int, phones: Indexes) -> dict[str, str]:
+    """Primary phone index -> time zone, for the account's contacts that have one."""
+    if not phones.canonical:
         return {}
     rows = await session.execute(
         select(Contact.phone_index, Contact.time_zone).where(
             Contact.account_id == account_id,
-            Contact.phone_index.in_(list(indexes)),
+            Contact.phone_index.in_(phones.all),
             Contact.time_zone.is_not(None),
         )
     )
-    return {index: zone for index, zone in rows}
+    return {phones.canonical[index]: zone for index, zone in rows}
 
 
 async def contact_by_sid(session: AsyncSession, account_id: int, sid: str) -> Contact | None:
@@ -62,12 +60,12 @@ async def contact_by_sid(session: AsyncSession, account_id: int, sid: str) -> Co
 
 
 async def contact_by_email_index(
-    session: AsyncSession, account_id: int, index: str
+    session: AsyncSession, account_id: int, indexes: Collection[str]
 ) -> Contact | None:
-    """The account's (oldest) contact with that email."""
+    """The account's (oldest) contact with that email (its indexes under the ring's keys)."""
     return await session.scalar(
         select(Contact)
-        .where(Contact.account_id == account_id, Contact.email_index == index)
+        .where(Contact.account_id == account_id, Contact.email_index.in_(list(indexes)))
         .order_by(Contact.id)
         .limit(1)
     )
@@ -77,8 +75,8 @@ async def page_of_contacts(
     session: AsyncSession,
     account_id: int,
     *,
-    phone_index: str | None,
-    email_index: str | None,
+    phone_indexes: Collection[str] | None,
+    email_indexes: Collection[str] | None,
     tag: str | None,
     before_id: int | None,
     limit: int,
@@ -86,10 +84,10 @@ async def page_of_contacts(
     """Newest first. Tags are stored as a JSON list, so a tag is matched as its quoted
     JSON string (the same text on SQLite and PostgreSQL)."""
     query = select(Contact).where(Contact.account_id == account_id)
-    if phone_index is not None:
-        query = query.where(Contact.phone_index == phone_index)
-    if email_index is not None:
-        query = query.where(Contact.email_index == email_index)
+    if phone_indexes is not None:
+        query = query.where(Contact.phone_index.in_(list(phone_indexes)))
+    if email_indexes is not None:
+        query = query.where(Contact.email_index.in_(list(email_indexes)))
     if tag is not None:
         quoted = json.dumps(tag).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(cast(Contact.tags, Text).like(f"%{quoted}%", escape="\\"))

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smsvia.store.crypto import Indexes
 from smsvia.store.models import Message, MessageEvent
 
 
@@ -17,7 +18,7 @@ class Party:
     """A `To` or `From` filter as Twilio means it: the customer's number (stored sealed, as
     `recipient_index`) or ours (stored plain, as `sender`), by direction."""
 
-    index: str | None  # the blind index of the number, when it is one
+    indexes: tuple[str, ...]  # the blind indexes of the number, when it is one
     sender: str  # the number as a sender (E.164, or an alphanumeric sender ID)
 
 
@@ -39,17 +40,17 @@ async def message_by_sid(session: AsyncSession, account_id: int, sid: str) -> Me
 async def marketing_times(
     session: AsyncSession,
     account_id: int,
-    recipient_indexes: Collection[str],
+    recipients: Indexes,
     since: datetime,
     until: datetime,
 ) -> dict[str, list[datetime]]:
     """When each recipient's marketing messages went (or are due to go) between the two
-    times, canceled ones aside: what the frequency caps count."""
+    times, canceled ones aside: what the frequency caps count. Keyed by primary index."""
     when = func.coalesce(Message.date_sent, Message.due_at, Message.date_created)
     rows = await session.execute(
         select(Message.recipient_index, when).where(
             Message.account_id == account_id,
-            Message.recipient_index.in_(list(recipient_indexes)),
+            Message.recipient_index.in_(recipients.all),
             Message.category == "marketing",
             Message.direction != "inbound",
             Message.status != "canceled",
@@ -59,18 +60,18 @@ async def marketing_times(
     )
     times: dict[str, list[datetime]] = {}
     for index, at in rows:
-        times.setdefault(index, []).append(at)
+        times.setdefault(recipients.canonical[index], []).append(at)
     return times
 
 
 async def pending_to(
-    session: AsyncSession, account_id: int, recipient_index: str, now: datetime
+    session: AsyncSession, account_id: int, recipient_indexes: Collection[str], now: datetime
 ) -> Sequence[Message]:
     """The account's messages to this recipient that wait in the outbox and no worker holds
     (a held one may be on the wire already). Locked; on PostgreSQL a held row is skipped."""
     query = select(Message).where(
         Message.account_id == account_id,
-        Message.recipient_index == recipient_index,
+        Message.recipient_index.in_(list(recipient_indexes)),
         Message.direction != "inbound",
         Message.status.in_(("queued", "scheduled")),
         (Message.lease_expires_at.is_(None)) | (Message.lease_expires_at < now),
@@ -116,7 +117,7 @@ async def page_of_messages(
 
 def _party(party: Party, *, customer_when_inbound: bool) -> ColumnElement[bool]:
     inbound = Message.direction == "inbound"
-    customer = Message.recipient_index == party.index if party.index is not None else false()
+    customer = Message.recipient_index.in_(party.indexes) if party.indexes else false()
     ours = Message.sender == party.sender
     if customer_when_inbound:
         return or_(and_(inbound, customer), and_(~inbound, ours))

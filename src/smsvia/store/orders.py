@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -27,13 +27,17 @@ async def order_by_order_id(session: AsyncSession, account_id: int, order_id: st
 
 
 async def last_click(
-    session: AsyncSession, account_id: int, phone_index: str, since: datetime, until: datetime
+    session: AsyncSession,
+    account_id: int,
+    phone_indexes: Collection[str],
+    since: datetime,
+    until: datetime,
 ) -> Click | None:
     return await session.scalar(
         select(Click)
         .where(
             Click.account_id == account_id,
-            Click.phone_index == phone_index,
+            Click.phone_index.in_(list(phone_indexes)),
             Click.kind == "click",
             Click.at >= since,
             Click.at <= until,
@@ -44,7 +48,11 @@ async def last_click(
 
 
 async def last_delivered_text(
-    session: AsyncSession, account_id: int, phone_index: str, since: datetime, until: datetime
+    session: AsyncSession,
+    account_id: int,
+    phone_indexes: Collection[str],
+    since: datetime,
+    until: datetime,
 ) -> tuple[int, str] | None:
     """(message id, campaign sid) of the newest campaign message delivered to the number
     in the window (its last update is when it was delivered, or read)."""
@@ -53,7 +61,7 @@ async def last_delivered_text(
             select(Message.id, Message.campaign_sid)
             .where(
                 Message.account_id == account_id,
-                Message.recipient_index == phone_index,
+                Message.recipient_index.in_(list(phone_indexes)),
                 Message.campaign_sid.is_not(None),
                 Message.status.in_(DELIVERED),
                 Message.date_updated >= since,

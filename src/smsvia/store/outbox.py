@@ -27,6 +27,7 @@ lease on a claimed message (due again at `due_at`, or never).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -189,38 +190,46 @@ async def messages_for_update(
     return [MessageRow(row) for row in await session.execute(query)]
 
 
+@dataclass(frozen=True, slots=True)
+class Handset:
+    """A part's recipient: its blind index, and the sealed number (to compare indexes made
+    under two keys while the master key is rotated)."""
+
+    index: str
+    sealed: bytes
+
+
 async def parts_by_smsc_keys(
     session: AsyncSession, connector_id: int, smsc_keys: Collection[str]
-) -> list[tuple[PartRow, str]]:
+) -> list[tuple[PartRow, Handset]]:
     """Every part on the connector with one of these `smsc_key`s (ids come round again, so a
-    key may match an old, finished part too), with its message's recipient blind index."""
+    key may match an old, finished part too), with its message's recipient."""
     rows = await session.execute(
-        select(_parts, _messages.c.recipient_index)
+        select(_parts, _messages.c.recipient_index, _messages.c.recipient)
         .join(_messages, _messages.c.id == _parts.c.message_id)
         .where(
             _parts.c.connector_id == connector_id,
             among(session, _parts.c.smsc_key, smsc_keys),
         )
     )
-    return [(PartRow(tuple(row)[:-1]), row.recipient_index) for row in rows]
+    return [(PartRow(tuple(row)[:-2]), Handset(*tuple(row)[-2:])) for row in rows]
 
 
 async def ambiguous_parts_for(
-    session: AsyncSession, connector_id: int, recipient_indexes: Collection[str]
-) -> list[tuple[PartRow, str]]:
-    """Unanswered parts to these handsets on the connector, oldest first, with the
-    recipient's blind index."""
-    rows = await session.execute(
-        select(_parts, _messages.c.recipient_index)
+    session: AsyncSession, connector_id: int, recipient_indexes: Collection[str] | None
+) -> list[tuple[PartRow, Handset]]:
+    """Unanswered parts to these handsets (None: to any) on the connector, oldest first,
+    with the recipient."""
+    query = (
+        select(_parts, _messages.c.recipient_index, _messages.c.recipient)
         .join(_messages, _messages.c.id == _parts.c.message_id)
-        .where(
-            _parts.c.connector_id == connector_id,
-            _parts.c.status == "ambiguous",
-            among(session, _messages.c.recipient_index, recipient_indexes),
-        )
+        .where(_parts.c.connector_id == connector_id, _parts.c.status == "ambiguous")
         .order_by(_parts.c.id)
     )
-    return [(PartRow(tuple(row)[:-1]), row.recipient_index) for row in rows]
+    if recipient_indexes is not None:
+        query = query.where(among(session, _messages.c.recipient_index, recipient_indexes))
+    rows = await session.execute(query)
+    return [(PartRow(tuple(row)[:-2]), Handset(*tuple(row)[-2:])) for row in rows]
 
 
 async def store_receipts(

@@ -44,6 +44,7 @@ class LinkTarget:
     channel: str
     fallback_reason: str | None
     phone_index: str
+    recipient: bytes  # sealed
     contact_id: int | None
     campaign_sid: str | None
     campaign_name: str | None
@@ -66,6 +67,7 @@ _LINK = (
         _messages.c.channel,
         _messages.c.fallback_reason,
         _messages.c.recipient_index,
+        _messages.c.recipient,
         _messages.c.contact_id,
         _messages.c.campaign_sid,
         _campaigns.c.name,
@@ -87,11 +89,13 @@ async def record_visits(session: AsyncSession, visits: Sequence[Mapping[str, Any
     await insert_many(session, _clicks, visits)
 
 
-async def preview_of(session: AsyncSession, account_id: int, url_index: str) -> LinkPreview | None:
+async def preview_of(
+    session: AsyncSession, account_id: int, url_indexes: Collection[str]
+) -> LinkPreview | None:
     return await session.scalar(
-        select(LinkPreview).where(
-            LinkPreview.account_id == account_id, LinkPreview.url_index == url_index
-        )
+        select(LinkPreview)
+        .where(LinkPreview.account_id == account_id, LinkPreview.url_index.in_(list(url_indexes)))
+        .limit(1)
     )
 
 
@@ -103,10 +107,12 @@ async def keep_preview(session: AsyncSession, values: Mapping[str, Any]) -> None
         pass
 
 
-async def forget_preview(session: AsyncSession, account_id: int, url_index: str) -> None:
+async def forget_preview(
+    session: AsyncSession, account_id: int, url_indexes: Collection[str]
+) -> None:
     await session.execute(
         delete(LinkPreview).where(
-            LinkPreview.account_id == account_id, LinkPreview.url_index == url_index
+            LinkPreview.account_id == account_id, LinkPreview.url_index.in_(list(url_indexes))
         )
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -11,8 +12,8 @@ from smsvia.store.models import Account
 from smsvia.store.user_models import DashboardSession, User
 
 
-async def user_by_email_index(session: AsyncSession, email_index: str) -> User | None:
-    return await session.scalar(select(User).where(User.email_index == email_index))
+async def user_by_email_index(session: AsyncSession, indexes: Collection[str]) -> User | None:
+    return await session.scalar(select(User).where(User.email_index.in_(list(indexes))))
 
 
 async def user_by_sid(session: AsyncSession, account_id: int, sid: str) -> User | None:

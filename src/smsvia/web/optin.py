@@ -112,8 +112,9 @@ def _valid_token(request: Request, token: str, sid: str) -> bool:
 
 
 def _signer(request: Request) -> URLSafeTimedSerializer:
-    key = request.app.state.runtime.store.cipher.signing_key
-    return URLSafeTimedSerializer(key, salt="smsvia opt-in form")
+    # Signed with the primary key, checked with every key of the ring (the last signs).
+    keys = list(reversed(request.app.state.runtime.store.cipher.signing_keys))
+    return URLSafeTimedSerializer(keys, salt="smsvia opt-in form")
 
 
 def _page(request: Request, template: str, status: int, **context: object) -> HTMLResponse:
