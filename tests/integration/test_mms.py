@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -19,6 +20,7 @@ from twilio.rest import Client
 from smsvia.api.app import create_app
 from smsvia.domain import mm7
 from smsvia.services.contacts import save_contact
+from smsvia.store.media_models import Media
 from tests.integration.conftest import ServerThread
 from tests.integration.mms_stack import MmsStack
 from tests.processes import daytime_zone
@@ -71,14 +73,7 @@ def test_a_picture_to_a_us_number_goes_by_mms_and_is_delivered(stack):
     assert (submit.recipient, submit.text) == (US, "Your box")
     assert submit.attachments == (mm7.Attachment("image/jpeg", photo, "media0"),)
     assert stack.texts_to(US) == []  # one of the two, never both
-    # The MMSC's report can be applied before the worker has recorded what it sent (a
-    # receipt may beat its submit's record), so the media rows can follow "delivered" by a
-    # moment; they must follow.
-    deadline = time.monotonic() + 10
-    while not (listed := client.messages(sent.sid).media.list()):
-        assert time.monotonic() < deadline, "no media recorded for a delivered MMS"
-        time.sleep(0.05)
-    [medium] = listed
+    [medium] = client.messages(sent.sid).media.list()
     assert (medium.content_type, medium.parent_sid) == ("image/jpeg", sent.sid)
     assert medium.sid.startswith("ME")
     content = httpx.get(f"{stack.url}{medium.uri.removesuffix('.json')}")
@@ -146,6 +141,8 @@ def test_an_mmsc_refusal_sends_the_sms_with_a_link_priced_as_that_sms(stack):
     assert message["price"] == "-0.01500"  # one SMS segment, not the MMS
     [text] = stack.texts_to(refusing)
     assert text.startswith("Your box\n") and "/m/" in text
+    assert twilio(stack).messages(sent.sid).media.list() == []  # it went as SMS
+    assert stack.backend.run(media_rows(stack.backend)) == 0
 
 
 def test_an_mmsc_that_never_answers_leaves_it_sent_and_sends_nothing_else(stack):
@@ -301,3 +298,8 @@ def test_a_campaign_with_a_picture_is_previewed_and_sent_as_mms(stack):
         "+12125550002",
     ]
     assert stack.pictures.requests == ["/drop.jpg"]  # one fetch for the whole campaign
+
+
+async def media_rows(backend) -> int:
+    async with backend.store.db.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(Media))

@@ -4,10 +4,13 @@ channel is `mms`.
 1. Fetch and fit the media (services/media.py). One that cannot be fetched, is of a type
    MMS does not carry, or cannot be made to fit fails the message with Twilio's code.
 2. Journal the intent (dispatch/journal.py, as an SMS part numbered 0 on the MM7
-   connector), then SubmitReq. Accepted: `sent`, and the relay's MessageID waits for its
-   delivery report like an SMSC id for its receipt (dispatch/receipts.py).
+   connector), write the message's Media rows, then SubmitReq: a delivery report may be
+   applied before this worker records the answer, and a delivered MMS always lists its
+   media. Accepted: `sent`, and the relay's MessageID waits for its delivery report like an
+   SMSC id for its receipt (dispatch/receipts.py).
 3. Refused by the relay (an MM7 error): SMS with the text and the preview link
-   (`mms_error`), priced as that SMS. Not taken for now: tried again, up to
+   (`mms_error`), priced as that SMS, and without Media rows. Not taken for now: tried
+   again, up to
    `MAX_ATTEMPTS`, then SMS too. No answer: it may have gone, so it is never sent again.
 
 As for SMPP and RCS, talking to the relay happens between the claiming and the recording
@@ -66,6 +69,7 @@ class MmsJob:
     text: str
     media_urls: tuple[str, ...]
     gate: PartGate
+    planned_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +128,7 @@ class MmsFlow:
             self.store.cipher.open(message.body, "message.body"),
             tuple(message.media_urls or ()),
             PartGate(self.journal, message.id, message.mms_connector_id),
+            now,
         )
 
     def _settle_earlier(
@@ -149,6 +154,9 @@ class MmsFlow:
             return MmsDone(None, exc, None)
         if not await job.gate.writing(MMS_PART):
             return MmsDone(prepared, None, None)  # no longer ours
+        async with self.store.db.transaction() as session:
+            rows = prepared.rows(job.account_id, job.message_id, job.planned_at)
+            await media_queries.replace_media(session, job.message_id, rows)
         attachments = tuple(
             Attachment(medium.content_type, medium.data, f"media{n}")
             for n, medium in enumerate(prepared.media)
@@ -197,10 +205,6 @@ class MmsFlow:
         for medium in done.prepared.media if done.prepared else ():
             if medium.note:
                 changes.note(message, now, "media", medium.note)
-        if result.outcome == MmsOutcome.ACCEPTED and done.prepared is not None:
-            await media_queries.add_media(
-                session, done.prepared.rows(message.account_id, message.id, now)
-            )
         if Status(message.status) in FINAL:
             outbox.release(message, None)  # its report beat this record
         elif result.outcome == MmsOutcome.ACCEPTED:
@@ -211,6 +215,7 @@ class MmsFlow:
             self.tracker.stage(changes, message, Status.SENT, now, "MMSC answer unknown")
             outbox.release(message, None)
         elif result.outcome == MmsOutcome.REFUSED or message.attempts >= MAX_ATTEMPTS:
+            await media_queries.drop_media(session, message.id)
             self._fall_back(changes, message, "mms_error", result.detail, now)
         else:
             self.tracker.stage(changes, message, Status.QUEUED, now, f"will retry: {result.detail}")

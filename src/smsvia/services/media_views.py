@@ -37,7 +37,12 @@ async def list_media(store: Store, principal: Principal, message_sid: str) -> li
         message = await message_queries.message_by_sid(session, principal.account_id, message_sid)
         if message is None:
             raise NotFound(f"The requested resource Message {message_sid} was not found")
-        media = await media_queries.media_of_message(session, message.id)
+        # An MMS that went as SMS in the end carried no media.
+        media = (
+            await media_queries.media_of_message(session, message.id)
+            if message.channel == "mms"
+            else []
+        )
     return [_view(medium, principal.account_sid, message_sid) for medium in media]
 
 

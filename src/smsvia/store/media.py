@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.media_models import Media
@@ -53,6 +53,18 @@ class MediaFiles:
 
 async def add_media(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     await insert_many(session, Media.__table__, rows)
+
+
+async def replace_media(
+    session: AsyncSession, message_id: int, rows: Sequence[dict[str, Any]]
+) -> None:
+    """The message's media rows, written anew (an attempt after a retry replaces its own)."""
+    await drop_media(session, message_id)
+    await add_media(session, rows)
+
+
+async def drop_media(session: AsyncSession, message_id: int) -> None:
+    await session.execute(delete(Media).where(Media.message_id == message_id))
 
 
 async def media_of_message(session: AsyncSession, message_id: int) -> list[Media]:
