@@ -34,7 +34,7 @@ from smsvia.store.marketing_models import Contact
 from smsvia.store.models import Message
 from smsvia.store.outbox import Handset
 from smsvia.store.tracking_models import LinkPreview, Order, ShortLink
-from tests.integration.conftest import Backend
+from tests.integration.conftest import Backend, Tenant
 from tests.integration.scenario import BOOK, Scenario
 from tests.integration.test_cli_connectors import smsvia
 
@@ -106,13 +106,20 @@ async def lookups_hold(backend: Backend, shop) -> None:
     assert checked == 1 and breaks == []
 
 
-def test_a_rotation_keeps_every_look_up_and_ends_under_the_new_key(settings):
-    old, new = settings.master_key.get_secret_value(), new_key()
+def filled_under_the_old_key(settings) -> tuple[str, str, Tenant]:
+    """(old key, new key, shop) once `fill` has written the shop's data with the old key."""
+    old = settings.master_key.get_secret_value()
     before = keyed(settings, old)
-    shop = before.tenant()
-    before.run(fill(before, shop))
-    before.close()
+    try:
+        shop = before.tenant()
+        before.run(fill(before, shop))
+    finally:
+        before.close()
+    return old, new_key(), shop
 
+
+def test_a_rotation_keeps_every_look_up_and_ends_under_the_new_key(settings):
+    old, new, shop = filled_under_the_old_key(settings)
     ring = keyed(settings, new, old)
     try:
         ring.run(lookups_hold(ring, shop))  # nothing re-keyed yet: found under the old key
@@ -152,11 +159,7 @@ def test_a_rotation_keeps_every_look_up_and_ends_under_the_new_key(settings):
 
 
 def test_a_concurrent_change_wins_over_the_rotation(settings):
-    old, new = settings.master_key.get_secret_value(), new_key()
-    before = keyed(settings, old)
-    shop = before.tenant()
-    before.run(fill(before, shop))
-    before.close()
+    old, new, shop = filled_under_the_old_key(settings)
     ring = keyed(settings, new, old)
     try:
         table = Contact.__table__
