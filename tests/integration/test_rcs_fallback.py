@@ -66,7 +66,7 @@ def read_and_recorded(stack, sid: str) -> dict:
 
 
 def test_delivered_before_rbm_answers_the_send_keeps_the_whole_timeline(backend, settings):
-    behaviour = RbmBehaviour(delivered_after=0.0, read_after=0.0, answer_after=1.5)
+    behaviour = RbmBehaviour(delivered_after=0.0, read_after=0.3, answer_after=3.0)
     stack = RcsStack(backend, settings, rbm=behaviour)
     try:
         sent = stack.send(CAPABLE, text="Your order is on its way")
