@@ -205,6 +205,9 @@ def test_the_command_rotates_resumes_and_says_when_the_old_key_may_go(backend, s
     assert "the older keys may now leave SMSVIA_MASTER_KEY" in done.stdout
     checked = smsvia(ring, "keys", "rotate-master", "--check", "--json")
     assert checked.returncode == 0 and json.loads(checked.stdout)["done"] is True
+    audited = smsvia(ring, "audit", "export", "--format", "json")
+    actions = [json.loads(line)["action"] for line in audited.stdout.splitlines()]
+    assert actions.count("keys.rotate_master") == 1  # the run that changed something
 
 
 async def _one(backend: Backend, query):

@@ -23,6 +23,7 @@ audit_app = typer.Typer(help="The audit log: who changed what, when.", no_args_i
 # Commands that only read or run something: nothing to record.
 _READ_ONLY = {"cost", "export", "serve", "worker", "sim", "audit"}
 _READ_VERBS = {"list", "preview", "status", "verify", "export"}
+_READ_OPTIONS = {"--check", "--new-key"}  # `keys rotate-master` only counting or printing
 
 
 @audit_app.command("export")
@@ -65,7 +66,7 @@ def record_command(root: Any, args: list[str]) -> None:
     path, command, rest = _resolve(root, args)
     if command is None or not path or "--help" in rest:
         return
-    if path[0] in _READ_ONLY or path[-1] in _READ_VERBS:
+    if path[0] in _READ_ONLY or path[-1] in _READ_VERBS or _READ_OPTIONS & set(rest):
         return
     positional, options = _parse(command, rest)
     named = [value for value in positional if "@" not in value]  # an email is not kept

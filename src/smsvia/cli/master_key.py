@@ -32,13 +32,11 @@ def rotate_master(
         print(new_master_key())
         return
 
-    async def counted(runtime) -> key_rotation.Report:
-        left = await key_rotation.remaining(runtime.store)
-        return key_rotation.Report(runtime.store.cipher.key_id, left)
-
-    if check:
-        report = with_runtime(counted)
-    else:
+    async def run(runtime) -> key_rotation.Report:
+        store = runtime.store
+        if check:
+            return key_rotation.Report(store.cipher.key_id, await key_rotation.remaining(store))
+        key_rotation.ready_to_rotate(store.cipher)
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), console=err_console
         ) as bar:
@@ -47,9 +45,9 @@ def rotate_master(
             def moved(table: str, count: int) -> None:
                 bar.update(task, description=f"re-keying {table}", advance=count)
 
-            report = with_runtime(
-                lambda runtime: key_rotation.rotate(runtime.store, batch=batch, progress=moved)
-            )
+            return await key_rotation.rotate(store, batch=batch, progress=moved)
+
+    report = with_runtime(run)
     _show(report, as_json)
     if not report.done:
         raise typer.Exit(1)

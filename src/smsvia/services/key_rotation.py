@@ -223,11 +223,7 @@ async def rotate(
 ) -> Report:
     """Re-key every row not yet under the primary key; then count what is left."""
     cipher = store.cipher
-    if not cipher.rotating:
-        raise NothingToRotate(
-            "SMSVIA_MASTER_KEY holds one key: put the new key first and the old one after it "
-            '("new,old") on every process, then run this again (`--new-key` makes one)'
-        )
+    ready_to_rotate(cipher)
     report = Report(cipher.key_id)
     for subject in SUBJECTS:
         done = Progress(subject.table.name)
@@ -245,6 +241,17 @@ async def rotate(
     for done, left in zip(report.tables, await remaining(store), strict=True):
         done.left = left.left
     return report
+
+
+def ready_to_rotate(cipher: Cipher) -> None:
+    """NothingToRotate unless the configuration holds a ring (the new key, then the old)."""
+    if not cipher.rotating:
+        raise NothingToRotate(
+            "the master key configuration (SMSVIA_MASTER_KEY, or the key file in the data "
+            "directory, one key a line) holds one key: put the new key first and the old one "
+            'after it ("new,old") for every process, then run this again (`smsvia keys '
+            "rotate-master --new-key` makes a key)"
+        )
 
 
 async def remaining(store: Store) -> list[Progress]:
