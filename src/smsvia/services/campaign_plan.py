@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_
@@ -29,9 +30,9 @@ from smsvia.domain.pricing import PriceBook
 from smsvia.domain.quiet_hours import recipient_zones
 from smsvia.domain.rcs_input import parse_rich_content
 from smsvia.domain.status import Status
-from smsvia.services.messages import CHANNELS, RichRequest, callback_url, rich_outgoing, route_rich
+from smsvia.services.messages import RichRequest, rich_outgoing, route_rich
 from smsvia.services.outgoing import Outgoing
-from smsvia.services.routing import SenderRoute, check_fallback_after
+from smsvia.services.routing import SenderRoute
 from smsvia.services.segments import audience_filter
 from smsvia.store import audiences
 from smsvia.store.context import Store
@@ -60,6 +61,17 @@ class VariantPlan:
             _set(content, path, template.render(variables))
         return content
 
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        """The variables its templates read, in a fixed order."""
+        return tuple(sorted({name for t in self.templates.values() for name in t.names}))
+
+    def values_key(self, variables: Mapping[str, Any]) -> tuple[str, ...]:
+        """What its rendering depends on: equal keys render equal content."""
+        return tuple(
+            json.dumps(variables.get(name), sort_keys=True, default=str) for name in self.names
+        )
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -81,6 +93,11 @@ class Plan:
     # recipients of a campaign share their text with others (the same first name, no
     # personal field at all), and encoding, pricing and routing it once is enough.
     built: dict[tuple[str, str, str], Outgoing] = field(default_factory=dict, compare=False)
+    # Rendered (and shortened) content by variant and the values its templates read, with
+    # its links and its text as `built` is keyed: Liquid runs once per distinct set of values.
+    rendered: dict[tuple[str, tuple[str, ...]], Rendered] = field(
+        default_factory=dict, compare=False
+    )
 
     def variant(self, name: str) -> VariantPlan:
         return next(v for v in self.variants if v.variant.name == name)
@@ -128,71 +145,6 @@ def plan_of(campaign: Campaign) -> Plan:
         uses=uses,
         shorten_urls=campaign.shorten_urls,
     )
-
-
-def check_settings(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The columns of a new campaign from the API's body; InvalidCampaign names the field."""
-    name = body.get("name")
-    if not isinstance(name, str) or not 0 < len(name.strip()) <= 255:
-        raise InvalidCampaign("name must be 1 to 255 characters", field="name")
-    sender = body.get("from")
-    if not isinstance(sender, str) or not sender:
-        raise InvalidCampaign("from is required: one of the account's senders", field="from")
-    channel = body.get("channel", "auto")
-    if channel not in CHANNELS:
-        raise InvalidCampaign(f"channel must be one of {', '.join(CHANNELS)}", field="channel")
-    category = body.get("category", "marketing")
-    if category not in ("marketing", "transactional"):
-        raise InvalidCampaign("category must be marketing or transactional", field="category")
-    if ("content" in body) == ("variants" in body):
-        raise InvalidCampaign("give content, or variants for an A/B test", field="content")
-    if "variants" in body:
-        variants = rules.parse_variants(body["variants"])
-    else:
-        variants = (Variant("A", 1, body["content"]),)
-    for n, variant in enumerate(variants):
-        where = f"variants[{n}].content" if "variants" in body else "content"
-        check_content(variant.content, where)
-    ab_test = body.get("ab_test")
-    if ab_test is not None:
-        if len(variants) < 2:
-            raise InvalidCampaign("ab_test needs at least two variants", field="ab_test")
-        rules.parse_ab_test(ab_test)
-    if body.get("send_at") is not None and body.get("local_send_time") is not None:
-        raise InvalidCampaign("give send_at or local_send_time, not both", field="send_at")
-    if body.get("local_send_time") is not None:
-        rules.parse_local_time(body["local_send_time"])
-    shorten = body.get("shorten_urls", True)
-    if not isinstance(shorten, bool):
-        raise InvalidCampaign("shorten_urls must be true or false", field="shorten_urls")
-    link_preview = rules.parse_link_preview(body.get("link_preview"))
-    fallback = body.get("fallback_after_seconds")
-    if fallback is not None and (isinstance(fallback, bool) or not isinstance(fallback, int)):
-        raise InvalidCampaign(
-            "fallback_after_seconds must be a number", field="fallback_after_seconds"
-        )
-    try:
-        check_fallback_after(fallback)
-        status_callback = callback_url(body.get("status_callback"))
-    except DomainError as exc:
-        raise InvalidCampaign(exc.message, field=exc.field) from exc
-    return {
-        "name": name.strip(),
-        "sender": sender,
-        "channel": channel,
-        "category": category,
-        "variants": [
-            {"name": v.name, "weight": v.weight, "content": json.loads(json.dumps(v.content))}
-            for v in variants
-        ],
-        "ab_test": dict(ab_test) if ab_test is not None else None,
-        "local_send_time": body.get("local_send_time"),
-        "budget": rules.parse_budget(body.get("budget")),
-        "shorten_urls": shorten,
-        "link_preview": link_preview,
-        "fallback_after_seconds": fallback,
-        "status_callback": status_callback,
-    }
 
 
 def facts_of(store: Store, contact: Contact, uses: frozenset[str]) -> dict[str, Any]:
@@ -257,9 +209,9 @@ def message_for(
     """One recipient's message, rendered, priced and routed, due when the campaign says.
     Its links are shortened with placeholders (domain/links.py) as long as the codes the
     recipient gets when it is written, so the price is already the real one."""
-    rendered, urls = shortened(plan, variant.render(variables_of(facts)), public_url)
+    rendered, urls, text = _rendered(plan, variant, variables_of(facts), public_url)
     phone = parse_phone(facts["phone"], default_region)
-    key = (variant.variant.name, json.dumps(rendered, sort_keys=True), phone.region)
+    key = (variant.variant.name, text, phone.region)
     known = plan.built.get(key)
     if known is not None:
         outgoing = replace(
@@ -296,6 +248,24 @@ def message_for(
         expires_at=due + VALIDITY,
         detail=f"{outgoing.detail}; send at {due.isoformat()}",
     )
+
+
+Rendered = tuple[dict[str, Any], tuple[str, ...], str]  # content, its links, as JSON
+
+
+def _rendered(
+    plan: Plan, variant: VariantPlan, variables: Mapping[str, Any], public_url: str
+) -> Rendered:
+    """The variant rendered for these values and shortened; shared by every recipient with
+    the same values, so never changed by the caller."""
+    key = (variant.variant.name, variant.values_key(variables))
+    found = plan.rendered.get(key)
+    if found is None:
+        content, urls = shortened(plan, variant.render(variables), public_url)
+        if len(plan.rendered) >= MAX_BUILT:
+            plan.rendered.clear()
+        found = plan.rendered[key] = (content, urls, json.dumps(content, sort_keys=True))
+    return found
 
 
 def shortened(

@@ -28,12 +28,12 @@ from smsvia.domain.rcs_input import parse_rich_content
 from smsvia.domain.rendering import rich_sms_text
 from smsvia.services import compliance
 from smsvia.services.accounts import Principal
+from smsvia.services.campaign_input import check_settings
 from smsvia.services.campaign_plan import (
     Builder,
     Plan,
     VariantPlan,
     audience_clause,
-    check_settings,
     most_it_may_cost,
     plan_of,
     shortened,

@@ -20,7 +20,8 @@ from smsvia.domain.campaigns import CampaignStatus, InvalidCampaign, check_move
 from smsvia.domain.errors import NotFound
 from smsvia.domain.status import Status
 from smsvia.services.accounts import Principal
-from smsvia.services.campaign_plan import check_settings, launched_audience
+from smsvia.services.campaign_input import check_settings
+from smsvia.services.campaign_plan import launched_audience
 from smsvia.services.campaign_stats import campaign_stats, money
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.delivery import Changes, Tracker
