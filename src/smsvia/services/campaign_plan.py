@@ -212,42 +212,39 @@ def message_for(
     rendered, urls, text = _rendered(plan, variant, variables_of(facts), public_url)
     phone = parse_phone(facts["phone"], default_region)
     key = (variant.variant.name, text, phone.region)
+    due = _due(plan, facts, now)
     known = plan.built.get(key)
     if known is not None:
-        outgoing = replace(
-            known,
-            to=phone.e164,
-            due_at=now,
-            expires_at=now + (known.expires_at - known.due_at),
-            links=urls,
-        )
-    else:
-        request = RichRequest(
-            to=phone.e164,
-            sender=plan.sender,
-            content=rendered,
-            channel=plan.channel,
-            fallback_after_seconds=plan.fallback_after,
-            status_callback=plan.status_callback,
-            category=plan.category,
-        )
-        outgoing, content = rich_outgoing(request, price_book, public_url, default_region, now)
-        outgoing = replace(route_rich(outgoing, content, request, route, price_book), links=urls)
-        if outgoing.preview_token is None:  # a preview page is one message's own
-            if len(plan.built) >= MAX_BUILT:
-                plan.built.clear()
-            plan.built[key] = outgoing
-    due = _due(plan, facts, now)
-    if due is None:
-        return outgoing
-    return replace(
-        outgoing,
-        status=Status.SCHEDULED,
-        send_at=due,
-        due_at=due,
-        expires_at=due + VALIDITY,
-        detail=f"{outgoing.detail}; send at {due.isoformat()}",
+        return replace(known, to=phone.e164, links=urls, **_timing(known, now, due))
+    request = RichRequest(
+        to=phone.e164,
+        sender=plan.sender,
+        content=rendered,
+        channel=plan.channel,
+        fallback_after_seconds=plan.fallback_after,
+        status_callback=plan.status_callback,
+        category=plan.category,
     )
+    outgoing, content = rich_outgoing(request, price_book, public_url, default_region, now)
+    outgoing = replace(route_rich(outgoing, content, request, route, price_book), links=urls)
+    if outgoing.preview_token is None:  # a preview page is one message's own
+        if len(plan.built) >= MAX_BUILT:
+            plan.built.clear()
+        plan.built[key] = outgoing
+    return outgoing if due is None else replace(outgoing, **_timing(outgoing, now, due))
+
+
+def _timing(built: Outgoing, now: datetime, due: datetime | None) -> dict[str, Any]:
+    """When a message built for another recipient (or just now) is due: now, or at `due`."""
+    if due is None:
+        return {"due_at": now, "expires_at": now + (built.expires_at - built.due_at)}
+    return {
+        "status": Status.SCHEDULED,
+        "send_at": due,
+        "due_at": due,
+        "expires_at": due + VALIDITY,
+        "detail": f"{built.detail}; send at {due.isoformat()}",
+    }
 
 
 Rendered = tuple[dict[str, Any], tuple[str, ...], str]  # content, its links, as JSON

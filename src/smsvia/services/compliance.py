@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -172,13 +173,16 @@ async def _time_and_count(
         if isinstance(decided, DomainError):
             results[position] = decided
             continue
-        item, rules_applied = decided
-        capped = _count(item, rules_applied, earlier.setdefault(index, []))
+        moved, quiet, rules_applied = decided
+        due = moved.get("due_at", item.due_at)
+        capped = _count(item.to, due, rules_applied, earlier.setdefault(index, []))
         if isinstance(capped, DomainError):
             results[position] = capped
             continue
+        # One copy of the message for every decision (a campaign makes a million of them).
         results[position] = replace(
             item,
+            **moved,
             decisions=(
                 (
                     "consent",
@@ -186,6 +190,7 @@ async def _time_and_count(
                     f"(ledger entry {held.entry_id})",
                 ),
                 *item.decisions,
+                quiet,
                 capped,
             ),
         )
@@ -230,26 +235,26 @@ _next_allowed = lru_cache(maxsize=4096)(quiet_hours.next_allowed)
 
 def _when(
     item: Outgoing, rules: RuleBook, own: quiet_hours.Rule, contact_zone: str | None
-) -> tuple[Outgoing, list[quiet_hours.Rule]] | DomainError:
+) -> tuple[dict[str, Any], tuple[str, str], list[quiet_hours.Rule]] | DomainError:
+    """Quiet hours for one message: the fields to change (empty, or a new due time), the
+    decision's note, and the rules applied."""
     found = opening(rules, own, item.to, contact_zone, item.due_at)
     if found.zone is None:
         note = f"local time of {item.to} unknown: quiet hours not applied ({found.rules()})"
-        return replace(item, decisions=(*item.decisions, ("quiet_hours", note))), found.applied
+        return {}, ("quiet_hours", note), found.applied
     if found.at is None:
         return QuietHoursError(f"no hour is allowed by every rule for {item.to}: {found.rules()}")
     at = found.at
-    note = _quiet_hours_note(found.zone, at, item.due_at, tuple(found.applied))
+    note = ("quiet_hours", _quiet_hours_note(found.zone, at, item.due_at, tuple(found.applied)))
     if at == item.due_at:
-        return replace(item, decisions=(*item.decisions, ("quiet_hours", note))), found.applied
-    moved = replace(
-        item,
-        status=Status.SCHEDULED,
-        send_at=at,
-        due_at=at,
-        expires_at=at + (item.expires_at - item.due_at),
-        decisions=(*item.decisions, ("quiet_hours", note)),
-    )
-    return moved, found.applied
+        return {}, note, found.applied
+    moved = {
+        "status": Status.SCHEDULED,
+        "send_at": at,
+        "due_at": at,
+        "expires_at": at + (item.expires_at - item.due_at),
+    }
+    return moved, note, found.applied
 
 
 @lru_cache(maxsize=4096)
@@ -312,18 +317,18 @@ async def _local_settings(
 
 
 def _count(
-    item: Outgoing, applied: list[quiet_hours.Rule], times: list[datetime]
+    to: str, due_at: datetime, applied: list[quiet_hours.Rule], times: list[datetime]
 ) -> tuple[str, str] | DomainError:
     """The cap decision; `times` (the recipient's other marketing messages) gains this one."""
-    near = sum(1 for t in times if abs(t - item.due_at) < _DAY)
+    near = sum(1 for t in times if abs(t - due_at) < _DAY)
     cap = quiet_hours.strictest_cap(applied)
     if cap is not None and cap.cap_24h is not None and near >= cap.cap_24h:
         return FrequencyCapReached(
-            f"{item.to} already has {near} marketing message(s) within 24 hours of "
-            f"{item.due_at:%Y-%m-%d %H:%M} UTC; {cap.name} allows {cap.cap_24h} "
+            f"{to} already has {near} marketing message(s) within 24 hours of "
+            f"{due_at:%Y-%m-%d %H:%M} UTC; {cap.name} allows {cap.cap_24h} "
             f"({cap.source})",
             field="To",
         )
-    times.append(item.due_at)
+    times.append(due_at)
     limit = f"{cap.cap_24h} ({cap.name})" if cap is not None else "no cap"
     return ("frequency_cap", f"{near + 1} marketing message(s) in 24 hours; limit {limit}")
