@@ -328,7 +328,7 @@ class ReceiptProcessor:
         if not self.store.cipher.rotating:
             return False
         number = self.store.cipher.open(handset.sealed, "message.to")
-        return receipt_index in self.store.cipher.indexes([number], "phone").canonical
+        return receipt_index in self.store.cipher.lookup_indexes(number, "phone")
 
     def _settle(
         self, changes: Changes, message: MessageRow, parts: list[PartRow], now: datetime

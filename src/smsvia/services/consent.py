@@ -207,7 +207,7 @@ async def export(
     store: Store, account_id: int, account_sid: str, phone: str | None
 ) -> LedgerExport:
     """Every entry of the account's ledger, oldest first, or only those of `phone`."""
-    indexes = store.cipher.indexes([phone], "phone").all if phone else None
+    indexes = store.cipher.lookup_indexes(phone, "phone") if phone else None
     async with store.db.sessions() as session:
         entries = await queries.ledger(session, account_id, phone_indexes=indexes)
         chain = await queries.ledger(session, account_id) if indexes else entries

@@ -325,9 +325,9 @@ async def list_contacts(
     default_region: str = "US",
 ) -> ContactPage:
     asked = window(page_size, page_token, MAX_PAGE_SIZE)
-    ring = store.cipher.indexes
-    phones = ring([normalize_phone(phone, default_region)], "phone").all if phone else None
-    emails = ring([email.strip().lower()], "email").all if email else None
+    ring = store.cipher.lookup_indexes
+    phones = ring(normalize_phone(phone, default_region), "phone") if phone else None
+    emails = ring(email.strip().lower(), "email") if email else None
     async with store.db.sessions() as session:
         found = await queries.page_of_contacts(
             session,

@@ -205,7 +205,7 @@ async def _withdraw_pending(
     """STOP applies at once: what waits for this number in the outbox (a marketing text
     rescheduled past quiet hours, a scheduled reminder) fails with 21610 instead of going
     out later. The confirmation of the STOP is written after this."""
-    indexes = store.cipher.indexes([handset], "phone").all
+    indexes = store.cipher.lookup_indexes(handset, "phone")
     for waiting in await message_queries.pending_to(session, account_id, indexes, now):
         moved = await tracker.move(
             session,

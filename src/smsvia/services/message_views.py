@@ -126,7 +126,7 @@ async def list_messages(store: Store, principal: Principal, query: ListQuery) ->
 def _party(store: Store, number: str) -> queries.Party:
     """A To or From filter: a number (either side's) or an alphanumeric sender ID (ours)."""
     sender = normalize_sender(number)
-    indexes = store.cipher.indexes([sender], "phone").all if sender.startswith("+") else []
+    indexes = store.cipher.lookup_indexes(sender, "phone") if sender.startswith("+") else []
     return queries.Party(tuple(indexes), sender)
 
 

@@ -201,7 +201,7 @@ async def submit(
         before = await consent_queries.newest(
             session,
             form.account_id,
-            store.cipher.indexes([data.phone], "phone").all,
+            store.cipher.lookup_indexes(data.phone, "phone"),
             {ConsentKind.OPT_IN_REQUESTED},
         )
         await consent.append(
@@ -246,7 +246,7 @@ async def confirm_if_pending(
     caller's transaction) and send the welcome; True when it did."""
     if not is_confirmation(text):
         return False
-    indexes = store.cipher.indexes([handset], "phone").all
+    indexes = store.cipher.lookup_indexes(handset, "phone")
     request = await consent_queries.newest(session, number.account_id, indexes, _STANDING)
     if (
         request is None

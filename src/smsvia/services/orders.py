@@ -60,8 +60,9 @@ async def record_order(
         if known is not None:
             return Recorded(await order_view(session, known), False)
         account = await session.get(Account, principal.account_id)
-        order = await _new_row(session, store, principal, new, source, default_region, now)
-        await _attribute(session, store, order, _windows(account))
+        order, number = await _new_row(session, store, principal, new, source, default_region, now)
+        if number is not None:
+            await _attribute(session, store, order, number, _windows(account))
         try:
             async with session.begin_nested():
                 session.add(order)
@@ -118,8 +119,9 @@ async def _new_row(
     source: str,
     default_region: str,
     now: datetime,
-) -> Order:
-    blind, ring, seal = store.cipher.blind_index, store.cipher.indexes, store.cipher.seal
+) -> tuple[Order, str | None]:
+    """The order's row, and the customer's number if known (given, or its contact's)."""
+    blind, ring, seal = store.cipher.blind_index, store.cipher.lookup_indexes, store.cipher.seal
     contact: Contact | None = None
     phone = None
     if new.phone:
@@ -135,14 +137,15 @@ async def _new_row(
             raise NotFound(f"Contact {new.contact} not found")
     elif phone:
         found = await contact_queries.contacts_by_phone_index(
-            session, principal.account_id, ring([phone], "phone")
+            session, principal.account_id, store.cipher.indexes([phone], "phone")
         )
-        contact = found.get(blind(phone, "phone"))
+        contact = found.get(phone_index)
     if contact is None and new.email:
         contact = await contact_queries.contact_by_email_index(
-            session, principal.account_id, email_index(lambda v, p: ring([v], p).all, new.email)
+            session, principal.account_id, email_index(ring, new.email)
         )
-    return Order(
+    number = phone or (store.cipher.open(contact.phone, "contact.phone") if contact else None)
+    order = Order(
         sid=ids.new_sid(ids.ORDER),
         account_id=principal.account_id,
         order_id=new.order_id,
@@ -157,6 +160,7 @@ async def _new_row(
         created_at=new.created_at or now,
         date_created=now,
     )
+    return order, number
 
 
 def _windows(account: Account | None) -> Windows:
@@ -165,15 +169,11 @@ def _windows(account: Account | None) -> Windows:
     return Windows(timedelta(days=days), timedelta(hours=hours))
 
 
-async def _attribute(session: AsyncSession, store: Store, order: Order, windows: Windows) -> None:
+async def _attribute(
+    session: AsyncSession, store: Store, order: Order, number: str, windows: Windows
+) -> None:
     """The message the order is credited to: last click, else last delivered text."""
-    if order.phone is not None:
-        phone = store.cipher.open(order.phone, "order.phone")
-    elif order.contact_id is not None and (contact := await session.get(Contact, order.contact_id)):
-        phone = store.cipher.open(contact.phone, "contact.phone")
-    else:
-        return
-    phones = store.cipher.indexes([phone], "phone").all
+    phones = store.cipher.lookup_indexes(number, "phone")
     at = order.created_at
     click = await queries.last_click(session, order.account_id, phones, windows.click_since(at), at)
     if click is not None:

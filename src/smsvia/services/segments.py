@@ -155,9 +155,7 @@ def audience_filter(
 ) -> ColumnElement[bool]:
     """The audience as a WHERE clause for this session's database."""
     dialect = session.bind.dialect.name
-    return queries.audience_filter(
-        audience, lambda value, purpose: store.cipher.indexes([value], purpose).all, now, dialect
-    )
+    return queries.audience_filter(audience, store.cipher.lookup_indexes, now, dialect)
 
 
 async def _count(session: AsyncSession, store: Store, segment: Segment, now: datetime) -> int:

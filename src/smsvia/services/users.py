@@ -66,7 +66,7 @@ class LiveSession:
 
 def _email_indexes(store: Store, email: str) -> list[str]:
     """What a look-up by email matches (its index under every key of the ring)."""
-    return store.cipher.indexes([email], "user.email").all
+    return store.cipher.lookup_indexes(email, "user.email")
 
 
 def _normal_email(email: str) -> str:

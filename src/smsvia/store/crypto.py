@@ -123,6 +123,11 @@ class Cipher:
         Under the primary key: what a row is written with."""
         return self._primary.blind_index(value, context)
 
+    def lookup_indexes(self, value: str, context: str = "") -> list[str]:
+        """One value's indexes under every key of the ring: what a look-up by it matches
+        (`column IN ...`). Same signature as `blind_index`, which is for writing."""
+        return self.indexes([value], context).all
+
     def indexes(self, values: Iterable[str], context: str = "") -> Indexes:
         """These values' indexes under every key of the ring, for look-ups."""
         primary: dict[str, str] = {}
