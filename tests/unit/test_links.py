@@ -5,6 +5,7 @@ SSRF guard's refusals (literal addresses; nothing leaves the machine)."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import pytest
 
@@ -55,6 +56,18 @@ def test_a_placeholder_costs_exactly_what_the_code_that_replaces_it_costs():
         )
         assert (placeholder.encoding, placeholder.segments) == (coded.encoding, coded.segments)
         assert [len(p) for p in placeholder.parts] == [len(p) for p in coded.parts]
+
+
+def test_codes_drawn_in_bulk_are_fresh_and_use_every_character_evenly():
+    codes = links.new_codes(5000)
+    assert len(codes) == 5000 and len(set(codes)) == 5000
+    assert all(len(code) == links.CODE_LENGTH for code in codes)
+    counts = Counter("".join(codes))
+    assert set(counts) == set(links.ALPHABET)
+    # 40,000 characters over 62: about 645 each; a byte mapped unevenly (256 is not a
+    # multiple of 62) would give the first eight characters about 25 % more.
+    assert max(counts.values()) < 645 * 1.15 and min(counts.values()) > 645 * 0.85
+    assert links.new_codes(0) == []
 
 
 def test_more_links_than_placeholders_are_left_long():

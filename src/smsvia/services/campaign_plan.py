@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +48,25 @@ _SEALED = {
 Tuple = tuple[str | int, ...]
 VALIDITY = timedelta(hours=10)  # Twilio's default validity, from the moment it is due
 MAX_BUILT = 20_000  # distinct texts kept per campaign
+
+
+class Recipient(Protocol):
+    """What building a message reads of a contact: a Contact, or the plain row that
+    store/audiences.recipients_after reads for a campaign."""
+
+    id: int
+    sid: str
+    phone: bytes
+    email: bytes | None
+    first_name: bytes | None
+    last_name: bytes | None
+    attributes: bytes | None
+    tags: list[str] | None
+    time_zone: str | None
+    country: str | None
+    state: str | None
+    orders_count: int
+    total_spent: Decimal
 
 
 @dataclass(frozen=True)
@@ -147,7 +166,7 @@ def plan_of(campaign: Campaign) -> Plan:
     )
 
 
-def facts_of(store: Store, contact: Contact, uses: frozenset[str]) -> dict[str, Any]:
+def facts_of(store: Store, contact: Recipient, uses: frozenset[str]) -> dict[str, Any]:
     """A contact's fields as templates see them; sealed ones opened only when named."""
     open_ = store.cipher.open
     fields: dict[str, Any] = {
@@ -181,7 +200,7 @@ class Builder:
     default_region: str
 
     def message(
-        self, plan: Plan, variant: VariantPlan, contact: Contact, now: datetime
+        self, plan: Plan, variant: VariantPlan, contact: Recipient, now: datetime
     ) -> Outgoing:
         return message_for(
             plan,

@@ -32,6 +32,7 @@ from smsvia.services.campaign_input import check_settings
 from smsvia.services.campaign_plan import (
     Builder,
     Plan,
+    Recipient,
     VariantPlan,
     audience_clause,
     most_it_may_cost,
@@ -47,7 +48,7 @@ from smsvia.services.segments import owned_segment
 from smsvia.store import audiences
 from smsvia.store import campaigns as queries
 from smsvia.store.context import Store
-from smsvia.store.marketing_models import Campaign, Contact
+from smsvia.store.marketing_models import Campaign
 
 BATCH = 1000
 SAMPLES = 5
@@ -95,8 +96,8 @@ async def preview(
         bases = {v.variant.name: _base(plan, v, public_url) for v in plan.variants}
         cursor = 0
         while True:
-            contacts = await audiences.contacts_in(
-                session, principal.account_id, who, after_id=cursor, limit=BATCH
+            contacts = await audiences.recipients_after(
+                session, principal.account_id, who, cursor, BATCH
             )
             if not contacts:
                 break
@@ -149,9 +150,7 @@ async def draft_preview(
         fixed = {"match": segment.match, "conditions": segment.conditions}
         who = audience_clause(session, store, fixed, None, now)
         count = await audiences.count_contacts(session, principal.account_id, who)
-        first = await audiences.contacts_in(
-            session, principal.account_id, who, after_id=0, limit=SAMPLES
-        )
+        first = await audiences.recipients_after(session, principal.account_id, who, 0, SAMPLES)
         built = [builder.message(plan, plan.variants[0], contact, now) for contact in first]
         screened = await compliance.screen(session, store, rules_book, principal.account_id, built)
     base = _base(plan, plan.variants[0], public_url)
@@ -168,7 +167,7 @@ async def draft_preview(
     return result
 
 
-def _variant(campaign_sid: str, plan: Plan, contact: Contact) -> VariantPlan:
+def _variant(campaign_sid: str, plan: Plan, contact: Recipient) -> VariantPlan:
     if len(plan.variants) == 1:
         return plan.variants[0]
     place = rules.bucket(campaign_sid, contact.id)
@@ -187,7 +186,7 @@ def _base(plan: Plan, variant: VariantPlan, public_url: str) -> tuple[str, int]:
 
 def _count(
     tally: _Tally,
-    contact: Contact,
+    contact: Recipient,
     variant: VariantPlan,
     outgoing: Outgoing,
     base: tuple[str, int],

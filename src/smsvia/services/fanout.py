@@ -36,6 +36,7 @@ from smsvia.services.accounts import Principal
 from smsvia.services.campaign_plan import (
     Builder,
     Plan,
+    Recipient,
     VariantPlan,
     audience_clause,
     most_it_may_cost,
@@ -49,7 +50,7 @@ from smsvia.services.routing import sender_route
 from smsvia.store import audiences
 from smsvia.store import campaigns as queries
 from smsvia.store.context import Store
-from smsvia.store.marketing_models import Campaign, Contact
+from smsvia.store.marketing_models import Campaign
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +159,8 @@ class Fanout:
         async with self.store.db.sessions() as session:
             who = audience_clause(session, self.store, here.audience, here.until, now)
             contacts = list(
-                await audiences.contacts_in(
-                    session, here.account_id, who, after_id=here.cursor, limit=self.batch
+                await audiences.recipients_after(
+                    session, here.account_id, who, here.cursor, self.batch
                 )
             )
         route = await sender_route(self.store, here.principal, here.sender)
@@ -202,7 +203,7 @@ class Fanout:
         if ahead is not None:
             ahead[1].cancel()
 
-    def _variant_for(self, campaign: _Slice, plan: Plan, contact: Contact) -> VariantPlan | None:
+    def _variant_for(self, campaign: _Slice, plan: Plan, contact: Recipient) -> VariantPlan | None:
         if len(plan.variants) == 1:
             return plan.variants[0]
         place = rules.bucket(campaign.sid, contact.id)
@@ -306,8 +307,8 @@ class _Slice:
 
 @dataclass
 class _Prepared:
-    contacts: list[Contact]  # none: the phase is done
-    picked: list[tuple[Contact, VariantPlan]]
+    contacts: list[Recipient]  # none: the phase is done
+    picked: list[tuple[Recipient, VariantPlan]]
     built: list[Outgoing]
     invalid: int
     connector_id: int

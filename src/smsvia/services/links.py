@@ -38,7 +38,8 @@ RETRY_FAILED_PREVIEW = timedelta(hours=1)  # a page that could not be read is tr
 
 async def new_codes(session: AsyncSession, wanted: Sequence[int]) -> list[tuple[str, ...]]:
     """For each message, as many fresh codes as it has links; none already in use."""
-    codes = [tuple(links.new_code() for _ in range(n)) for n in wanted]
+    fresh = iter(links.new_codes(sum(wanted)))
+    codes = [tuple(next(fresh) for _ in range(n)) for n in wanted]
     while True:
         flat = [code for group in codes for code in group]
         clash = await queries.codes_taken(session, flat)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.crypto import Indexes
 from smsvia.store.marketing_models import ConsentEvent
+from smsvia.store.rows import among
 
 _LEDGER_LOCK = 7_206_117_002
 
@@ -73,7 +74,7 @@ async def standings(
         )
         .where(
             ConsentEvent.account_id == account_id,
-            ConsentEvent.phone_index.in_(phones.all),
+            among(session, ConsentEvent.phone_index, phones.all),
             ConsentEvent.kind.in_(list(deciding)),
         )
         .group_by(ConsentEvent.phone_index)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.crypto import Indexes
 from smsvia.store.marketing_models import Contact
+from smsvia.store.rows import among
 
 _contacts = Contact.__table__  # Core statements where a batch touches many rows
 
@@ -46,7 +47,7 @@ async def time_zones(session: AsyncSession, account_id: int, phones: Indexes) ->
     rows = await session.execute(
         select(Contact.phone_index, Contact.time_zone).where(
             Contact.account_id == account_id,
-            Contact.phone_index.in_(phones.all),
+            among(session, Contact.phone_index, phones.all),
             Contact.time_zone.is_not(None),
         )
     )

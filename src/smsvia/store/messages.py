@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.crypto import Indexes
 from smsvia.store.models import Message, MessageEvent
+from smsvia.store.rows import among
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ async def marketing_times(
     rows = await session.execute(
         select(Message.recipient_index, when).where(
             Message.account_id == account_id,
-            Message.recipient_index.in_(recipients.all),
+            among(session, Message.recipient_index, recipients.all),
             Message.category == "marketing",
             Message.direction != "inbound",
             Message.status != "canceled",

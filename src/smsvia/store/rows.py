@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, ClassVar, Self
 
 from sqlalchemy import ColumnElement, Insert, Table, any_, bindparam, insert, update
@@ -99,16 +99,23 @@ async def _copy(session: AsyncSession, table: Table, rows: Sequence[Mapping[str,
     connection = await session.connection()
     dialect = connection.dialect
     columns = list(rows[0])
-    processors = [
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
+    # Most columns go as they are; only those whose type processes its values (JSON, our
+    # UTC datetimes, booleans) are passed through, by position.
+    processing = [
+        (position, process)
+        for position, name in enumerate(columns)
+        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
     ]
-    records = [
-        tuple(
-            value if process is None else process(value)
-            for process, value in zip(processors, (row[name] for name in columns), strict=True)
-        )
-        for row in rows
-    ]
+    values_of = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+    records: list[tuple[Any, ...]] = []
+    for row in rows:
+        record = values_of(row)
+        if processing:
+            listed = list(record)
+            for position, process in processing:
+                listed[position] = process(listed[position])
+            record = tuple(listed)
+        records.append(record)
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
 

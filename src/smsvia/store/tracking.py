@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.marketing_models import Campaign
 from smsvia.store.models import Message
-from smsvia.store.rows import insert_many
+from smsvia.store.rows import among, insert_many
 from smsvia.store.tracking_models import Click, LinkPreview, ShortLink
 
 
@@ -30,7 +30,9 @@ async def codes_taken(session: AsyncSession, codes: Iterable[str]) -> set[str]:
     wanted = list(codes)
     if not wanted:
         return set()
-    found = await session.scalars(select(ShortLink.code).where(ShortLink.code.in_(wanted)))
+    found = await session.scalars(
+        select(ShortLink.code).where(among(session, ShortLink.code, wanted))
+    )
     return set(found)
 
 
