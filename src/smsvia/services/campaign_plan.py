@@ -46,6 +46,8 @@ _SEALED = {
     "email": "contact.email",
 }
 Tuple = tuple[str | int, ...]
+# Values as JSON (which tells 1 from 1.0 and true, as rendering does), one encoder for all.
+_as_key = json.JSONEncoder(sort_keys=True, default=str).encode
 VALIDITY = timedelta(hours=10)  # Twilio's default validity, from the moment it is due
 MAX_BUILT = 20_000  # distinct texts kept per campaign
 
@@ -85,11 +87,9 @@ class VariantPlan:
         """The variables its templates read, in a fixed order."""
         return tuple(sorted({name for t in self.templates.values() for name in t.names}))
 
-    def values_key(self, variables: Mapping[str, Any]) -> tuple[str, ...]:
+    def values_key(self, variables: Mapping[str, Any]) -> str:
         """What its rendering depends on: equal keys render equal content."""
-        return tuple(
-            json.dumps(variables.get(name), sort_keys=True, default=str) for name in self.names
-        )
+        return _as_key([variables.get(name) for name in self.names])
 
 
 @dataclass(frozen=True)
@@ -114,9 +114,7 @@ class Plan:
     built: dict[tuple[str, str, str], Outgoing] = field(default_factory=dict, compare=False)
     # Rendered (and shortened) content by variant and the values its templates read, with
     # its links and its text as `built` is keyed: Liquid runs once per distinct set of values.
-    rendered: dict[tuple[str, tuple[str, ...]], Rendered] = field(
-        default_factory=dict, compare=False
-    )
+    rendered: dict[tuple[str, str], Rendered] = field(default_factory=dict, compare=False)
 
     def variant(self, name: str) -> VariantPlan:
         return next(v for v in self.variants if v.variant.name == name)
