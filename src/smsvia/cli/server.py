@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from smsvia.cli._common import configure_logging, console, run_fast, with_runtime
+from smsvia.cli._common import (
+    collect_less,
+    configure_logging,
+    console,
+    run_fast,
+    with_runtime,
+)
 from smsvia.config import Settings
 
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
@@ -72,6 +78,7 @@ def serve(
         demo=demo,
         on_ready=(lambda app: _print_demo(app.state.demo, base_url)) if demo else None,
     )
+    collect_less()
     uvicorn.run(
         application, host=host, port=port, log_config=None, access_log=access_log, workers=1
     )
