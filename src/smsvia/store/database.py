@@ -36,6 +36,11 @@ class Database:
             # (a PostgreSQL restart) fails its statement once; SQLAlchemy then drops the whole
             # pool, the API answers that request with a 500 and the worker retries its batch.
             options.update(pool_size=10, max_overflow=10)
+            # Batches of every size (a group commit's 1 to 50 messages, their 1 to 200
+            # timeline rows) are as many statements, each prepared once per connection: at
+            # asyncpg's default of 100 they pushed each other out and were prepared again.
+            if "prepared_statement_cache_size" not in parsed.query:
+                options["connect_args"] = {"prepared_statement_cache_size": 1000}
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
