@@ -149,7 +149,7 @@ async def _members(backend, account_id: int, audience) -> set[str]:
     async with backend.store.db.sessions() as session:
         who = audience_filter(session, backend.store, audience, NOW)
         count = await audiences.count_contacts(session, account_id, who)
-        found = await audiences.contacts_in(session, account_id, who, after_id=0, limit=10_000)
+        found = await audiences.recipients_after(session, account_id, who, 0, 10_000)
     assert count == len(found)
     return {contact.sid for contact in found}
 

@@ -3,8 +3,9 @@
 -- segment_by_sid --       one segment
 -- page_of_segments --     newest first
 -- count_contacts --       how many contacts an audience holds (a segment's live count)
--- contacts_in --          an audience's contacts in id order, after or before an id
--- recipients_after --     the same in id order, as plain rows with what a message needs
+-- contacts_in --          a page of an audience's contacts, newest first
+-- recipients_after --     an audience's next contacts in id order, as plain rows with what
+                           a message needs (a campaign's cursor)
 -- replace_attributes --   the blind indexes of contacts' custom attributes, rewritten
 
 An audience compiles to one WHERE clause over `contacts`: plain columns compared directly,
@@ -87,20 +88,14 @@ async def contacts_in(
     account_id: int,
     who: ColumnElement[bool],
     *,
-    after_id: int | None = None,
     before_id: int | None = None,
     limit: int,
 ) -> Sequence[Contact]:
-    """Oldest first after `after_id` (a fan-out's cursor), else newest first before
-    `before_id` (a page)."""
+    """A page: newest first, before `before_id`."""
     query = select(Contact).where(Contact.account_id == account_id, who)
-    if after_id is not None:
-        query = query.where(Contact.id > after_id).order_by(Contact.id)
-    else:
-        if before_id is not None:
-            query = query.where(Contact.id < before_id)
-        query = query.order_by(Contact.id.desc())
-    return (await session.scalars(query.limit(limit))).all()
+    if before_id is not None:
+        query = query.where(Contact.id < before_id)
+    return (await session.scalars(query.order_by(Contact.id.desc()).limit(limit))).all()
 
 
 # What building a campaign's message reads of a contact (services/campaign_plan.py).
