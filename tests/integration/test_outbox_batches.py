@@ -56,10 +56,13 @@ def updates(seen, table: str) -> list[bool]:
 
 
 async def claim(store, now: datetime) -> list[outbox.MessageRow]:
+    """Claim due messages and write their lease, changing nothing else."""
     async with store.db.transaction() as session:
-        return await outbox.claim_due_messages(
+        messages = await outbox.claim_due_messages(
             session, owner="test", now=now, lease_until=now + timedelta(minutes=1), limit=100
         )
+        await outbox.save(session, messages)
+        return messages
 
 
 def test_a_batch_changed_alike_is_saved_in_one_update(backend):
@@ -81,6 +84,74 @@ def test_a_batch_changed_alike_is_saved_in_one_update(backend):
         assert {(m.status, m.date_updated, m.lease_owner) for m in saved} == {
             ("sending", now, "test")
         }
+
+    backend.run(scenario())
+
+
+def test_a_claim_is_written_with_what_the_worker_changed_in_one_update(backend):
+    """The lease is not a statement of its own: a claimed message is written once."""
+
+    async def scenario():
+        shop = await backend.create_tenant()
+        await queue(backend, shop, 30)
+        now = datetime.now(UTC)
+        with statements(backend.store) as seen:
+            async with backend.store.db.transaction() as session:
+                messages = await outbox.claim_due_messages(
+                    session, owner="test", now=now, lease_until=now + timedelta(minutes=1), limit=20
+                )
+                for message in messages:
+                    message.status, message.date_updated = "sending", now
+                await outbox.save(session, messages)
+        assert len(messages) == 20
+        assert updates(seen, "messages") == [False]
+        async with backend.store.db.sessions() as session:
+            saved = (await session.scalars(select(Message))).all()
+        assert (
+            sorted((m.status, m.lease_owner, m.attempts) for m in saved)
+            == [("queued", None, 0)] * 10 + [("sending", "test", 1)] * 20
+        )
+        rest = await claim(backend.store, now)  # the leased ones are nobody else's
+        assert len(rest) == 10
+        assert not {m.id for m in rest} & {m.id for m in messages}
+
+    backend.run(scenario())
+
+
+def test_rows_inserted_together_come_back_in_their_order_with_their_ids(backend):
+    """Several multi-row statements' worth, after the newest row was deleted: each row
+    returned is the one given at its place, with the id it was stored under."""
+
+    async def scenario():
+        await backend.create_tenant()  # and its connector
+        async with backend.store.db.sessions() as session:
+            connector_id = await session.scalar(select(Connector.id))
+        now = datetime.now(UTC)
+
+        def receipt(name: str) -> dict:
+            return {
+                "connector_id": connector_id,
+                "smsc_message_id": name,
+                "state": "DELIVRD",
+                "error": "",
+                "recipient_index": "",
+                "received_at": now,
+                "applied_at": None,
+                "attempts": 0,
+            }
+
+        async with backend.store.db.transaction() as session:
+            (newest,) = await outbox.store_receipts(session, [receipt("first")])
+            await session.execute(text(f"DELETE FROM receipt_inbox WHERE id = {newest.id}"))
+            names = [f"r{n:05d}" for n in reversed(range(2_500))]
+            with statements(backend.store) as seen:
+                stored = await outbox.store_receipts(session, [receipt(n) for n in names])
+            in_table = dict(
+                (await session.execute(text("SELECT id, smsc_message_id FROM receipt_inbox"))).all()
+            )
+        assert [row.smsc_message_id for row in stored] == names
+        assert {row.id: row.smsc_message_id for row in stored} == in_table
+        assert 1 <= len(seen) <= 3  # not a statement a row
 
     backend.run(scenario())
 

@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, text, update
+from sqlalchemy import Row, and_, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsvia.store.leases import lease_due
+from smsvia.store.leases import lock_due
 from smsvia.store.models import Message, MessagePart, ReceiptInbox, WebhookDelivery
-from smsvia.store.rows import COPY_FROM, Loaded, among, insert_many, save
+from smsvia.store.rows import COPY_FROM, Loaded, among, insert_many, insert_returning, save
 
 __all__ = ["MessageRow", "PartRow", "save"]
 
@@ -82,11 +82,10 @@ async def insert_messages(
         rows = [{**values, "id": id} for values, id in zip(messages, taken, strict=True)]
         await insert_many(session, _messages, rows)
         return [MessageRow.of(row) for row in rows]
-    ids = await session.scalars(
-        insert(_messages).returning(_messages.c.id, sort_by_parameter_order=True),
-        list(messages),
-    )
-    return [MessageRow.of({**values, "id": id}) for values, id in zip(messages, ids, strict=True)]
+    ids = await insert_returning(session, _messages, messages)
+    return [
+        MessageRow.of({**values, "id": id}) for values, (id,) in zip(messages, ids, strict=True)
+    ]
 
 
 async def claim_due_messages(
@@ -97,17 +96,14 @@ async def claim_due_messages(
     lease_until: datetime,
     limit: int,
 ) -> list[MessageRow]:
-    rows = await lease_due(
-        session,
-        _messages,
-        owner=owner,
-        now=now,
-        lease_until=lease_until,
-        limit=limit,
-        returning=tuple(_messages.c),
-        also_set={"attempts": _messages.c.attempts + 1},
-    )
-    return [MessageRow(row) for row in rows]
+    """The lease is set on the rows, not yet written: the worker saves it with the status
+    it moves them to (rows.save), one UPDATE for both."""
+    messages = [MessageRow(row) for row in await lock_due(session, _messages, now=now, limit=limit)]
+    for message in messages:
+        message.lease_owner = owner
+        message.lease_expires_at = lease_until
+        message.attempts += 1
+    return messages
 
 
 async def parts_of(session: AsyncSession, message_ids: Collection[int]) -> list[PartRow]:
@@ -236,10 +232,8 @@ async def store_receipts(
     session: AsyncSession, receipts: Sequence[Mapping[str, Any]]
 ) -> Sequence[Row[Any]]:
     """Keep receipts (every column but the id) in the inbox; returns the rows stored."""
-    stored = await session.execute(
-        insert(_receipts).returning(*_receipts.c, sort_by_parameter_order=True), list(receipts)
-    )
-    return stored.all()
+    columns = [column for column in _receipts.c if column.key != "id"]
+    return await insert_returning(session, _receipts, receipts, columns)
 
 
 async def mark_receipts_tried(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from operator import attrgetter, itemgetter
 from typing import Any, ClassVar, Self
 
-from sqlalchemy import ColumnElement, Insert, Table, any_, bindparam, insert, update
+from sqlalchemy import ColumnElement, Insert, Row, Table, any_, bindparam, insert, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,6 +86,28 @@ async def insert_many(
     if isinstance(statement, Table):
         statement = insert(statement)
     await session.execute(statement.returning(statement.table.c.id), list(rows))
+
+
+async def insert_returning(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[ColumnElement[Any]] = (),
+) -> list[Row[Any]]:
+    """Insert `rows` as multi-row INSERTs; returns the new rows' id and `columns`, in the
+    order of `rows`.
+
+    PostgreSQL: SQLAlchemy's ordered "insertmanyvalues" (the rows numbered, inserted in
+    that order). SQLite: SQLAlchemy would send one statement a row to be sure of the order;
+    a multi-row INSERT gives each new row the largest rowid so far plus one, in the order of
+    its VALUES, so the rows returned, sorted by id, are in the order of `rows`."""
+    if not rows:
+        return []
+    if session.bind.dialect.name == "sqlite":
+        inserted = await session.execute(insert(table).returning(table.c.id, *columns), rows)
+        return sorted(inserted.all(), key=itemgetter(0))
+    statement = insert(table).returning(table.c.id, *columns, sort_by_parameter_order=True)
+    return list((await session.execute(statement, rows)).all())
 
 
 # From this many rows a plain insert goes as PostgreSQL's COPY: the rows stream in one
