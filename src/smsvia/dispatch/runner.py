@@ -82,7 +82,10 @@ class Dispatch:
     retention_interval: float = 3600.0
 
     def __post_init__(self) -> None:
-        self.tracker = Tracker(self.store)
+        config = replace(self.webhook_config, allow_private=self.allow_private_urls)
+        self.webhooks = WebhookDispatcher(self.store, owner=self.owner, config=config)
+        # Callbacks queued here are handed to our dispatcher as their transactions commit.
+        self.tracker = Tracker(self.store, courier=self.webhooks)
         self.channels: dict[int, SmsChannel] = {}
         self.rcs_channels: dict[int, RbmChannel] = {}
         self.mms_channels: dict[int, Mm7Channel] = {}
@@ -91,7 +94,6 @@ class Dispatch:
         self._tasks: list[asyncio.Task[None]] = []
         self.worker: Worker | None = None
         self.receipts: ReceiptProcessor | None = None
-        self.webhooks: WebhookDispatcher | None = None
         self.rcs_events: RcsEventProcessor | None = None
         self.inbound: InboundSms | None = None
         self.presence = Presence(self.store.db, self.owner)
@@ -116,8 +118,6 @@ class Dispatch:
             public_url=self.public_url,
         )
         self.rcs_events = RcsEventProcessor(self.store, self.tracker, self.price_book)
-        config = replace(self.webhook_config, allow_private=self.allow_private_urls)
-        self.webhooks = WebhookDispatcher(self.store, owner=self.owner, config=config)
         self.campaigns = CampaignRunner(
             Fanout(
                 self.store,
@@ -181,8 +181,7 @@ class Dispatch:
             await rcs.close()
         for mms in self.mms_channels.values():
             await mms.close()
-        if self.webhooks is not None:
-            await self.webhooks.close()
+        await self.webhooks.close()
         await self.presence.close()
 
     async def take_over_dead_claims(self) -> int:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,9 +17,11 @@ from smsvia.store import contacts as contact_queries
 from smsvia.store import messages as queries
 from smsvia.store import webhooks as webhook_queries
 from smsvia.store.context import Store
+from smsvia.store.database import after_commit
 from smsvia.store.models import Message, MessageEvent
 from smsvia.store.outbox import MessageRow
 from smsvia.store.rows import insert_many
+from smsvia.store.webhooks import DeliveryRow
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,18 @@ API_VERSION = "2010-04-01"
 
 # A message loaded either way: as an ORM object, or as a row by the worker's Core queries.
 Tracked = Message | MessageRow
+
+
+class Courier(Protocol):
+    """Posts callbacks straight from memory once the transaction that queued them commits
+    (webhooks/dispatcher.py), sparing each a claim and a read of its sealed parameters."""
+
+    def lease(self, count: int) -> tuple[str, datetime] | None:
+        """(owner, until) to queue `count` callbacks born claimed; None: leave them to be
+        claimed as usual (the courier is full or stopping)."""
+
+    def take(self, handed: Sequence[tuple[DeliveryRow, Mapping[str, str]]]) -> None:
+        """Callbacks now committed, with their parameters, to post."""
 
 
 @dataclass
@@ -64,8 +79,9 @@ class Tracker:
     are set: an ORM object is flushed with its session, a MessageRow saved by outbox.save.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, courier: Courier | None = None) -> None:
         self._store = store
+        self._courier = courier
         self._account_sids: dict[int, str] = {}
 
     def stage(
@@ -126,7 +142,7 @@ class Tracker:
                 )
                 for callback in changes.callbacks
             ]
-            await webhook_queries.queue_webhooks(session, self._store.cipher, webhooks)
+            await self._queue(session, webhooks)
         if changes.delivered_to and changes.delivered_at is not None:
             await contact_queries.moved_forward(
                 session, changes.delivered_to, "last_delivered_at", changes.delivered_at
@@ -134,6 +150,16 @@ class Tracker:
         changes.events.clear()
         changes.callbacks.clear()
         changes.delivered_to.clear()
+
+    async def _queue(self, session: AsyncSession, webhooks: list[webhook_queries.Webhook]) -> None:
+        courier = self._courier
+        leased_to = courier.lease(len(webhooks)) if courier is not None else None
+        queued = await webhook_queries.queue_webhooks(
+            session, self._store.cipher, webhooks, leased_to=leased_to
+        )
+        if courier is not None and queued:
+            handed = [(row, webhook.params) for row, webhook in zip(queued, webhooks, strict=True)]
+            after_commit(session, lambda: courier.take(handed))
 
     async def move(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,33 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
+
+# What a session runs once its transaction has committed (see `after_commit`).
+_AFTER_COMMIT = "smsvia.after_commit"
+
+
+class _Session(Session):
+    """Our sessions: they run `after_commit` actions, and forget them on a rollback."""
+
+
+@event.listens_for(_Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for action in session.info.pop(_AFTER_COMMIT, ()):
+        action()
+
+
+@event.listens_for(_Session, "after_rollback")
+def _forget_after_commit(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
+    """Run `action` once the session's transaction commits; never if it rolls back.
+
+    For work that must not start before the rows it needs are visible to everyone (a
+    callback handed to the poster that its status change queued)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
 
 
 class Database:
@@ -44,7 +71,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=_Session
+        )
         # SQLite has one writer at a time and its busy handler is not fair: a transaction
         # polling for the lock can starve while others take it in turn. Within a process,
         # writers queue on this lock instead, first come, first served.

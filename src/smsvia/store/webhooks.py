@@ -6,7 +6,8 @@
 -- attempts_of --           every attempt made for one callback
 -- attempts_for_message --  every callback attempt made about one message, oldest first
 -- pending_for_message --   how many callbacks about one message are still to be made
--- queue_webhooks --       signed form POSTs to make (status callbacks, inbound forwards)
+-- queue_webhooks --       signed form POSTs to make (status callbacks, inbound forwards),
+                           unclaimed or born claimed by the poster that will make them
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smsvia.store.crypto import Cipher
 from smsvia.store.leases import lease_due
 from smsvia.store.models import WebhookAttempt, WebhookDelivery
-from smsvia.store.rows import Loaded, among, insert_many
+from smsvia.store.rows import Loaded, among, insert_many, insert_returning
 
 _deliveries = WebhookDelivery.__table__
 
@@ -119,8 +120,24 @@ class Webhook:
         }
 
 
-async def queue_webhooks(session: AsyncSession, cipher: Cipher, webhooks: list[Webhook]) -> None:
-    """Due at once, in one multi-row INSERT however many."""
-    await insert_many(
-        session, WebhookDelivery.__table__, [webhook.values(cipher) for webhook in webhooks]
-    )
+async def queue_webhooks(
+    session: AsyncSession,
+    cipher: Cipher,
+    webhooks: Sequence[Webhook],
+    *,
+    leased_to: tuple[str, datetime] | None = None,
+) -> list[DeliveryRow]:
+    """Due at once, in one multi-row INSERT however many.
+
+    `leased_to` (owner, until): the rows are born claimed by that poster, which takes them
+    from memory once the transaction commits; they are returned, with their ids, for it.
+    Nobody else claims them before the lease runs out or its holder is found gone."""
+    rows = [webhook.values(cipher) for webhook in webhooks]
+    if leased_to is None:
+        await insert_many(session, _deliveries, rows)
+        return []
+    owner, until = leased_to
+    for row in rows:
+        row["lease_owner"], row["lease_expires_at"] = owner, until
+    ids = await insert_returning(session, _deliveries, rows)
+    return [DeliveryRow.of({**row, "id": id_}) for row, (id_,) in zip(rows, ids, strict=True)]

@@ -5,6 +5,12 @@ only callbacks, never sending. Batches are claimed and recorded as Core rows, a 
 statements each, and two are in flight at once: one posting while another is recorded.
 Posts go out on aiohttp (keep-alive connections reused per receiver): at two callbacks a
 message, the HTTP client's own cost per request is a large share of the whole path's.
+
+A callback queued in this process is handed over from memory as its transaction commits
+(the dispatcher is the Tracker's courier, services/delivery.py): its row is born claimed by
+this dispatcher, so it is posted at once with no claim and no unsealing. If the process dies
+first, the claim ends with it (dispatch/runner.py takes over the claims of the dead) or at
+the end of its lease, and the callback is claimed from the table like any other.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -34,6 +41,12 @@ log = logging.getLogger(__name__)
 
 _FORM = "application/x-www-form-urlencoded"
 
+# How long a lane of handed-over callbacks waits for one before it looks at `stop` again.
+_HANDED_WAIT = 0.25
+
+# A callback to post, with its form parameters (in the clear, as they are signed).
+Handed = tuple[DeliveryRow, Mapping[str, str]]
+
 
 @dataclass(frozen=True)
 class WebhookConfig:
@@ -48,6 +61,8 @@ class WebhookConfig:
     poll_interval: float = 0.5
     # Callbacks to private, loopback and link-local addresses (SMSVIA_ALLOW_PRIVATE_URLS).
     allow_private: bool = False
+    # Handed-over callbacks waiting in memory, at most; beyond, they are queued unclaimed.
+    hand_off_limit: int = 5_000
 
 
 @dataclass(frozen=True)
@@ -92,9 +107,29 @@ class WebhookDispatcher:
         self._http: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(self.config.concurrency)
         self._tokens: dict[int, str] = {}
+        self._handed: asyncio.Queue[Handed] = asyncio.Queue()
+        self._accepting = False
 
     async def run(self, stop: asyncio.Event) -> None:
-        await asyncio.gather(*(self._lane(stop) for _ in range(self.config.lanes)))
+        self._accepting = True
+        try:
+            await asyncio.gather(
+                *(self._lane(stop) for _ in range(self.config.lanes)),
+                *(self._handed_lane(stop) for _ in range(self.config.lanes)),
+            )
+        finally:
+            self._accepting = False
+
+    # -- the courier (services/delivery.py) ----------------------------------------------
+
+    def lease(self, count: int) -> tuple[str, datetime] | None:
+        if not self._accepting or self._handed.qsize() + count > self.config.hand_off_limit:
+            return None
+        return self.owner, self.clock() + timedelta(seconds=self.config.lease_seconds)
+
+    def take(self, handed: Sequence[Handed]) -> None:
+        for one in handed:
+            self._handed.put_nowait(one)
 
     async def _lane(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -107,7 +142,22 @@ class WebhookDispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.config.poll_interval)
 
+    async def _handed_lane(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                first = await asyncio.wait_for(self._handed.get(), _HANDED_WAIT)
+            except TimeoutError:
+                continue
+            batch = [first]
+            while len(batch) < self.config.batch_size and not self._handed.empty():
+                batch.append(self._handed.get_nowait())
+            try:
+                await self.post_handed(batch)
+            except Exception:
+                log.exception("handed-over callbacks failed; claimed again when their lease ends")
+
     async def run_once(self) -> int:
+        """Claim the callbacks due, post them, record what each answered; returns how many."""
         now = self.clock()
         async with self.store.db.transaction() as session:
             deliveries = await queries.claim_due_deliveries(
@@ -117,11 +167,31 @@ class WebhookDispatcher:
                 lease_until=now + timedelta(seconds=self.config.lease_seconds),
                 limit=self.config.batch_size,
             )
-            requests = [(d, await self._signed(session, d)) for d in deliveries]
-        if not requests:
+            handed = [
+                (d, json.loads(self.store.cipher.open(d.payload, "webhook.payload")))
+                for d in deliveries
+            ]
+        return await self._post_all(handed)
+
+    async def post_handed(self, handed: Sequence[Handed]) -> int:
+        """Post callbacks handed over from memory; returns how many were posted."""
+        # One that waited here so long its lease may end before its answer is anybody's
+        # again: the claim path takes it, and it is not posted twice.
+        fresh = self.clock() + timedelta(seconds=self.config.timeout)
+        return await self._post_all([one for one in handed if one[0].lease_expires_at > fresh])
+
+    async def _post_all(self, handed: Sequence[Handed]) -> int:
+        if not handed:
             return 0
-        outcomes = await asyncio.gather(*(self._post(d, r) for d, r in requests))
-        await self._record(deliveries, outcomes)
+        missing = {d.account_id for d, _ in handed} - self._tokens.keys()
+        if missing:
+            async with self.store.db.transaction() as session:
+                for account_id in missing:
+                    await self._token(session, account_id)
+        outcomes = await asyncio.gather(
+            *(self._post(d, (params, self._sign(d, params))) for d, params in handed)
+        )
+        await self._record([d for d, _ in handed], outcomes)
         return len(outcomes)
 
     async def close(self) -> None:
@@ -139,17 +209,20 @@ class WebhookDispatcher:
             )
         return self._http
 
-    async def _signed(self, session, delivery: DeliveryRow) -> tuple[dict[str, str], str]:
-        params = json.loads(self.store.cipher.open(delivery.payload, "webhook.payload"))
-        token = self._tokens.get(delivery.account_id)
-        if token is None:
-            account = await account_queries.account_by_id(session, delivery.account_id)
-            assert account is not None
-            token = self.store.cipher.open(account.auth_token, f"account:{account.sid}")
-            self._tokens[delivery.account_id] = token
-        return params, twilio_signature(delivery.url, params, token)
+    async def _token(self, session, account_id: int) -> None:
+        """Keep the account's auth token, the key its callbacks are signed with."""
+        account = await account_queries.account_by_id(session, account_id)
+        assert account is not None
+        self._tokens[account_id] = self.store.cipher.open(
+            account.auth_token, f"account:{account.sid}"
+        )
 
-    async def _post(self, delivery: DeliveryRow, request: tuple[dict[str, str], str]) -> _Outcome:
+    def _sign(self, delivery: DeliveryRow, params: Mapping[str, str]) -> str:
+        return twilio_signature(delivery.url, params, self._tokens[delivery.account_id])
+
+    async def _post(
+        self, delivery: DeliveryRow, request: tuple[Mapping[str, str], str]
+    ) -> _Outcome:
         params, signature = request
         async with self._slots:
             started = time.perf_counter()
