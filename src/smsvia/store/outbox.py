@@ -147,10 +147,10 @@ async def record_intents(
         set_={"status": statement.excluded.status, "connector_id": statement.excluded.connector_id},
         where=_parts.c.status == "pending",
     )
-    written = await session.execute(
-        statement.returning(_parts.c.message_id, _parts.c.sequence), list(rows)
+    written = await insert_returning(
+        session, statement, rows, (_parts.c.message_id, _parts.c.sequence)
     )
-    return {(message_id, sequence) for message_id, sequence in written}
+    return {(message_id, sequence) for _, message_id, sequence in written}
 
 
 async def record_parts(session: AsyncSession, parts: Sequence[Mapping[str, Any]]) -> None:

@@ -9,13 +9,31 @@ executemany when the rows changed differently.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from operator import attrgetter, itemgetter
 from typing import Any, ClassVar, Self
 
-from sqlalchemy import ColumnElement, Insert, Row, Table, any_, bindparam, insert, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Insert,
+    Result,
+    Row,
+    Select,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Above this many distinct value sets, one executemany beats an UPDATE per set.
@@ -67,47 +85,112 @@ class Loaded:
 async def insert_many(
     session: AsyncSession, statement: Insert | Table, rows: Sequence[Mapping[str, Any]]
 ) -> None:
-    """Insert `rows` as multi-row INSERTs (up to 1,000 rows a statement), not one per row.
+    """Insert `rows` (`statement`: a table, or an INSERT such as an upsert) in one statement
+    or a few, never one per row.
 
-    Asking for the ids back is what makes SQLAlchemy batch the rows into one INSERT ...
-    VALUES (...), (...) ("insertmanyvalues"); a plain executemany has the server plan and
-    run an INSERT per row, which cost PostgreSQL more than everything else it did for the
-    timeline."""
+    On PostgreSQL, rows alike (the same columns) go into a table as COPY from `COPY_FROM`
+    rows, and otherwise as one INSERT of arrays (`_unnested`): the same statement text for
+    any number of rows. Elsewhere, asking for the ids back is what makes SQLAlchemy batch
+    the rows into INSERT ... VALUES (...), (...) ("insertmanyvalues"); a plain executemany
+    has the server plan and run an INSERT per row."""
     if not rows:
         return
-    if (
-        isinstance(statement, Table)
-        and len(rows) >= COPY_FROM
-        and session.bind.dialect.name == "postgresql"
-        and all(row.keys() == rows[0].keys() for row in rows)
-    ):
-        await _copy(session, statement, rows)
+    if _alike(session, rows):
+        if isinstance(statement, Table) and len(rows) >= COPY_FROM:
+            await _copy(session, statement, rows)
+        else:
+            await _insert_unnested(session, statement, rows, ())
         return
-    if isinstance(statement, Table):
-        statement = insert(statement)
-    await session.execute(statement.returning(statement.table.c.id), list(rows))
+    insert_into = insert(statement) if isinstance(statement, Table) else statement
+    await session.execute(insert_into.returning(insert_into.table.c.id), list(rows))
 
 
 async def insert_returning(
     session: AsyncSession,
-    table: Table,
+    statement: Insert | Table,
     rows: Sequence[Mapping[str, Any]],
     columns: Sequence[ColumnElement[Any]] = (),
 ) -> list[Row[Any]]:
-    """Insert `rows` as multi-row INSERTs; returns the new rows' id and `columns`, in the
-    order of `rows`.
+    """Insert `rows` (all with the same columns); returns the new rows' id and `columns`,
+    in the order of `rows` (an upsert: the rows it wrote, by id).
 
-    PostgreSQL: SQLAlchemy's ordered "insertmanyvalues" (the rows numbered, inserted in
-    that order). SQLite: SQLAlchemy would send one statement a row to be sure of the order;
-    a multi-row INSERT gives each new row the largest rowid so far plus one, in the order of
-    its VALUES, so the rows returned, sorted by id, are in the order of `rows`."""
+    PostgreSQL: one INSERT of arrays (`_unnested`), the rows numbered and inserted in that
+    order, so their ids, sorted, follow it. SQLite: SQLAlchemy would send one statement a
+    row to be sure of the order; a multi-row INSERT gives each new row the largest rowid so
+    far plus one, in the order of its VALUES, so again the rows sorted by id are in order."""
     if not rows:
         return []
-    if session.bind.dialect.name == "sqlite":
-        inserted = await session.execute(insert(table).returning(table.c.id, *columns), rows)
-        return sorted(inserted.all(), key=itemgetter(0))
-    statement = insert(table).returning(table.c.id, *columns, sort_by_parameter_order=True)
-    return list((await session.execute(statement, rows)).all())
+    insert_into = insert(statement) if isinstance(statement, Table) else statement
+    returning = (insert_into.table.c.id, *columns)
+    if _alike(session, rows):
+        inserted = await _insert_unnested(session, insert_into, rows, returning)
+    else:
+        inserted = await session.execute(insert_into.returning(*returning), list(rows))
+    return sorted(inserted.all(), key=itemgetter(0))
+
+
+def _alike(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> bool:
+    return session.bind.dialect.name == "postgresql" and all(
+        row.keys() == rows[0].keys() for row in rows
+    )
+
+
+async def _insert_unnested(
+    session: AsyncSession,
+    statement: Insert | Table,
+    rows: Sequence[Mapping[str, Any]],
+    returning: Sequence[ColumnElement[Any]],
+) -> Result[Any]:
+    """INSERT ... SELECT FROM unnest($1::type[], $2::type[], ...): a column's values as one
+    array parameter. A multi-row VALUES is a statement of its own for every number of rows,
+    each prepared and cached on every pooled connection (the worker's memory grew with
+    them); this is one statement per table and columns."""
+    names = tuple(rows[0])
+    dialect = session.bind.dialect
+    if isinstance(statement, Table):  # the whole statement kept: its cache key too
+        insert_into, as_json = _unnested_into(statement, names, dialect, tuple(returning))
+    else:
+        source, as_json = _unnested(statement.table, names, dialect)
+        insert_into = statement.from_select(names, source)
+        if returning:
+            insert_into = insert_into.returning(*returning)
+    params = {f"u_{name}": [row[name] for row in rows] for name in names}
+    for name, process in as_json:
+        params[f"u_{name}"] = [process(value) for value in params[f"u_{name}"]]
+    return await session.execute(insert_into, params)
+
+
+@functools.cache
+def _unnested_into(
+    table: Table,
+    names: tuple[str, ...],
+    dialect: Dialect,
+    returning: tuple[ColumnElement[Any], ...],
+) -> tuple[Insert, list[tuple[str, Callable[[Any], Any]]]]:
+    source, as_json = _unnested(table, names, dialect)
+    statement = insert(table).from_select(names, source)
+    return (statement.returning(*returning) if returning else statement), as_json
+
+
+@functools.cache
+def _unnested(
+    table: Table, names: tuple[str, ...], dialect: Dialect
+) -> tuple[Select[Any], list[tuple[str, Callable[[Any], Any]]]]:
+    """The rows of `names` out of their arrays, in order, and the JSON columns'
+    serializers: their values go as text (an array of JSON values would be read as nested
+    arrays), cast."""
+    arrays = []
+    as_json = []
+    for name in names:
+        kind = table.c[name].type
+        if isinstance(kind.dialect_impl(dialect), JSON):
+            as_json.append((name, kind.dialect_impl(dialect).bind_processor(dialect)))
+            given: Any = ARRAY(Text())
+        else:
+            given = ARRAY(kind)
+        arrays.append(cast(bindparam(f"u_{name}", type_=given), ARRAY(kind)))
+    source = func.unnest(*arrays).table_valued(*names, with_ordinality="n").render_derived()
+    return select(*(source.c[name] for name in names)).order_by(source.c.n), as_json
 
 
 # From this many rows a plain insert goes as PostgreSQL's COPY: the rows stream in one
