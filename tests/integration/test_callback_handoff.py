@@ -68,6 +68,14 @@ async def _cancel(backend, tracker: Tracker, sid: str, *, then_fail: bool = Fals
             raise RuntimeError("the transaction fails after the callback was queued")
 
 
+async def _handed_over(backend, shop, url: str) -> tuple[DiesBeforePosting, str]:
+    """A scheduled message canceled, its callback handed to a courier that never posts."""
+    courier = DiesBeforePosting()
+    sid = await _scheduled(backend, shop, url)
+    await _cancel(backend, Tracker(backend.store, courier=courier), sid)
+    return courier, sid
+
+
 def test_callbacks_are_posted_as_their_status_commits_with_no_claim(backend, callback_receiver):
     """The claim loop sleeps for an hour here: only the hand-over can post in time."""
 
@@ -108,9 +116,7 @@ def test_a_callback_whose_poster_died_is_posted_once_its_claim_is_taken_over(
     shop = backend.tenant()
 
     async def scenario():
-        courier = DiesBeforePosting()
-        sid = await _scheduled(backend, shop, callback_receiver.url)
-        await _cancel(backend, Tracker(backend.store, courier=courier), sid)
+        courier, sid = await _handed_over(backend, shop, callback_receiver.url)
         assert [params["MessageStatus"] for _, params in courier.handed] == ["canceled"]
 
         survivor = WebhookDispatcher(backend.store, owner="survivor", config=POSTER)
@@ -153,9 +159,7 @@ def test_a_handed_callback_kept_waiting_past_its_lease_is_left_to_the_claim(
     shop = backend.tenant()
 
     async def scenario():
-        courier = DiesBeforePosting()
-        sid = await _scheduled(backend, shop, callback_receiver.url)
-        await _cancel(backend, Tracker(backend.store, courier=courier), sid)
+        courier, sid = await _handed_over(backend, shop, callback_receiver.url)
         ((row, params),) = courier.handed
         row.lease_expires_at = utcnow() + timedelta(seconds=1)  # it waited 59 s of 60
         poster = WebhookDispatcher(backend.store, owner=courier.owner, config=POSTER)

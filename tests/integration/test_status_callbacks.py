@@ -11,6 +11,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from smsvia.services.clock import utcnow
+from smsvia.services.keys import rotate_token
 from smsvia.services.message_views import cancel_message
 from smsvia.store.models import WebhookAttempt, WebhookDelivery
 from tests.integration.scenario import QUICK_RETRIES, Scenario
@@ -158,5 +159,28 @@ def test_canceling_a_scheduled_message_calls_back_canceled(backend, callback_rec
                 callback.url, callback.params, callback.signature
             )
             assert run.sim.accepted == []
+
+    backend.run(scenario())
+
+
+def test_callbacks_after_a_token_rotation_are_signed_with_the_new_token(backend, callback_receiver):
+    async def scenario():
+        async with Scenario(backend) as run:
+            before = await run.send("+14155550100", status_callback=callback_receiver.url)
+            await run.wait_for(before.sid, "delivered")
+            await _until(lambda: len(callback_receiver.received) == 2, what="2 callbacks")
+            rotated = await rotate_token(backend.store, run.shop.sid)
+            after = await run.send("+14155550101", status_callback=callback_receiver.url)
+            await run.wait_for(after.sid, "delivered")
+            await _until(lambda: len(callback_receiver.received) == 4, what="4 callbacks")
+            old, new = RequestValidator(run.shop.token), RequestValidator(rotated.secret)
+            for callback in callback_receiver.received:
+                signed_with_new = callback.params["MessageSid"] == after.sid
+                assert new.validate(callback.url, callback.params, callback.signature) is (
+                    signed_with_new
+                )
+                assert old.validate(callback.url, callback.params, callback.signature) is (
+                    not signed_with_new
+                )
 
     backend.run(scenario())

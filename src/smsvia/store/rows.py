@@ -4,7 +4,9 @@ A batch of 200 messages as ORM objects costs more CPU in identity-map bookkeepin
 per-row flushes than everything else the worker does. A `Loaded` row is plain attributes
 and remembers what it was read as; `save` then writes what changed in a whole batch as one
 UPDATE per distinct set of new values (usually one statement for the batch), or one
-executemany when the rows changed differently.
+executemany when the rows changed differently. New rows go in a statement or a few, however
+many (`insert_many`, `insert_returning`), and on PostgreSQL with a statement text that does
+not depend on how many.
 """
 
 from __future__ import annotations

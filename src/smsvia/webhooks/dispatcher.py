@@ -106,7 +106,9 @@ class WebhookDispatcher:
         self.clock = clock
         self._http: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(self.config.concurrency)
+        # Auth tokens by account, and the credentials' generation they were read under.
         self._tokens: dict[int, str] = {}
+        self._tokens_read_at: tuple[int, str] | None = None
         self._handed: asyncio.Queue[Handed] = asyncio.Queue()
         self._accepting = False
 
@@ -183,11 +185,7 @@ class WebhookDispatcher:
     async def _post_all(self, handed: Sequence[Handed]) -> int:
         if not handed:
             return 0
-        missing = {d.account_id for d, _ in handed} - self._tokens.keys()
-        if missing:
-            async with self.store.db.transaction() as session:
-                for account_id in missing:
-                    await self._token(session, account_id)
+        await self._read_tokens({d.account_id for d, _ in handed})
         outcomes = await asyncio.gather(
             *(self._post(d, (params, self._sign(d, params))) for d, params in handed)
         )
@@ -209,13 +207,24 @@ class WebhookDispatcher:
             )
         return self._http
 
-    async def _token(self, session, account_id: int) -> None:
-        """Keep the account's auth token, the key its callbacks are signed with."""
-        account = await account_queries.account_by_id(session, account_id)
-        assert account is not None
-        self._tokens[account_id] = self.store.cipher.open(
-            account.auth_token, f"account:{account.sid}"
-        )
+    async def _read_tokens(self, account_ids: set[int]) -> None:
+        """The auth tokens callbacks are signed with, as they are now: a token rotated in
+        another process signs the next batch. Kept between batches only where a change is
+        seen at once (store/credential_watch.py); read for each batch otherwise."""
+        watch = self.store.credentials
+        if not watch.trusted or watch.generation != self._tokens_read_at:
+            self._tokens.clear()
+            self._tokens_read_at = watch.generation
+        missing = account_ids - self._tokens.keys()
+        if not missing:
+            return
+        async with self.store.db.transaction() as session:
+            for account_id in missing:
+                account = await account_queries.account_by_id(session, account_id)
+                assert account is not None
+                self._tokens[account_id] = self.store.cipher.open(
+                    account.auth_token, f"account:{account.sid}"
+                )
 
     def _sign(self, delivery: DeliveryRow, params: Mapping[str, str]) -> str:
         return twilio_signature(delivery.url, params, self._tokens[delivery.account_id])
