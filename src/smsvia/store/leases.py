@@ -25,7 +25,6 @@ async def lease_due(
     lease_until: datetime,
     limit: int,
     returning: Sequence[ColumnElement[Any]],
-    also_set: dict[str, Any] | None = None,
 ) -> Sequence[SqlRow[Any]]:
     """Lease up to `limit` due rows of `table` to `owner`, oldest due first, in one
     statement; returns the `returning` columns of the rows leased, by id."""
@@ -33,7 +32,7 @@ async def lease_due(
     leased = await session.execute(
         update(table)
         .where(table.c.id.in_(candidates.scalar_subquery()))
-        .values(lease_owner=owner, lease_expires_at=lease_until, **(also_set or {}))
+        .values(lease_owner=owner, lease_expires_at=lease_until)
         .returning(*returning)
     )
     return sorted(leased.all(), key=lambda row: row.id)
