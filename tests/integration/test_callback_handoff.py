@@ -96,8 +96,10 @@ def test_callbacks_are_posted_as_their_status_commits_with_no_claim(backend, cal
             )
             while True:  # the answer reaches the receiver a moment before it is recorded
                 async with backend.store.db.sessions() as session:
-                    deliveries = (await session.scalars(select(WebhookDelivery))).all()
+                    # Attempts first: a delivery's outcome commits with its attempt, and on
+                    # PostgreSQL each statement reads what had committed when it began.
                     attempts = (await session.scalars(select(WebhookAttempt))).all()
+                    deliveries = (await session.scalars(select(WebhookDelivery))).all()
                 if len(attempts) == 2 or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.05)
