@@ -175,3 +175,36 @@ def test_a_handed_callback_kept_waiting_past_its_lease_is_left_to_the_claim(
         assert [c.params["MessageSid"] for c in callback_receiver.received] == [sid]
 
     backend.run(scenario())
+
+
+def test_batches_posted_side_by_side_are_each_signed(backend, callback_receiver):
+    """Lanes post at once; one re-reading the auth tokens (on PostgreSQL, every batch) must
+    never leave another without the token it just read."""
+    shop = backend.tenant()
+
+    async def scenario():
+        courier = DiesBeforePosting()
+        tracker = Tracker(backend.store, courier=courier)
+        sids = [await _scheduled(backend, shop, callback_receiver.url) for _ in range(24)]
+        for sid in sids:
+            await _cancel(backend, tracker, sid)
+        poster = WebhookDispatcher(backend.store, owner=courier.owner, config=POSTER)
+
+        async def lane(one, start: float):
+            await asyncio.sleep(start)  # batches in every phase of each other's token read
+            return await poster.post_handed([one])
+
+        try:
+            posted = await asyncio.gather(
+                *(lane(one, i * 0.0005) for i, one in enumerate(courier.handed))
+            )
+        finally:
+            await poster.close()
+        assert posted == [1] * len(sids)
+        assert sorted(c.params["MessageSid"] for c in callback_receiver.received) == sorted(sids)
+        validator = RequestValidator(shop.token)
+        assert all(
+            validator.validate(c.url, c.params, c.signature) for c in callback_receiver.received
+        )
+
+    backend.run(scenario())

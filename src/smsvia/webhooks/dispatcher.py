@@ -185,9 +185,12 @@ class WebhookDispatcher:
     async def _post_all(self, handed: Sequence[Handed]) -> int:
         if not handed:
             return 0
-        await self._read_tokens({d.account_id for d, _ in handed})
+        tokens = await self._tokens_for({d.account_id for d, _ in handed})
         outcomes = await asyncio.gather(
-            *(self._post(d, (params, self._sign(d, params))) for d, params in handed)
+            *(
+                self._post(d, params, twilio_signature(d.url, params, tokens[d.account_id]))
+                for d, params in handed
+            )
         )
         await self._record([d for d, _ in handed], outcomes)
         return len(outcomes)
@@ -207,32 +210,32 @@ class WebhookDispatcher:
             )
         return self._http
 
-    async def _read_tokens(self, account_ids: set[int]) -> None:
+    async def _tokens_for(self, account_ids: set[int]) -> Mapping[int, str]:
         """The auth tokens callbacks are signed with, as they are now: a token rotated in
         another process signs the next batch. Kept between batches only where a change is
-        seen at once (store/credential_watch.py); read for each batch otherwise."""
-        watch = self.store.credentials
-        if not watch.trusted or watch.generation != self._tokens_read_at:
-            self._tokens.clear()
-            self._tokens_read_at = watch.generation
-        missing = account_ids - self._tokens.keys()
-        if not missing:
-            return
-        async with self.store.db.transaction() as session:
-            for account_id in missing:
-                account = await account_queries.account_by_id(session, account_id)
-                assert account is not None
-                self._tokens[account_id] = self.store.cipher.open(
-                    account.auth_token, f"account:{account.sid}"
-                )
+        seen at once (store/credential_watch.py); read for each batch otherwise.
 
-    def _sign(self, delivery: DeliveryRow, params: Mapping[str, str]) -> str:
-        return twilio_signature(delivery.url, params, self._tokens[delivery.account_id])
+        A batch signs with the mapping it was given: another lane starting over with a
+        fresh one meanwhile (on PostgreSQL, every batch) cannot take a token from it."""
+        watch = self.store.credentials
+        generation = watch.generation
+        if not watch.trusted or generation != self._tokens_read_at:
+            self._tokens, self._tokens_read_at = {}, generation
+        tokens = self._tokens
+        missing = account_ids - tokens.keys()
+        if missing:
+            async with self.store.db.transaction() as session:
+                for account_id in missing:
+                    account = await account_queries.account_by_id(session, account_id)
+                    assert account is not None
+                    tokens[account_id] = self.store.cipher.open(
+                        account.auth_token, f"account:{account.sid}"
+                    )
+        return tokens
 
     async def _post(
-        self, delivery: DeliveryRow, request: tuple[Mapping[str, str], str]
+        self, delivery: DeliveryRow, params: Mapping[str, str], signature: str
     ) -> _Outcome:
-        params, signature = request
         async with self._slots:
             started = time.perf_counter()
             at = self.clock()
