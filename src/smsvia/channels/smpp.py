@@ -37,6 +37,8 @@ ESME_RINVDSTADR = 0x0B
 ESME_RMSGQFUL = 0x14
 ESME_RTHROTTLED = 0x58
 _STATUS = re.compile(r"\(0x([0-9A-Fa-f]{8})\)")
+# deliver_sm asked for ahead of the one being handled (see _read_until_disconnected).
+_READ_AHEAD = 64
 
 # Statuses worth trying again later; anything else unexpected is a refusal.
 _RETRY = {ESME_RSYSERR, ESME_RMSGQFUL, ESME_RTHROTTLED, 0x45, 0x64}  # + RSUBMITFAIL, RX_T_APPN
@@ -268,21 +270,57 @@ class SmppChannel:
     async def _read_until_disconnected(self) -> None:
         session = self._session
         assert session is not None
-        while True:
-            event = await session.next()
-            if isinstance(event, smpp34.Disconnected):
-                log.warning("connector %s: disconnected", self.name)
-                return
+        # Each `next()` is a future settled from smpp34's own threads, one turn of our event
+        # loop apiece: asked one at a time, receipts came no faster than a busy worker's
+        # loop turned (a few hundred a second) while the SMSC had long sent them. Asked
+        # ahead, one turn settles as many as are waiting. They are taken as they settle:
+        # which of the asked futures gets the next deliver_sm is smpp34's threads' race,
+        # so two close together may swap places, as an SMSC's own window lets them.
+        settled: asyncio.Queue[asyncio.Future] = asyncio.Queue()
+        asked: set[asyncio.Future] = set()
+
+        def ask() -> None:
+            future = session.next()
+            asked.add(future)
+            future.add_done_callback(settled.put_nowait)
+
+        for _ in range(_READ_AHEAD):
+            ask()
+        try:
+            while True:
+                future = await settled.get()
+                asked.discard(future)
+                event = future.result()
+                if isinstance(event, smpp34.Disconnected):
+                    log.warning("connector %s: disconnected", self.name)
+                    await self._dispatch_settled(settled)
+                    return
+                ask()
+                await self._dispatch(event)
+        finally:
+            for future in asked:
+                future.cancel()
+
+    async def _dispatch_settled(self, settled: asyncio.Queue[asyncio.Future]) -> None:
+        """What smpp34 handed over just before the session ended (it has acknowledged
+        them to the SMSC already): a turn of the loop lets their futures settle."""
+        await asyncio.sleep(0)
+        while not settled.empty():
+            event = settled.get_nowait().result()
+            if not isinstance(event, smpp34.Disconnected):
+                await self._dispatch(event)
+
+    async def _dispatch(self, event: smpp34.DeliverSmEvent) -> None:
+        try:
+            heard = self._heard(event)
+        except (NotAReceipt, DomainError, ValueError) as exc:
+            log.warning("connector %s: unreadable deliver_sm ignored: %s", self.name, exc)
+            return
+        if self._on_inbound is not None:
             try:
-                heard = self._heard(event)
-            except (NotAReceipt, DomainError, ValueError) as exc:
-                log.warning("connector %s: unreadable deliver_sm ignored: %s", self.name, exc)
-                continue
-            if self._on_inbound is not None:
-                try:
-                    await self._on_inbound(heard)
-                except Exception:
-                    log.exception("connector %s: inbound handler failed", self.name)
+                await self._on_inbound(heard)
+            except Exception:
+                log.exception("connector %s: inbound handler failed", self.name)
 
     def _heard(self, event: smpp34.DeliverSmEvent) -> ReceiptHeard | MessageHeard:
         tlvs = {tlv.tag: tlv for tlv in event.tlvs}
