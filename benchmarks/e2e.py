@@ -58,7 +58,7 @@ from smsvia.runtime import open_store
 from smsvia.services import accounts, senders
 from smsvia.services.messages import SendRequest, send_messages
 from smsvia.services.quote import load_price_book
-from smsvia.store.models import Message, MessageEvent
+from smsvia.store.models import Message, MessageEvent, ReceiptInbox
 from smsvia.store.schema import upgrade
 
 SENDER = "+15005550006"
@@ -165,6 +165,15 @@ async def counts(store) -> dict[str, int]:
         return dict(rows.all())
 
 
+async def print_trace(store, elapsed: float, statuses: dict, heard: dict) -> None:
+    """A line of where the messages are: statuses, callbacks heard, receipts stored/applied."""
+    async with store.db.sessions() as session:
+        stored, applied = (
+            await session.execute(select(func.count(), func.count(ReceiptInbox.applied_at)))
+        ).one()
+    print(f"{elapsed:6.1f}s {statuses} callbacks {heard} receipts {stored}/{applied}", flush=True)
+
+
 async def settled_count(store) -> int:
     """How many messages the server accepted: wrk stops at N answers, with a few requests
     still in flight; their messages count once they are committed."""
@@ -209,7 +218,13 @@ def profile(roles: dict[str, subprocess.Popen], directory: Path | None, name: st
 
 
 async def run_smsvia(
-    db: str, path: str, n: int, concurrency: int, workdir: Path, profile_dir: Path | None
+    db: str,
+    path: str,
+    n: int,
+    concurrency: int,
+    workdir: Path,
+    profile_dir: Path | None,
+    trace: bool = False,
 ) -> Result:
     url, scratch = await new_database(db, workdir / f"bench-{path}.db")
     key = base64.b64encode(secrets.token_bytes(32)).decode()
@@ -293,6 +308,7 @@ async def run_smsvia(
             p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
         sent_at = receipts_at = callbacks_at = None
         called_back = 0
+        traced_at = 0.0
         deadline = time.monotonic() + WAIT_LIMIT
         while callbacks_at is None and time.monotonic() < deadline:
             now = await counts(store)
@@ -303,6 +319,9 @@ async def run_smsvia(
                 receipts_at = elapsed
             heard, last_delivered = await receiver.stats()
             called_back = heard.get("smsvia:delivered", 0)
+            if trace and elapsed >= traced_at + 1:
+                traced_at = elapsed
+                await print_trace(store, elapsed, now, heard)
             if called_back >= n:
                 callbacks_at = last_delivered - started_wall
             await asyncio.sleep(0.1)
@@ -335,7 +354,7 @@ async def run_smsvia(
         )
     finally:
         stop_all((*servers, *simulators))
-        receiver.stop()
+        await receiver.stop()
         logs.close()
         await store.db.close()
         await drop_database(scratch)
@@ -398,9 +417,9 @@ async def run_kannel(n: int, concurrency: int, workdir: Path) -> Result:
             others,
         )
     finally:
-        kannel.stop()
+        await kannel.stop()
         stop_all([smsc])
-        receiver.stop()
+        await receiver.stop()
         logs.close()
 
 
@@ -423,6 +442,9 @@ async def main() -> None:
         "--profile", type=Path, help="write py-spy raw stacks of each smsvia process here"
     )
     parser.add_argument("--logs", type=Path, help="copy each run's logs into this directory")
+    parser.add_argument(
+        "--trace", action="store_true", help="print where smsvia's messages are, every second"
+    )
     args = parser.parse_args()
     for directory in (args.logs, args.profile):
         if directory:
@@ -453,7 +475,13 @@ async def main() -> None:
             console.print(f"smsvia: {db} / {path}, {args.messages} messages…")
             results.append(
                 await run_smsvia(
-                    db, path, args.messages, args.concurrency, Path(workdir), args.profile
+                    db,
+                    path,
+                    args.messages,
+                    args.concurrency,
+                    Path(workdir),
+                    args.profile,
+                    args.trace,
                 )
             )
         if args.peer == "kannel":

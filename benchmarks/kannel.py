@@ -99,6 +99,7 @@ class Kannel:
     def __post_init__(self) -> None:
         self.admin_port, self.smsbox_port, self.sendsms_port = (free_port() for _ in range(3))
         self.processes: list[subprocess.Popen] = []
+        self._client = httpx.AsyncClient()  # one for the run: see Receiver.stats
 
     @property
     def sendsms_url(self) -> str:
@@ -141,15 +142,15 @@ class Kannel:
     async def status(self) -> dict[str, object]:
         """From bearerbox's status page: SMS sent so far and whether the bind is online."""
         url = f"http://127.0.0.1:{self.admin_port}/status.txt?password={ADMIN_PASSWORD}"
-        async with httpx.AsyncClient() as client:
-            text = (await client.get(url)).text
+        text = (await self._client.get(url)).text
         sent = re.search(r"SMS: received \d+ \(\d+ queued\), sent (\d+)", text)
         return {
             "sent": int(sent.group(1)) if sent else 0,
             "online": bool(re.search(r"SMPP:[^\n]*\(online", text)),
         }
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        await self._client.aclose()
         for process in reversed(self.processes):
             process.terminate()
             try:
