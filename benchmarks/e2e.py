@@ -34,14 +34,13 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from _load import Receiver, wrk
+from _run import WAIT_LIMIT, Result, others_cpu, start_smsc, stop_all
 from _support import (
     SMSVIA,
-    cpu_of_named,
     cpu_seconds,
     drop_database,
     free_port,
@@ -49,43 +48,20 @@ from _support import (
     peak_rss_mb,
     percentile,
 )
+from _watch import counts, fallback_latencies, print_trace, settled_count
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func, select
 
 from smsvia.config import Settings
 from smsvia.runtime import open_store
 from smsvia.services import accounts, senders
 from smsvia.services.messages import SendRequest, send_messages
 from smsvia.services.quote import load_price_book
-from smsvia.store.models import Message, MessageEvent, ReceiptInbox
 from smsvia.store.schema import upgrade
 
 SENDER = "+15005550006"
 BULK_CHUNK = 500
 RBM_TOKEN = "bench-client-token"
-WAIT_LIMIT = 900  # seconds a run may take to settle before it reports what it has
-
-
-@dataclass
-class Result:
-    system: str
-    db: str
-    path: str
-    messages: int
-    accept_seconds: float
-    sent_seconds: float
-    receipts_seconds: float  # until every receipt was applied (nan where not seen)
-    callbacks_seconds: float  # until every delivered callback was answered
-    called_back: int  # delivered callbacks the receiver answered
-    p50: float
-    p99: float
-    peak_rss_mb: float
-    errors: int
-    cpu_seconds: dict[str, float]  # CPU time each gateway process used, by role
-    other_cpu_seconds: dict[str, float]  # everything else on the machine's cores
-    # rcs path, per fallback: (created -> SMS submitted, fallback decision -> SMS submitted)
-    fallback_seconds: list[tuple[float, float]] = field(default_factory=list)
 
 
 def recipient(i: int) -> str:
@@ -115,36 +91,6 @@ end
 """
 
 
-async def fallback_latencies(store) -> list[tuple[float, float]]:
-    """For each message that fell back: seconds from its creation to its SMS submit, and
-    from the fallback decision (the capability answer) to the SMS submit."""
-    async with store.db.sessions() as session:
-        rows = await session.execute(
-            select(Message.id, Message.date_created, MessageEvent.event, MessageEvent.at)
-            .join(MessageEvent, MessageEvent.message_id == Message.id)
-            .where(Message.fallback_reason.is_not(None))
-            .order_by(MessageEvent.id)
-        )
-        timelines: dict[int, tuple[object, dict[str, object]]] = {}
-        for message_id, created, event, at in rows:
-            timelines.setdefault(message_id, (created, {}))[1][event] = at
-    return [
-        ((ev["sent"] - created).total_seconds(), (ev["sent"] - ev["capability"]).total_seconds())
-        for created, ev in timelines.values()
-        if "sent" in ev and "capability" in ev
-    ]
-
-
-def others_cpu(smsc: subprocess.Popen, receiver: Receiver) -> dict[str, float]:
-    return {
-        "sim": cpu_seconds(smsc.pid),
-        "client": cpu_seconds(os.getpid()),
-        "receiver": cpu_seconds(receiver.process.pid),
-        "postgres": cpu_of_named("postgres"),
-        "redis": cpu_of_named("redis-server"),
-    }
-
-
 async def wait_http(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient() as client:
@@ -157,48 +103,6 @@ async def wait_http(url: str, process: subprocess.Popen, timeout: float = 60) ->
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not come up")
             await asyncio.sleep(0.1)
-
-
-async def counts(store) -> dict[str, int]:
-    async with store.db.sessions() as session:
-        rows = await session.execute(select(Message.status, func.count()).group_by(Message.status))
-        return dict(rows.all())
-
-
-async def print_trace(store, elapsed: float, statuses: dict, heard: dict) -> None:
-    """A line of where the messages are: statuses, callbacks heard, receipts stored/applied."""
-    async with store.db.sessions() as session:
-        stored, applied = (
-            await session.execute(select(func.count(), func.count(ReceiptInbox.applied_at)))
-        ).one()
-    print(f"{elapsed:6.1f}s {statuses} callbacks {heard} receipts {stored}/{applied}", flush=True)
-
-
-async def settled_count(store) -> int:
-    """How many messages the server accepted: wrk stops at N answers, with a few requests
-    still in flight; their messages count once they are committed."""
-    count, stable_since = -1, time.monotonic()
-    while time.monotonic() - stable_since < 1:
-        now = sum((await counts(store)).values())
-        if now != count:
-            count, stable_since = now, time.monotonic()
-        await asyncio.sleep(0.1)
-    return count
-
-
-def start_smsc(port: int, env: dict[str, str], logs) -> subprocess.Popen:
-    """The SMSC simulator both gateways send to: receipts at once (50 ms)."""
-    command = [SMSVIA, "sim", "smsc", "--port", str(port), "--dlr-delay", "0.05"]
-    return subprocess.Popen(command, env=env, stdout=logs, stderr=logs)
-
-
-def stop_all(processes) -> None:
-    for process in processes:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def profile(roles: dict[str, subprocess.Popen], directory: Path | None, name: str):
@@ -360,69 +264,6 @@ async def run_smsvia(
         await drop_database(scratch)
 
 
-async def run_kannel(n: int, concurrency: int, workdir: Path) -> Result:
-    """Kannel in front of the same simulator with the same load (see kannel.py)."""
-    from kannel import Kannel, wrk_script
-
-    smsc_port = free_port()
-    logs = (workdir / "kannel-sim.log").open("wb")
-    receiver = Receiver(free_port(), workdir / "receiver-kannel.log")
-    smsc = start_smsc(smsc_port, dict(os.environ), logs)
-    kannel = Kannel(workdir / "kannel", smsc_port)
-    try:
-        await kannel.start()
-        await receiver.wait_up()
-        roles = dict(zip(["bearerbox", "smsbox"], kannel.processes, strict=True))
-        idle = {role: cpu_seconds(p.pid) for role, p in roles.items()}
-        others_before = others_cpu(smsc, receiver)
-        sent_before = (await kannel.status())["sent"]
-        started, started_wall = time.perf_counter(), time.time()
-        load = await wrk(kannel.sendsms_url, wrk_script(receiver.port), n, concurrency, workdir)
-        # wrk counts what it was answered; a few more were in flight when it stopped. Kannel
-        # says nothing of what it accepted, so the count is what it sent once that settles.
-        n = load.requests - load.errors
-        sent, sent_at, changed = 0, None, time.monotonic()
-        callbacks_at = None
-        called_back = 0
-        deadline = time.monotonic() + WAIT_LIMIT
-        while time.monotonic() < deadline:
-            now_sent = (await kannel.status())["sent"] - sent_before
-            if now_sent != sent:
-                sent, sent_at, changed = now_sent, time.perf_counter() - started, time.monotonic()
-            heard, last_delivered = await receiver.stats()
-            called_back = heard.get("kannel:1", 0)
-            if sent >= n and time.monotonic() - changed > 2 and called_back >= sent:
-                n = sent
-                callbacks_at = last_delivered - started_wall
-                break
-            await asyncio.sleep(0.1)
-        used = {role: cpu_seconds(p.pid) - idle[role] for role, p in roles.items()}
-        others = {k: t - others_before[k] for k, t in others_cpu(smsc, receiver).items()}
-        del others["postgres"]
-        return Result(
-            "Kannel 1.4.5",
-            "spool+redis",
-            "api",
-            n,
-            load.seconds,
-            sent_at or float("nan"),
-            float("nan"),
-            callbacks_at or float("nan"),
-            called_back,
-            load.p50,
-            load.p99,
-            sum(peak_rss_mb(p.pid) for p in kannel.processes),
-            load.errors,
-            used,
-            others,
-        )
-    finally:
-        await kannel.stop()
-        stop_all([smsc])
-        await receiver.stop()
-        logs.close()
-
-
 def per_message(seconds: dict[str, float], messages: int) -> str:
     return " + ".join(f"{name} {1000 * t / messages:.2f}" for name, t in seconds.items())
 
@@ -485,6 +326,8 @@ async def main() -> None:
                 )
             )
         if args.peer == "kannel":
+            from kannel import run_kannel
+
             console.print(f"Kannel: {args.messages} messages…")
             results.append(await run_kannel(args.messages, args.concurrency, Path(workdir)))
         if args.logs:

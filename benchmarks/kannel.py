@@ -9,6 +9,7 @@ receipts go in a database number of their own (`REDIS_DB`), emptied before each 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import socket
@@ -18,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from _load import Receiver, wrk
+from _run import WAIT_LIMIT, Result, others_cpu, start_smsc, stop_all
+from _support import cpu_seconds, peak_rss_mb
 
 REDIS_DB = 11
 ADMIN_PASSWORD = "bench"
@@ -206,3 +210,64 @@ async def wait_port(port: int, process: subprocess.Popen, timeout: float = 30) -
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"nothing listens on {port} (exit {process.poll()})") from None
             await asyncio.sleep(0.1)
+
+
+async def run_kannel(n: int, concurrency: int, workdir: Path) -> Result:
+    """Kannel in front of the same simulator with the same load (see kannel.py)."""
+    smsc_port = free_port()
+    logs = (workdir / "kannel-sim.log").open("wb")
+    receiver = Receiver(free_port(), workdir / "receiver-kannel.log")
+    smsc = start_smsc(smsc_port, dict(os.environ), logs)
+    kannel = Kannel(workdir / "kannel", smsc_port)
+    try:
+        await kannel.start()
+        await receiver.wait_up()
+        roles = dict(zip(["bearerbox", "smsbox"], kannel.processes, strict=True))
+        idle = {role: cpu_seconds(p.pid) for role, p in roles.items()}
+        others_before = others_cpu(smsc, receiver)
+        sent_before = (await kannel.status())["sent"]
+        started, started_wall = time.perf_counter(), time.time()
+        load = await wrk(kannel.sendsms_url, wrk_script(receiver.port), n, concurrency, workdir)
+        # wrk counts what it was answered; a few more were in flight when it stopped. Kannel
+        # says nothing of what it accepted, so the count is what it sent once that settles.
+        n = load.requests - load.errors
+        sent, sent_at, changed = 0, None, time.monotonic()
+        callbacks_at = None
+        called_back = 0
+        deadline = time.monotonic() + WAIT_LIMIT
+        while time.monotonic() < deadline:
+            now_sent = (await kannel.status())["sent"] - sent_before
+            if now_sent != sent:
+                sent, sent_at, changed = now_sent, time.perf_counter() - started, time.monotonic()
+            heard, last_delivered = await receiver.stats()
+            called_back = heard.get("kannel:1", 0)
+            if sent >= n and time.monotonic() - changed > 2 and called_back >= sent:
+                n = sent
+                callbacks_at = last_delivered - started_wall
+                break
+            await asyncio.sleep(0.1)
+        used = {role: cpu_seconds(p.pid) - idle[role] for role, p in roles.items()}
+        others = {k: t - others_before[k] for k, t in others_cpu(smsc, receiver).items()}
+        del others["postgres"]
+        return Result(
+            "Kannel 1.4.5",
+            "spool+redis",
+            "api",
+            n,
+            load.seconds,
+            sent_at or float("nan"),
+            float("nan"),
+            callbacks_at or float("nan"),
+            called_back,
+            load.p50,
+            load.p99,
+            sum(peak_rss_mb(p.pid) for p in kannel.processes),
+            load.errors,
+            used,
+            others,
+        )
+    finally:
+        await kannel.stop()
+        stop_all([smsc])
+        await receiver.stop()
+        logs.close()
