@@ -39,6 +39,7 @@ ESME_RTHROTTLED = 0x58
 _STATUS = re.compile(r"\(0x([0-9A-Fa-f]{8})\)")
 # deliver_sm asked for ahead of the one being handled (see _read_until_disconnected).
 _READ_AHEAD = 64
+_SETTLE_AFTER_DISCONNECT = 0.05
 
 # Statuses worth trying again later; anything else unexpected is a refusal.
 _RETRY = {ESME_RSYSERR, ESME_RMSGQFUL, ESME_RTHROTTLED, 0x45, 0x64}  # + RSUBMITFAIL, RX_T_APPN
@@ -293,6 +294,7 @@ class SmppChannel:
                 event = future.result()
                 if isinstance(event, smpp34.Disconnected):
                     log.warning("connector %s: disconnected", self.name)
+                    self._bound.clear()  # no submit into the dead session meanwhile
                     await self._dispatch_settled(settled)
                     return
                 ask()
@@ -303,8 +305,9 @@ class SmppChannel:
 
     async def _dispatch_settled(self, settled: asyncio.Queue[asyncio.Future]) -> None:
         """What smpp34 handed over just before the session ended (it has acknowledged
-        them to the SMSC already): a turn of the loop lets their futures settle."""
-        await asyncio.sleep(0)
+        them to the SMSC already): a moment lets futures it settled on its other threads
+        reach the loop before the rest are cancelled."""
+        await asyncio.sleep(_SETTLE_AFTER_DISCONNECT)
         while not settled.empty():
             event = settled.get_nowait().result()
             if not isinstance(event, smpp34.Disconnected):
