@@ -68,12 +68,16 @@ async def _cancel(backend, tracker: Tracker, sid: str, *, then_fail: bool = Fals
             raise RuntimeError("the transaction fails after the callback was queued")
 
 
-async def _handed_over(backend, shop, url: str) -> tuple[DiesBeforePosting, str]:
-    """A scheduled message canceled, its callback handed to a courier that never posts."""
+async def _handed_over(
+    backend, shop, url: str, count: int = 1
+) -> tuple[DiesBeforePosting, list[str]]:
+    """Scheduled messages canceled, their callbacks handed to a courier that never posts."""
     courier = DiesBeforePosting()
-    sid = await _scheduled(backend, shop, url)
-    await _cancel(backend, Tracker(backend.store, courier=courier), sid)
-    return courier, sid
+    tracker = Tracker(backend.store, courier=courier)
+    sids = [await _scheduled(backend, shop, url) for _ in range(count)]
+    for sid in sids:
+        await _cancel(backend, tracker, sid)
+    return courier, sids
 
 
 def test_callbacks_are_posted_as_their_status_commits_with_no_claim(backend, callback_receiver):
@@ -118,7 +122,7 @@ def test_a_callback_whose_poster_died_is_posted_once_its_claim_is_taken_over(
     shop = backend.tenant()
 
     async def scenario():
-        courier, sid = await _handed_over(backend, shop, callback_receiver.url)
+        courier, (sid,) = await _handed_over(backend, shop, callback_receiver.url)
         assert [params["MessageStatus"] for _, params in courier.handed] == ["canceled"]
 
         survivor = WebhookDispatcher(backend.store, owner="survivor", config=POSTER)
@@ -161,7 +165,7 @@ def test_a_handed_callback_kept_waiting_past_its_lease_is_left_to_the_claim(
     shop = backend.tenant()
 
     async def scenario():
-        courier, sid = await _handed_over(backend, shop, callback_receiver.url)
+        courier, (sid,) = await _handed_over(backend, shop, callback_receiver.url)
         ((row, params),) = courier.handed
         row.lease_expires_at = utcnow() + timedelta(seconds=1)  # it waited 59 s of 60
         poster = WebhookDispatcher(backend.store, owner=courier.owner, config=POSTER)
@@ -183,11 +187,7 @@ def test_batches_posted_side_by_side_are_each_signed(backend, callback_receiver)
     shop = backend.tenant()
 
     async def scenario():
-        courier = DiesBeforePosting()
-        tracker = Tracker(backend.store, courier=courier)
-        sids = [await _scheduled(backend, shop, callback_receiver.url) for _ in range(24)]
-        for sid in sids:
-            await _cancel(backend, tracker, sid)
+        courier, sids = await _handed_over(backend, shop, callback_receiver.url, count=48)
         poster = WebhookDispatcher(backend.store, owner=courier.owner, config=POSTER)
 
         async def lane(one, start: float):
