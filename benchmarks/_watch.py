@@ -5,32 +5,42 @@ from __future__ import annotations
 import asyncio
 import time
 
+from _history import Since
 from sqlalchemy import func, select
 
 from smsvia.store.models import Message, MessageEvent, ReceiptInbox
 
 
-async def counts(store) -> dict[str, int]:
+async def counts(store, since: Since) -> dict[str, int]:
+    """The run's messages by status."""
     async with store.db.sessions() as session:
-        rows = await session.execute(select(Message.status, func.count()).group_by(Message.status))
+        rows = await session.execute(
+            select(Message.status, func.count())
+            .where(Message.id > since.message_id)
+            .group_by(Message.status)
+        )
         return dict(rows.all())
 
 
-async def print_trace(store, elapsed: float, statuses: dict, heard: dict) -> None:
+async def print_trace(store, elapsed: float, statuses: dict, heard: dict, since: Since) -> None:
     """A line of where the messages are: statuses, callbacks heard, receipts stored/applied."""
     async with store.db.sessions() as session:
         stored, applied = (
-            await session.execute(select(func.count(), func.count(ReceiptInbox.applied_at)))
+            await session.execute(
+                select(func.count(), func.count(ReceiptInbox.applied_at)).where(
+                    ReceiptInbox.id > since.receipt_id
+                )
+            )
         ).one()
     print(f"{elapsed:6.1f}s {statuses} callbacks {heard} receipts {stored}/{applied}", flush=True)
 
 
-async def settled_count(store) -> int:
+async def settled_count(store, since: Since) -> int:
     """How many messages the server accepted: wrk stops at N answers, with a few requests
     still in flight; their messages count once they are committed."""
     count, stable_since = -1, time.monotonic()
     while time.monotonic() - stable_since < 1:
-        now = sum((await counts(store)).values())
+        now = sum((await counts(store, since)).values())
         if now != count:
             count, stable_since = now, time.monotonic()
         await asyncio.sleep(0.1)

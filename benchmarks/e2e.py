@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _history import add_history
 from _load import Receiver, wrk
 from _run import WAIT_LIMIT, Result, others_cpu, start_smsc, stop_all
 from _support import (
@@ -129,6 +130,7 @@ async def run_smsvia(
     workdir: Path,
     profile_dir: Path | None,
     trace: bool = False,
+    history: int = 0,
 ) -> Result:
     url, scratch = await new_database(db, workdir / f"bench-{path}.db")
     key = base64.b64encode(secrets.token_bytes(32)).decode()
@@ -145,6 +147,7 @@ async def run_smsvia(
     await senders.add_number(
         store, shop.sid, SENDER, connector="bench", rcs_connector=rcs_connector
     )
+    since = await add_history(store, shop.sid, "bench", history, recipient)
 
     env = {
         **os.environ,
@@ -193,7 +196,7 @@ async def run_smsvia(
             messages_url = f"{base_url}/2010-04-01/Accounts/{shop.sid}/Messages.json"
             load = await wrk(messages_url, script, n, concurrency, workdir)
             accepted, errors, p50, p99 = load.seconds, load.errors, load.p50, load.p99
-            n = await settled_count(store)
+            n = await settled_count(store, since)
         else:
             book = load_price_book()
             principal = await accounts.Authenticator(store).authenticate(shop.sid, shop.secret)
@@ -215,7 +218,7 @@ async def run_smsvia(
         traced_at = 0.0
         deadline = time.monotonic() + WAIT_LIMIT
         while callbacks_at is None and time.monotonic() < deadline:
-            now = await counts(store)
+            now = await counts(store, since)
             elapsed = time.perf_counter() - started
             if sent_at is None and now.get("sent", 0) + now.get("delivered", 0) >= n:
                 sent_at = elapsed
@@ -225,7 +228,7 @@ async def run_smsvia(
             called_back = heard.get("smsvia:delivered", 0)
             if trace and elapsed >= traced_at + 1:
                 traced_at = elapsed
-                await print_trace(store, elapsed, now, heard)
+                await print_trace(store, elapsed, now, heard, since)
             if called_back >= n:
                 callbacks_at = last_delivered - started_wall
             await asyncio.sleep(0.1)
@@ -282,6 +285,9 @@ async def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="write py-spy raw stacks of each smsvia process here"
     )
+    parser.add_argument(
+        "--history", type=int, default=0, help="finished messages in smsvia's database first"
+    )
     parser.add_argument("--logs", type=Path, help="copy each run's logs into this directory")
     parser.add_argument(
         "--trace", action="store_true", help="print where smsvia's messages are, every second"
@@ -323,6 +329,7 @@ async def main() -> None:
                     Path(workdir),
                     args.profile,
                     args.trace,
+                    args.history,
                 )
             )
         if args.peer == "kannel":
