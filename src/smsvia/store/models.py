@@ -201,6 +201,15 @@ class MessagePart(Base):
     __table_args__ = (
         UniqueConstraint("message_id", "sequence"),
         Index("ix_message_parts_connector_id_smsc_key", "connector_id", "smsc_key"),
+        # The parts a crash left unanswered (outbox.ambiguous_parts_for): a handful, looked
+        # up whenever a receipt overtakes its submit's commit, among every part ever sent.
+        Index(
+            "ix_message_parts_ambiguous",
+            "connector_id",
+            "id",
+            postgresql_where=text("status = 'ambiguous'"),
+            sqlite_where=text("status = 'ambiguous'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

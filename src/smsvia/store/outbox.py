@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, text, update
+from sqlalchemy import Row, and_, func, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +44,7 @@ __all__ = ["MessageRow", "PartRow", "save"]
 _messages = Message.__table__
 _parts = MessagePart.__table__
 _receipts = ReceiptInbox.__table__
+_AMBIGUOUS = literal("ambiguous", literal_execute=True)
 # An expired lease: any claim may take the row.
 _LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -219,7 +220,8 @@ async def ambiguous_parts_for(
     query = (
         select(_parts, _messages.c.recipient_index, _messages.c.recipient)
         .join(_messages, _messages.c.id == _parts.c.message_id)
-        .where(_parts.c.connector_id == connector_id, _parts.c.status == "ambiguous")
+        # In the SQL text, not a parameter: only then can the planner use the partial index.
+        .where(_parts.c.connector_id == connector_id, _parts.c.status == _AMBIGUOUS)
         .order_by(_parts.c.id)
     )
     if recipient_indexes is not None:
