@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+from smsvia.store import sqlite_inline
+
 # What a session runs once its transaction has committed (see `after_commit`).
 _AFTER_COMMIT = "smsvia.after_commit"
 
@@ -57,7 +59,8 @@ class Database:
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            options["connect_args"] = {"timeout": 30}
+            database = parsed.database or ":memory:"
+            options["async_creator"] = lambda: sqlite_inline.connect(database)
         else:
             # No pre-ping: it costs a round trip on every checkout. A connection that died
             # (a PostgreSQL restart) fails its statement once; SQLAlchemy then drops the whole
@@ -89,11 +92,14 @@ class Database:
         receipts). PostgreSQL then plans each statement for its actual arguments. A prepared
         statement otherwise keeps the generic plan made after its first five runs, and
         one made while a queue table was nearly empty scans the whole table for every
-        batch once it is not (and SET LOCAL costs one round trip a batch)."""
-        async with self._writer, self.sessions() as session, session.begin():
-            if batch and not self.is_sqlite:
-                await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-            yield session
+        batch once it is not (and SET LOCAL costs one round trip a batch).
+
+        On SQLite its calls are made on the event loop's thread (store/sqlite_inline.py)."""
+        with sqlite_inline.calls_inline() if self.is_sqlite else contextlib.nullcontext():
+            async with self._writer, self.sessions() as session, session.begin():
+                if batch and not self.is_sqlite:
+                    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+                yield session
 
     async def analyze(self, *tables: str) -> None:
         """Refresh PostgreSQL's statistics on tables a bulk load just grew.
@@ -153,5 +159,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    # No waiting for the lock here: see store/sqlite_inline.py.
+    cursor.execute("PRAGMA busy_timeout=0")
     cursor.close()
