@@ -6,9 +6,11 @@ is priced both ways up front, as RCS and as the SMS it becomes if the phone cann
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 
 from smsvia.domain.encoding import segment
 from smsvia.domain.errors import DomainError, InvalidParameter
@@ -27,8 +29,12 @@ MMS_REGIONS = frozenset({"US", "CA"})  # where MMS reaches, as Twilio's does
 
 # Looked up once per SENDER_TTL: every send needs it, and it changes only when an operator
 # changes the numbers. A refusal is not kept, so a number just added is usable at once.
+# When the entry runs out, the sends that want it meanwhile wait for one look-up, not one each
+# (50 at once under load, every SENDER_TTL).
 SENDER_TTL = 10.0
-_routes: dict[tuple[str, int, str], tuple[float, SenderRoute]] = {}
+_Key = tuple[str, int, str]
+_routes: dict[_Key, tuple[float, SenderRoute]] = {}
+_looking_up: dict[tuple[asyncio.AbstractEventLoop, _Key], asyncio.Future[SenderRoute | None]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +48,40 @@ class SenderRoute:
 async def sender_route(store: Store, principal: Principal, sender: str) -> SenderRoute:
     """The connectors of the account's sender `sender`; 21606 when it is not one."""
     key = (store.db.url, principal.account_id, sender)
-    now = time.monotonic()
     cached = _routes.get(key)
-    if cached is not None and now - cached[0] <= SENDER_TTL:
+    if cached is not None and time.monotonic() - cached[0] <= SENDER_TTL:
         return cached[1]
-    async with store.db.sessions() as session:
-        number = await sender_queries.sender_of_account(session, principal.account_id, sender)
-        account = await account_queries.account_by_id(session, principal.account_id)
-    if number is None or account is None:
+    in_flight = (asyncio.get_running_loop(), key)
+    lookup = _looking_up.get(in_flight)
+    if lookup is None:
+        lookup = asyncio.ensure_future(_look_up(store, key))
+        _looking_up[in_flight] = lookup
+        lookup.add_done_callback(partial(_looked_up, in_flight))
+    route = await asyncio.shield(lookup)  # one caller going away does not cancel the rest
+    if route is None:
         raise InvalidParameter(
             f"The 'From' number {sender} is not a sender of this account",
             code=21606,
             field="From",
         )
+    return route
+
+
+def _looked_up(in_flight, lookup: asyncio.Future[SenderRoute | None]) -> None:
+    del _looking_up[in_flight]
+    if not lookup.cancelled():
+        lookup.exception()  # seen: when every caller went away, nobody else looks at it
+
+
+async def _look_up(store: Store, key: _Key) -> SenderRoute | None:
+    """The route from the database, kept for SENDER_TTL; None if it is not a sender."""
+    _, account_id, sender = key
+    started = time.monotonic()
+    async with store.db.sessions() as session:
+        number = await sender_queries.sender_of_account(session, account_id, sender)
+        account = await account_queries.account_by_id(session, account_id)
+    if number is None or account is None:
+        return None
     route = SenderRoute(
         number.connector_id,
         number.rcs_connector_id,
@@ -63,7 +90,7 @@ async def sender_route(store: Store, principal: Principal, sender: str) -> Sende
     )
     if len(_routes) > 10_000:
         _routes.clear()
-    _routes[key] = (now, route)
+    _routes[key] = (started, route)
     return route
 
 
