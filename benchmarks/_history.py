@@ -29,6 +29,8 @@ from smsvia.store.rows import insert_many
 
 CHUNK = 5_000
 _EVENTS = ("queued", "sending", "sent", "delivered")
+# In the order their foreign keys allow.
+_TABLES = (Message, MessagePart, ReceiptInbox, MessageEvent, WebhookDelivery, WebhookAttempt)
 
 
 @dataclass(frozen=True)
@@ -50,76 +52,21 @@ async def add_history(store, account_sid: str, connector: str, n: int, numbers) 
         async with store.db.transaction() as session:
             last_id = (await session.scalar(select(func.max(Message.id)))) or 0
             last_delivery = (await session.scalar(select(func.max(WebhookDelivery.id)))) or 0
-            count = min(CHUNK, n - first)
-            ids = range(last_id + 1, last_id + 1 + count)
-            deliveries = range(last_delivery + 1, last_delivery + 1 + 2 * count)
-            messages, parts, receipts, events, callbacks, attempts = [], [], [], [], [], []
-            for position, message_id in enumerate(ids):
-                to = numbers(first + position)
-                at = day_ago + timedelta(milliseconds=first + position)
-                index = store.cipher.blind_index(to, "phone")
-                messages.append(_message(store, message_id, account_id, connector_id, to, at))
-                smsc_id = f"h{message_id:x}"
-                parts.append(
-                    dict(
-                        message_id=message_id,
-                        sequence=0,
-                        connector_id=connector_id,
-                        status="delivered",
-                        smsc_message_id=smsc_id,
-                        smsc_key=smsc_id,
-                        error_code=None,
-                        submitted_at=at,
-                        done_at=at,
-                    )
+            rows: dict[type, list[dict]] = {table: [] for table in _TABLES}
+            for position in range(min(CHUNK, n - first)):
+                made = _finished(
+                    store,
+                    last_id + 1 + position,
+                    (last_delivery + 1 + 2 * position, last_delivery + 2 + 2 * position),
+                    account_id,
+                    connector_id,
+                    numbers(first + position),
+                    day_ago + timedelta(milliseconds=first + position),
                 )
-                receipts.append(
-                    dict(
-                        connector_id=connector_id,
-                        smsc_message_id=smsc_id,
-                        state="DELIVRD",
-                        error="000",
-                        recipient_index=index,
-                        received_at=at,
-                        applied_at=at,
-                        attempts=1,
-                    )
-                )
-                events += [dict(message_id=message_id, at=at, event=e, detail="") for e in _EVENTS]
-                for delivery_id in (deliveries[2 * position], deliveries[2 * position + 1]):
-                    callbacks.append(
-                        dict(
-                            id=delivery_id,
-                            account_id=account_id,
-                            message_id=message_id,
-                            url="http://127.0.0.1:9/history",
-                            payload=b"{}",
-                            status="succeeded",
-                            attempts=1,
-                            due_at=None,
-                            lease_owner=None,
-                            lease_expires_at=None,
-                            date_created=at,
-                        )
-                    )
-                    attempts.append(
-                        dict(
-                            delivery_id=delivery_id,
-                            at=at,
-                            response_status=200,
-                            error=None,
-                            duration_ms=3,
-                        )
-                    )
-            for table, rows in (
-                (Message, messages),
-                (MessagePart, parts),
-                (ReceiptInbox, receipts),
-                (MessageEvent, events),
-                (WebhookDelivery, callbacks),
-                (WebhookAttempt, attempts),
-            ):
-                await insert_many(session, table.__table__, rows)
+                for table, table_rows in made.items():
+                    rows[table] += table_rows
+            for table in _TABLES:
+                await insert_many(session, table.__table__, rows[table])
     async with store.db.transaction() as session:
         if session.bind.dialect.name == "postgresql":
             for table in ("messages", "webhook_deliveries"):
@@ -137,6 +84,47 @@ async def add_history(store, account_sid: str, connector: str, n: int, numbers) 
         await session.execute(text("ANALYZE"))
         await session.commit()
     return since
+
+
+def _finished(store, message_id, deliveries, account_id, connector_id, to, at) -> dict:
+    """The rows one delivered message leaves behind, by table."""
+    smsc_id = f"h{message_id:x}"
+    part = dict(
+        message_id=message_id, sequence=0, connector_id=connector_id, status="delivered",
+        smsc_message_id=smsc_id, smsc_key=smsc_id, error_code=None, submitted_at=at, done_at=at,
+    )  # fmt: skip
+    receipt = dict(
+        connector_id=connector_id, smsc_message_id=smsc_id, state="DELIVRD", error="000",
+        recipient_index=store.cipher.blind_index(to, "phone"), received_at=at, applied_at=at,
+        attempts=1,
+    )  # fmt: skip
+    callbacks = [
+        dict(
+            id=delivery_id,
+            account_id=account_id,
+            message_id=message_id,
+            url="http://127.0.0.1:9/history",
+            payload=b"{}",
+            status="succeeded",
+            attempts=1,
+            due_at=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            date_created=at,
+        )
+        for delivery_id in deliveries
+    ]
+    return {
+        Message: [_message(store, message_id, account_id, connector_id, to, at)],
+        MessagePart: [part],
+        ReceiptInbox: [receipt],
+        MessageEvent: [dict(message_id=message_id, at=at, event=e, detail="") for e in _EVENTS],
+        WebhookDelivery: callbacks,
+        WebhookAttempt: [
+            dict(delivery_id=d, at=at, response_status=200, error=None, duration_ms=3)
+            for d in deliveries
+        ],
+    }
 
 
 def _message(store, message_id, account_id, connector_id, to, at) -> dict:
