@@ -1,5 +1,6 @@
 """Dashboard users over real HTTP, on both databases: roles, revocable sessions, CSRF on every
-form, sign-in throttling, passwords hashed and emails sealed at rest."""
+form (across a master key rotation too), sign-in throttling, passwords hashed and emails sealed
+at rest."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import re
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
+from smsvia.api.app import create_app
 from smsvia.domain.errors import DomainError
 from smsvia.services import users
 from smsvia.store.user_models import User
+from tests.integration.conftest import ServerThread
 from tests.integration.test_cli_connectors import smsvia
 from tests.integration.test_dashboard import TO, browser, signed_in
+from tests.integration.test_key_rotation import new_key
 
 PASSWORD = "correct horse battery"
 
@@ -156,3 +161,28 @@ def test_passwords_are_hashed_and_emails_sealed(backend):
         with pytest.raises(DomainError) as exc:
             backend.run(users.add_user(backend.store, shop.sid, email, password, role))
         assert exc.value.http_status in (400, 409), exc.value
+
+
+def test_a_form_made_before_a_new_master_key_still_goes_through_while_the_ring_holds_both(
+    settings, backend
+):
+    """A form open in a browser across the restart that brings a new master key in: its CSRF
+    token was made under the old key, which is still in the ring. A forged one is still
+    refused."""
+    shop = backend.tenant()
+    before = ServerThread(create_app(settings))
+    try:
+        client = signed_in(before.url, shop)
+        made_before = csrf_on(client, "/send")
+    finally:
+        before.stop()
+    old = settings.master_key.get_secret_value()
+    rotated = settings.model_copy(update={"master_key": SecretStr(f"{new_key()},{old}")})
+    after = ServerThread(create_app(rotated), port=before.port)
+    try:
+        form = {"to": TO, "sender": shop.sender, "body": "hi"}
+        assert csrf_on(client, "/send") != made_before  # new forms carry the new key's
+        assert client.post("/send", data={**form, "csrf": "0" * 32}).status_code == 403
+        assert client.post("/send", data={**form, "csrf": made_before}).status_code == 303
+    finally:
+        after.stop()

@@ -2,7 +2,10 @@
 so a session can be revoked at once, and a CSRF token derived from it for every form.
 
 The CSRF token is an HMAC of the session token under the server's signing key: it needs no
-storage, changes with every session, and cannot be made without the key.
+storage, changes with every session, and cannot be made without the key. Forms carry the
+primary key's; while the master key rotates, one made under an older key of the ring is
+accepted too, so a form open in a browser across the restart that brought the new key in
+still goes through.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ class WebSession:
     """The signed-in visitor, as pages see them."""
 
     live: LiveSession
-    csrf: str
+    csrf: str  # what forms carry
+    csrf_accepted: tuple[str, ...] = ()  # what a form may bring back: one per key of the ring
 
     @property
     def principal(self) -> Principal:
@@ -81,7 +85,9 @@ async def current_session(request: Request) -> WebSession:
     live = await users.live(request.app.state.runtime.store, token)
     if live is None:
         raise SignInRequired
-    return WebSession(live, _csrf_of(request, token))
+    signing_keys = request.app.state.runtime.store.cipher.signing_keys
+    accepted = tuple(_csrf_of(key, token) for key in signing_keys)
+    return WebSession(live, accepted[0], accepted)
 
 
 def at_least(role: str) -> Callable[[Request], Coroutine[Any, Any, WebSession]]:
@@ -97,11 +103,14 @@ def at_least(role: str) -> Callable[[Request], Coroutine[Any, Any, WebSession]]:
 
 
 def check_csrf(session: WebSession, submitted: str | None) -> bool:
-    return submitted is not None and hmac.compare_digest(session.csrf, submitted)
+    if submitted is None:
+        return False
+    accepted = session.csrf_accepted or (session.csrf,)
+    # Every one compared, so the time taken does not tell which key matched.
+    return sum(hmac.compare_digest(token, submitted) for token in accepted) > 0
 
 
-def _csrf_of(request: Request, token: str) -> str:
-    key = request.app.state.runtime.store.cipher.signing_key
+def _csrf_of(key: bytes, token: str) -> str:
     return hmac.new(key, b"csrf\0" + token.encode(), hashlib.sha256).hexdigest()[:32]
 
 
