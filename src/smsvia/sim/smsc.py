@@ -16,51 +16,17 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import smpp34
 
 from smsvia.sim import smpp_wire as wire
+from smsvia.sim.smsc_behaviour import ID_STYLES, AcceptedSubmit, SmscBehaviour
+
+__all__ = ["ID_STYLES", "AcceptedSubmit", "SmscBehaviour", "SmscSimulator"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SmscBehaviour:
-    system_id: str | None = "smsvia"  # None accepts any credentials
-    password: str | None = "secret"
-    dlr_delay: float = 0.05
-    throttle_tps: int | None = None  # answer ESME_RTHROTTLED above this many submits a second
-    drop_after: int | None = None  # cut the connection, unanswered, at every Nth submit
-    respond_after: float = 0.0  # hold each submit_sm_resp this long (to observe windows)
-    ids: str = "hex"  # one of ID_STYLES
-    # Which destinations get an UNDELIV receipt (digits only, no "+").
-    undeliverable: Callable[[str], bool] = lambda destination: destination.endswith("9999")
-    first_id: int | None = None  # None: anywhere, as a real SMSC's ids start
-
-
-# How the SMSC writes message number n: (in submit_sm_resp, in the receipt).
-ID_STYLES = {
-    "hex": lambda n: (f"{n:08x}", f"{n:08x}"),
-    "decimal": lambda n: (str(n), str(n)),
-    "hex-to-decimal": lambda n: (format(n, "x"), str(n)),
-    "zero-padded": lambda n: (f"{n:010d}", str(n)),
-}
-
-
-@dataclass(slots=True)
-class AcceptedSubmit:
-    message_id: str  # as submit_sm_resp gave it
-    source: str
-    destination: str
-    short_message: bytes
-    data_coding: int
-    esm_class: int
-    registered_delivery: int
-    receipt_id: str = ""  # the id its receipt names
-    answered: bool = False  # True once submit_sm_resp went out on a live connection
 
 
 @dataclass(frozen=True, slots=True)
