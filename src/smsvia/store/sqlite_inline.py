@@ -9,14 +9,18 @@ database's one writer lock that much longer.
 
 So within a write transaction (`calls_inline`, set by `Database.transaction`: group commits
 and the worker's batches, short statements on indexed rows) a call is made at once, on the
-loop's thread, with SQLite's busy timeout at zero: it
-either has what it needs or says "database is locked" straight away. Within one process
-writers already queue on `Database`'s lock, so only another process (a CLI command, a
-second server) makes SQLite say that; the call is then made again on aiosqlite's thread
-with the usual 30 s busy timeout, and the event loop goes on meanwhile. A statement that
-SQLite refused as busy did nothing, so making it again is safe. Reads outside a transaction
-(listings, reports, exports: they may take a while) keep to aiosqlite's thread, so the event
-loop serves requests while SQLite reads.
+loop's thread, with SQLite's busy timeout at zero: it either has what it needs or says
+"database is locked" straight away. Within one process writers already queue on
+`Database`'s lock, so only another process (a CLI command, a second server) makes SQLite say
+that; the call is then made again on aiosqlite's thread with the usual 30 s busy timeout,
+and the event loop goes on meanwhile. A statement that SQLite refused as busy did nothing, so
+making it again is safe. Reads outside a transaction (listings, reports, exports: they may
+take a while) keep to aiosqlite's thread, so the event loop serves requests while SQLite
+reads.
+
+`InlineConnection` overrides aiosqlite's `Connection._execute`, the one method every call of
+aiosqlite goes through (aiosqlite 0.22); tests/integration/test_sqlite_calls.py shows if that
+changes.
 """
 
 from __future__ import annotations
@@ -72,13 +76,13 @@ class InlineConnection(aiosqlite.Connection):
 
 
 async def connect(database: str) -> InlineConnection:
-    """A connection to `database` whose calls are made inline; SQLite waits for no lock."""
+    """A connection to `database` whose calls are made inline under `calls_inline`; SQLite
+    itself waits for no lock (`_on_the_thread` waits, when a call must)."""
 
     def connector() -> sqlite3.Connection:
         # The connection is used from the loop's thread and, when it must wait, from
         # aiosqlite's: one caller at a time (SQLAlchemy locks each connection).
-        connection = sqlite3.connect(database, timeout=0, check_same_thread=False)
-        return connection
+        return sqlite3.connect(database, timeout=0, check_same_thread=False)
 
     return await InlineConnection(connector, iter_chunk_size=64)
 
