@@ -31,8 +31,12 @@ class WebSession:
     """The signed-in visitor, as pages see them."""
 
     live: LiveSession
-    csrf: str  # what forms carry
-    csrf_accepted: tuple[str, ...] = ()  # what a form may bring back: one per key of the ring
+    csrf_accepted: tuple[str, ...]  # what a form may bring back: one per key of the ring
+
+    @property
+    def csrf(self) -> str:
+        """What forms carry: the token under the primary key."""
+        return self.csrf_accepted[0]
 
     @property
     def principal(self) -> Principal:
@@ -86,8 +90,7 @@ async def current_session(request: Request) -> WebSession:
     if live is None:
         raise SignInRequired
     signing_keys = request.app.state.runtime.store.cipher.signing_keys
-    accepted = tuple(_csrf_of(key, token) for key in signing_keys)
-    return WebSession(live, accepted[0], accepted)
+    return WebSession(live, tuple(_csrf_of(key, token) for key in signing_keys))
 
 
 def at_least(role: str) -> Callable[[Request], Coroutine[Any, Any, WebSession]]:
@@ -105,9 +108,8 @@ def at_least(role: str) -> Callable[[Request], Coroutine[Any, Any, WebSession]]:
 def check_csrf(session: WebSession, submitted: str | None) -> bool:
     if submitted is None:
         return False
-    accepted = session.csrf_accepted or (session.csrf,)
     # Every one compared, so the time taken does not tell which key matched.
-    return sum(hmac.compare_digest(token, submitted) for token in accepted) > 0
+    return sum(hmac.compare_digest(token, submitted) for token in session.csrf_accepted) > 0
 
 
 def _csrf_of(key: bytes, token: str) -> str:
