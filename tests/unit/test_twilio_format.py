@@ -1,7 +1,10 @@
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from email.utils import format_datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smsvia.domain.errors import InvalidParameter
 from smsvia.domain.twilio_format import parse_datetime, price, rfc2822
@@ -11,6 +14,11 @@ def test_dates_are_rfc2822_in_utc():
     moment = datetime(2015, 7, 30, 22, 12, 31, tzinfo=timezone(timedelta(hours=2)))
     assert rfc2822(moment) == "Thu, 30 Jul 2015 20:12:31 +0000"
     assert rfc2822(None) is None
+
+
+@given(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7, minutes=-30))])))
+def test_dates_are_written_as_the_standard_library_writes_them(moment):
+    assert rfc2822(moment) == format_datetime(moment.astimezone(UTC))
 
 
 def test_prices_are_negative_with_five_places():

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from smsvia.domain.errors import InvalidParameter
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
 
 def rfc2822(moment: datetime | None) -> str | None:
-    """'Thu, 30 Jul 2015 20:12:31 +0000', as Twilio writes dates."""
+    """'Thu, 30 Jul 2015 20:12:31 +0000', as Twilio writes dates.
+
+    Written out here: every message resource has three, and email.utils' formatter took
+    three times as long (5 µs a date)."""
     if moment is None:
         return None
-    return format_datetime(moment.astimezone(UTC))
+    m = moment.astimezone(UTC)
+    return (
+        f"{_DAYS[m.weekday()]}, {m.day:02d} {_MONTHS[m.month - 1]} {m.year:04d} "
+        f"{m.hour:02d}:{m.minute:02d}:{m.second:02d} +0000"
+    )
 
 
 def price(amount: Decimal | None) -> str | None:
