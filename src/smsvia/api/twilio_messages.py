@@ -12,6 +12,7 @@ from starlette.datastructures import FormData
 
 from smsvia.api.audit_trail import audited
 from smsvia.api.auth import Reader, Sender, same_account
+from smsvia.api.forms import form as read_form
 from smsvia.api.openapi_extras import LIST_QUERY, SEND_FORM, UPDATE_FORM, form_body, query
 from smsvia.domain.errors import InvalidParameter
 from smsvia.domain.twilio_format import parse_datetime, price, rfc2822
@@ -30,7 +31,7 @@ router = APIRouter(prefix=f"/{API_VERSION}/Accounts/{{account_sid}}")
 )
 async def create_message(account_sid: str, request: Request, caller: Sender) -> Response:
     same_account(caller, account_sid)
-    form = await request.form()
+    form = await read_form(request)
     runtime = request.app.state.runtime
     send_at = form.get("SendAt")
     view = await service.send_message(
@@ -118,7 +119,7 @@ async def update_message(
 ) -> dict[str, Any]:
     """Status=canceled cancels a scheduled message; Body='' redacts a finished one."""
     same_account(caller, account_sid)
-    form = await request.form()
+    form = await read_form(request)
     store = request.app.state.runtime.store
     status = form.get("Status")
     if status is not None:
