@@ -113,6 +113,9 @@ def profile(roles: dict[str, subprocess.Popen], directory: Path | None, name: st
         subprocess.Popen(
             [
                 *("py-spy", "record", "--pid", str(p.pid), "--format", "raw", "--nonblocking"),
+                # Only the thread holding the GIL: idle native threads (aiosqlite's, the
+                # SMPP library's) would otherwise count as busy.
+                *("--gil", "--rate", "250"),
                 *("--output", str(directory / f"{name}-{role}.txt")),
             ],
             stdout=subprocess.DEVNULL,
