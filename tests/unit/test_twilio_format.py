@@ -1,13 +1,14 @@
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from email.utils import format_datetime
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from smsvia.domain.errors import InvalidParameter
-from smsvia.domain.twilio_format import parse_datetime, price, rfc2822
+from smsvia.domain.twilio_format import form_encoded, parse_datetime, price, rfc2822
 
 
 def test_dates_are_rfc2822_in_utc():
@@ -38,3 +39,13 @@ def test_bad_date_names_the_field_and_code():
     with pytest.raises(InvalidParameter) as error:
         parse_datetime("tomorrow", "SendAt", 35115)
     assert (error.value.code, error.value.field) == (35115, "SendAt")
+
+
+@given(st.dictionaries(st.text(), st.text()))
+def test_form_bodies_are_what_urlencode_makes(params):
+    assert form_encoded(params) == urlencode(params).encode()
+
+
+def test_a_status_callback_body():
+    params = {"MessageSid": "SM0a", "From": "+15005550006", "Body": "50% off & more"}
+    assert form_encoded(params) == b"MessageSid=SM0a&From=%2B15005550006&Body=50%25+off+%26+more"

@@ -23,13 +23,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
 
 import aiohttp
 
 from smsvia import __version__, metrics
 from smsvia.channels.fetch import GuardedResolver, UrlRefused, refuse_private_literal
 from smsvia.domain.signature import twilio_signature
+from smsvia.domain.twilio_format import form_encoded
 from smsvia.services.clock import Clock, utcnow
 from smsvia.store import accounts as account_queries
 from smsvia.store import webhooks as queries
@@ -245,7 +245,7 @@ class WebhookDispatcher:
                 async with self._client().post(
                     delivery.url,
                     # Encoded here: aiohttp's FormData machinery cost more than the post.
-                    data=urlencode(params).encode(),
+                    data=form_encoded(params),
                     headers={"X-Twilio-Signature": signature, "Content-Type": _FORM},
                     allow_redirects=False,
                 ) as response:
