@@ -15,7 +15,7 @@ from smsvia.domain.status import FINAL, Status
 from smsvia.services import activity, message_views
 from smsvia.services import messages as message_service
 from smsvia.services.quote import quote_message
-from smsvia.web import campaigns, contacts, demo_phone, links, optin, reports, signin, users
+from smsvia.web import campaigns, contacts, demo_phone, optin, reports, signin, users
 from smsvia.web.pages import Marketer, SignedIn, render
 from smsvia.web.session import RoleRequired, SignInRequired, WebSession, check_csrf
 from smsvia.web.signin import local_target
@@ -27,7 +27,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def install(app: FastAPI) -> None:
-    """Mount the dashboard, the opt-in forms, their static files, and the redirect to sign in."""
+    """Mount the dashboard, the opt-in forms, their static files, and the redirect to sign in.
+    (The short links' redirects, web/links.py, are public traffic: api/app.py includes them
+    ahead of all this.)"""
     app.include_router(router)
     app.include_router(signin.router)
     app.include_router(users.router)
@@ -35,7 +37,6 @@ def install(app: FastAPI) -> None:
     app.include_router(contacts.router)
     app.include_router(optin.router)
     app.include_router(demo_phone.router)
-    app.include_router(links.router)
     app.include_router(reports.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
