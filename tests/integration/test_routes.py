@@ -32,10 +32,21 @@ def _routes(app) -> list[Route]:
     return [route for route in found if isinstance(route, APIRoute | Route)]
 
 
+def _scope(app, method: str, path: str) -> dict:
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+        "app": app,
+    }
+
+
 def _answering(app, method: str, path: str):
     """The route the app's router picks for `method path`, as a request would be routed."""
-    scope = {"type": "http", "method": method, "path": path, "root_path": "", "app": app}
-    scope |= {"query_string": b"", "headers": []}
+    scope = _scope(app, method, path)
     for candidate in app.router.routes:
         match, _ = candidate.matches(scope)
         if match != Match.FULL:
@@ -75,8 +86,7 @@ TRAFFIC = [
 
 def _position(app, method: str, path: str) -> int:
     """Which of the app's top-level routes (an included router, mostly) takes the request."""
-    scope = {"type": "http", "method": method, "path": path, "root_path": "", "app": app}
-    scope |= {"query_string": b"", "headers": []}
+    scope = _scope(app, method, path)
     return next(
         i for i, route in enumerate(app.router.routes) if route.matches(scope)[0] == Match.FULL
     )

@@ -9,12 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.requests import Request
 
-from smsvia.api.forms import MAX_FIELDS, form
-
-URLENCODED = b"application/x-www-form-urlencoded"
+from smsvia.api.forms import MAX_FIELDS, URLENCODED, form
 
 
-def request(body: bytes, content_type: bytes = URLENCODED) -> Request:
+def request(body: bytes, content_type: bytes = URLENCODED.encode()) -> Request:
     scope = {
         "type": "http",
         "method": "POST",
@@ -30,7 +28,7 @@ def request(body: bytes, content_type: bytes = URLENCODED) -> Request:
     return Request(scope, receive)
 
 
-def both(body: bytes, content_type: bytes = URLENCODED):
+def both(body: bytes, content_type: bytes = URLENCODED.encode()):
     async def read():
         ours = await form(request(body, content_type))
         theirs = await request(body, content_type).form()
@@ -55,7 +53,7 @@ def test_any_body_reads_as_starlette_reads_it(body):
 
 def test_a_twilio_send_and_its_charset_parameter():
     body = b"To=%2B15551234567&From=%2B15005550006&Body=Caf%C3%A9+50%25+off&MediaUrl=a&MediaUrl=b"
-    ours, theirs = both(body, URLENCODED + b"; charset=UTF-8")
+    ours, theirs = both(body, URLENCODED.encode() + b"; charset=UTF-8")
     assert ours == theirs
     assert ("Body", "Café 50% off") in ours and ours[-2:] == [("MediaUrl", "a"), ("MediaUrl", "b")]
 
