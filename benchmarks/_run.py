@@ -35,9 +35,13 @@ class Result:
     fallback_seconds: list[tuple[float, float]] = field(default_factory=list)
 
 
-def others_cpu(smsc: subprocess.Popen, receiver: Receiver) -> dict[str, float]:
+def others_cpu(
+    smsc: subprocess.Popen, receiver: Receiver, rbm: subprocess.Popen | None = None
+) -> dict[str, float]:
+    rbm_sim = {"rbm sim": cpu_seconds(rbm.pid)} if rbm is not None else {}
     return {
         "sim": cpu_seconds(smsc.pid),
+        **rbm_sim,
         "client": cpu_seconds(os.getpid()),
         "receiver": cpu_seconds(receiver.process.pid),
         "postgres": cpu_of_named("postgres"),

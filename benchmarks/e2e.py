@@ -164,12 +164,13 @@ async def run_smsvia(
     logs = (workdir / f"smsvia-{db}-{path}.log").open("wb")
     receiver = Receiver(free_port(), workdir / f"receiver-{db}-{path}.log")
     smsc = start_smsc(smsc_port, env, logs)
-    simulators = [smsc]
+    simulators, rbm = [smsc], None
     if path == "rcs":
         webhook = f"http://127.0.0.1:{api_port}/rcs/bench-rbm/events"
         rbm_sim = [SMSVIA, "sim", "rcs", "--port", str(rbm_port), "--webhook", webhook]
         rbm_sim += ["--client-token", RBM_TOKEN, "--read-after", "600"]
-        simulators.append(subprocess.Popen(rbm_sim, env=env, stdout=logs, stderr=logs))
+        rbm = subprocess.Popen(rbm_sim, env=env, stdout=logs, stderr=logs)
+        simulators.append(rbm)
     # SQLite: one process, the worker inside it (one writer). PostgreSQL: the API and a
     # worker process side by side, as it is deployed to scale.
     serve = [SMSVIA, "serve", "--port", str(api_port)]
@@ -185,7 +186,7 @@ async def run_smsvia(
         await receiver.wait_up()
         roles = dict(zip(["serve", "worker"], servers, strict=False))
         idle = {role: cpu_seconds(p.pid) for role, p in roles.items()}
-        others_before = others_cpu(smsc, receiver)
+        others_before = others_cpu(smsc, receiver, rbm)
         profilers = profile(roles, profile_dir, f"smsvia-{db}-{path}")
         latencies: list[float] = []
         errors = 0
@@ -240,7 +241,7 @@ async def run_smsvia(
             profiler.wait(60)
         fallback = await fallback_latencies(store) if path == "rcs" else []
         used = {role: cpu_seconds(p.pid) - idle[role] for role, p in roles.items()}
-        others = {k: t - others_before[k] for k, t in others_cpu(smsc, receiver).items()}
+        others = {k: t - others_before[k] for k, t in others_cpu(smsc, receiver, rbm).items()}
         if db != "postgresql":
             del others["postgres"]
         del others["redis"]

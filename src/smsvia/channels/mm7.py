@@ -13,13 +13,11 @@ means for the message:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
-import httpx
-
+from smsvia.channels.http import Answer, HttpPool, Unanswered, Unreached
 from smsvia.domain import mm7
 
 log = logging.getLogger(__name__)
@@ -55,19 +53,11 @@ class MmsResult:
 
 
 class Mm7Channel:
-    def __init__(self, name: str, config: Mm7Config, *, http: httpx.AsyncClient | None = None):
+    def __init__(self, name: str, config: Mm7Config):
         self.name = name
         self.config = config
-        auth = (
-            httpx.BasicAuth(config.username, config.password or "")
-            if config.username is not None
-            else None
-        )
-        limits = httpx.Limits(
-            max_connections=config.concurrency, max_keepalive_connections=config.concurrency
-        )
-        self._http = http or httpx.AsyncClient(timeout=config.timeout, limits=limits, auth=auth)
-        self._slots = asyncio.Semaphore(config.concurrency)
+        login = (config.username, config.password or "") if config.username is not None else None
+        self._http = HttpPool(concurrency=config.concurrency, timeout=config.timeout, login=login)
 
     async def send(
         self,
@@ -88,24 +78,24 @@ class Mm7Channel:
         )
         body, content_type = mm7.submit_request(submit)
         headers = {"Content-Type": content_type, "SOAPAction": '""'}
-        async with self._slots:
-            try:
-                response = await self._http.post(self.config.url, content=body, headers=headers)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                return MmsResult(MmsOutcome.RETRY, detail=f"MMSC unreachable: {_name(exc)}")
-            except httpx.HTTPError as exc:
-                return MmsResult(
-                    MmsOutcome.AMBIGUOUS,
-                    detail=f"MMSC did not answer ({_name(exc)}); it may have the message",
-                )
+        try:
+            response = await self._http.request(
+                "POST", self.config.url, content=body, headers=headers
+            )
+        except Unreached as exc:
+            return MmsResult(MmsOutcome.RETRY, detail=f"MMSC unreachable: {exc}")
+        except Unanswered as exc:
+            return MmsResult(
+                MmsOutcome.AMBIGUOUS, detail=f"MMSC did not answer ({exc}); it may have the message"
+            )
         return self._read(response)
 
-    def _read(self, response: httpx.Response) -> MmsResult:
-        code = response.status_code
+    def _read(self, response: Answer) -> MmsResult:
+        code = response.status
         if code in (401, 403):
             return MmsResult(MmsOutcome.REFUSED, detail=f"MMSC refused our credentials ({code})")
         try:
-            answer = mm7.parse_answer(response.content, response.headers.get("content-type", ""))
+            answer = mm7.parse_answer(response.body, response.content_type)
         except mm7.Malformed as exc:
             if code >= 500 and code != 504:
                 return MmsResult(MmsOutcome.RETRY, detail=f"MMSC answered HTTP {code}")
@@ -122,8 +112,4 @@ class Mm7Channel:
         return MmsResult(MmsOutcome.REFUSED, status=answer.status, detail=detail)
 
     async def close(self) -> None:
-        await self._http.aclose()
-
-
-def _name(exc: Exception) -> str:
-    return type(exc).__name__
+        await self._http.close()

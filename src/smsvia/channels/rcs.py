@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+from smsvia.channels.http import Answer, HttpPool, Unanswered, Unreached
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,7 @@ class RcsConfig:
     credentials_file: str | None = None  # a Google service account key (JSON)
     timeout: float = 10.0  # seconds for one request
     capability_ttl: float = 300.0  # seconds a capability answer is trusted
-    # Requests in flight at once. httpx's pool does work per queued request for every
-    # connection, so a worker's batch waits here rather than in the pool.
-    concurrency: int = 16
+    concurrency: int = 16  # requests in flight at once
 
 
 class SendOutcome(StrEnum):
@@ -55,14 +53,10 @@ class RcsResult:
 
 
 class RbmChannel:
-    def __init__(self, name: str, config: RcsConfig, *, http: httpx.AsyncClient | None = None):
+    def __init__(self, name: str, config: RcsConfig):
         self.name = name
         self.config = config
-        limits = httpx.Limits(
-            max_connections=config.concurrency, max_keepalive_connections=config.concurrency
-        )
-        self._http = http or httpx.AsyncClient(timeout=config.timeout, limits=limits)
-        self._slots = asyncio.Semaphore(config.concurrency)
+        self._http = HttpPool(concurrency=config.concurrency, timeout=config.timeout)
         self._capable: dict[str, tuple[float, bool]] = {}
         self._token = _ServiceAccountToken(config.credentials_file)
 
@@ -77,13 +71,13 @@ class RbmChannel:
                 f"/v1/phones/{quote(msisdn)}/capabilities",
                 params={"requestId": str(uuid.uuid4()), "agentId": self.config.agent_id},
             )
-        except httpx.HTTPError as exc:
+        except (Unreached, Unanswered) as exc:
             log.warning("RBM capability check for a number failed on %s: %s", self.name, exc)
             return None
-        if answer.status_code not in (200, 404):
-            log.warning("RBM capability check answered %s on %s", answer.status_code, self.name)
+        if answer.status not in (200, 404):
+            log.warning("RBM capability check answered %s on %s", answer.status, self.name)
             return None
-        capable = answer.status_code == 200
+        capable = answer.status == 200
         if len(self._capable) > 100_000:
             self._capable.clear()
         self._capable[msisdn] = (time.monotonic() + self.config.capability_ttl, capable)
@@ -100,11 +94,11 @@ class RbmChannel:
                 params={"messageId": message_id, "agentId": self.config.agent_id},
                 json={"contentMessage": content, "ttl": f"{ttl_seconds}s"},
             )
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            return RcsResult(SendOutcome.UNANSWERED, f"no answer from RBM: {_describe(exc)}")
-        if answer.status_code in (200, 409):
+        except (Unreached, Unanswered) as exc:
+            return RcsResult(SendOutcome.UNANSWERED, f"no answer from RBM: {exc}")
+        if answer.status in (200, 409):
             return RcsResult(SendOutcome.ACCEPTED)
-        if answer.status_code == 404:
+        if answer.status == 404:
             self._capable[msisdn] = (time.monotonic() + self.config.capability_ttl, False)
             return RcsResult(SendOutcome.NOT_CAPABLE, "RBM: the phone is not RCS-capable")
         return RcsResult(SendOutcome.FAILED, f"RBM answered {_error_text(answer)}")
@@ -116,25 +110,24 @@ class RbmChannel:
                 f"/v1/phones/{quote(msisdn)}/agentMessages/{quote(message_id)}",
                 params={"agentId": self.config.agent_id},
             )
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            return RcsResult(RevokeOutcome.FAILED, f"no answer from RBM: {_describe(exc)}")
-        if answer.status_code == 200:
+        except (Unreached, Unanswered) as exc:
+            return RcsResult(RevokeOutcome.FAILED, f"no answer from RBM: {exc}")
+        if answer.status == 200:
             return RcsResult(RevokeOutcome.REVOKED)
-        if answer.status_code == 404:
+        if answer.status == 404:
             return RcsResult(RevokeOutcome.GONE, "RBM: already delivered")
         return RcsResult(RevokeOutcome.FAILED, f"RBM answered {_error_text(answer)}")
 
     async def close(self) -> None:
-        await self._http.aclose()
+        await self._http.close()
 
-    async def _request(self, method: str, path: str, **options: Any) -> httpx.Response:
+    async def _request(self, method: str, path: str, **options: Any) -> Answer:
         headers = {}
         token = await self._token.get()
         if token:
             headers["Authorization"] = f"Bearer {token}"
         url = self.config.base_url.rstrip("/") + path
-        async with self._slots:
-            return await self._http.request(method, url, headers=headers, **options)
+        return await self._http.request(method, url, headers=headers, **options)
 
 
 class _ServiceAccountToken:
@@ -162,13 +155,9 @@ class _ServiceAccountToken:
             return self._credentials.token
 
 
-def _error_text(answer: httpx.Response) -> str:
+def _error_text(answer: Answer) -> str:
     try:
         message = answer.json()["error"]["message"]
     except (ValueError, KeyError, TypeError):
         message = answer.text[:200]
-    return f"{answer.status_code}: {message}".rstrip(": ")
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__} {exc}".strip()
+    return f"{answer.status}: {message}".rstrip(": ")
