@@ -44,32 +44,35 @@ async def receive(
     *,
     clock: Clock = utcnow,
 ) -> Handshake | Stored:
-    async with store.db.sessions() as session:
-        connector = await sender_queries.connector_by_name(session, connector_name)
-    if connector is None or connector.kind != "rcs":
-        raise NotFound(f"No RCS connector named '{connector_name}'")
-    client_token = await connector_password(store, connector)
-    if not client_token:
-        raise AuthenticationFailed(
-            f"RCS connector '{connector_name}' has no client token, so no event can be trusted"
-        )
-    if not isinstance(body, dict):
-        raise InvalidParameter("the body must be a JSON object", code=21100)
-    if "clientToken" in body and "secret" in body:
-        if not hmac.compare_digest(str(body["clientToken"]), client_token):
-            raise AuthenticationFailed("clientToken does not match this connector's")
-        return Handshake(str(body["secret"]))
-    data = _event_data(body)
-    if not signature or not is_valid_rbm_signature(client_token, data, signature):
-        raise AuthenticationFailed("X-Goog-Signature does not match the event")
-    try:
-        event = json.loads(data)
-    except ValueError as exc:
-        raise InvalidParameter("message.data is not JSON", code=21100) from exc
-    if not isinstance(event, dict):
-        raise InvalidParameter("message.data is not a JSON object", code=21100)
-    event_id = str(event.get("eventId") or event.get("messageId") or body["message"]["messageId"])
+    # One transaction from the connector's look-up to the event's row: a push is answered
+    # with four statements, and a refused one writes nothing.
     async with store.db.transaction() as session:
+        connector = await sender_queries.connector_by_name(session, connector_name)
+        if connector is None or connector.kind != "rcs":
+            raise NotFound(f"No RCS connector named '{connector_name}'")
+        client_token = await connector_password(store, connector)
+        if not client_token:
+            raise AuthenticationFailed(
+                f"RCS connector '{connector_name}' has no client token: no event can be trusted"
+            )
+        if not isinstance(body, dict):
+            raise InvalidParameter("the body must be a JSON object", code=21100)
+        if "clientToken" in body and "secret" in body:
+            if not hmac.compare_digest(str(body["clientToken"]), client_token):
+                raise AuthenticationFailed("clientToken does not match this connector's")
+            return Handshake(str(body["secret"]))
+        data = _event_data(body)
+        if not signature or not is_valid_rbm_signature(client_token, data, signature):
+            raise AuthenticationFailed("X-Goog-Signature does not match the event")
+        try:
+            event = json.loads(data)
+        except ValueError as exc:
+            raise InvalidParameter("message.data is not JSON", code=21100) from exc
+        if not isinstance(event, dict):
+            raise InvalidParameter("message.data is not a JSON object", code=21100)
+        event_id = str(
+            event.get("eventId") or event.get("messageId") or body["message"]["messageId"]
+        )
         new = await queries.add_event(
             session,
             connector.id,

@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.models import Message, Number, RcsEvent
@@ -22,16 +22,16 @@ from smsvia.store.models import Message, Number, RcsEvent
 async def add_event(
     session: AsyncSession, connector_id: int, event_id: str, payload: bytes, now: datetime
 ) -> bool:
-    try:
-        async with session.begin_nested():
-            session.add(
-                RcsEvent(
-                    connector_id=connector_id, event_id=event_id, payload=payload, received_at=now
-                )
-            )
-    except IntegrityError:
-        return False  # RBM pushed it again: kept already
-    return True
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    events = RcsEvent.__table__
+    statement = (
+        dialect.insert(events)
+        .values(connector_id=connector_id, event_id=event_id, payload=payload, received_at=now)
+        .on_conflict_do_nothing(index_elements=[events.c.connector_id, events.c.event_id])
+        .returning(events.c.id)
+    )
+    # No row back: RBM pushed it again, and it is kept already.
+    return (await session.scalar(statement)) is not None
 
 
 async def claim_unprocessed(session: AsyncSession, limit: int) -> Sequence[RcsEvent]:
