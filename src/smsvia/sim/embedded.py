@@ -1,6 +1,7 @@
 """HTTP simulators' common ground: a server embedded in the process that runs it (a test,
 `serve --demo`), a client for what the simulator posts back, and timers for what it does
-later (a report, an event)."""
+later (a report, an event): posted with the server's own platform client (channels/http.py),
+cheap enough that a benchmark's simulator does not eat the machine it measures."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import contextlib
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
+
+from smsvia.channels.http import HttpPool
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -48,20 +50,20 @@ class EmbeddedServer(uvicorn.Server):
 
 
 class HttpSimulator:
-    """What the RBM and MMSC simulators share; a subclass builds `app` and may set `auth`
-    for the requests it makes."""
+    """What the RBM and MMSC simulators share; a subclass builds `app` and may set `login`
+    (user, password) for the requests it makes."""
 
     app: FastAPI
-    auth: httpx.Auth | None = None
+    login: tuple[str, str] | None = None
 
     def __init__(self) -> None:
         self.port = 0
         self._timers: set[asyncio.Task[None]] = set()
         self._server: EmbeddedServer | None = None
-        self._http: httpx.AsyncClient | None = None
+        self._http: HttpPool | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        self._http = httpx.AsyncClient(timeout=5, auth=self.auth)
+        self._http = HttpPool(concurrency=100, timeout=5, login=self.login)
         self._server, self.port = await EmbeddedServer.start(self.app, host, port)
         return self.port
 
@@ -71,7 +73,7 @@ class HttpSimulator:
         if self._server is not None:
             await self._server.stop()
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
 
     def _later(self, delay: float, work: Callable[[], Awaitable[None]]) -> None:
         """Run `work` after `delay` seconds, unless the simulator stops first."""

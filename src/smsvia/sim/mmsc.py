@@ -20,10 +20,10 @@ import itertools
 import logging
 from dataclasses import dataclass, field
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from smsvia.channels.http import Unanswered, Unreached
 from smsvia.domain import mm7
 from smsvia.sim.embedded import HttpSimulator
 
@@ -64,7 +64,7 @@ class MmscSimulator(HttpSimulator):
         self.records = MmscRecords()
         self._ids = itertools.count(7_000_001)
         if self.behaviour.username is not None:
-            self.auth = httpx.BasicAuth(self.behaviour.username, self.behaviour.password or "")
+            self.login = (self.behaviour.username, self.behaviour.password or "")
         self.app = self._build_app()
 
     @property
@@ -151,16 +151,17 @@ class MmscSimulator(HttpSimulator):
         delay = self.behaviour.retry
         for _ in range(12):
             try:
-                response = await self._http.post(
-                    url, content=body, headers={"Content-Type": content_type, "SOAPAction": '""'}
+                response = await self._http.request(
+                    "POST",
+                    url,
+                    content=body,
+                    headers={"Content-Type": content_type, "SOAPAction": '""'},
                 )
-                read = mm7.parse_answer(
-                    response.content, response.headers.get("content-type", ""), answer
-                )
-                if response.status_code == 200 and read.status == mm7.Mm7Status.SUCCESS:
+                read = mm7.parse_answer(response.body, response.content_type, answer)
+                if response.status == 200 and read.status == mm7.Mm7Status.SUCCESS:
                     return True
                 log.info("MMSC simulator: %s answered %s (%s)", url, read.status, read.text)
-            except httpx.HTTPError as exc:
+            except (Unreached, Unanswered) as exc:
                 log.info("MMSC simulator: %s unreachable (%s); retrying", url, exc)
             except mm7.Malformed as exc:
                 log.info("MMSC simulator: %s answered garbage (%s); retrying", url, exc)

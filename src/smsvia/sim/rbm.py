@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from smsvia.channels.http import Unanswered, Unreached
 from smsvia.domain.signature import rbm_signature
 from smsvia.sim.embedded import HttpSimulator
 
@@ -218,12 +218,12 @@ class RbmSimulator(HttpSimulator):
         delay = self.behaviour.event_retry
         for _ in range(12):
             try:
-                answer = await self._http.post(url, json=push, headers=headers)
-                if answer.status_code == 200:
+                answer = await self._http.request("POST", url, json=push, headers=headers)
+                if answer.status == 200:
                     self.records.events_sent += 1
                     return
-                log.info("RBM simulator: webhook answered %s; retrying", answer.status_code)
-            except httpx.HTTPError as exc:
+                log.info("RBM simulator: webhook answered %s; retrying", answer.status)
+            except (Unreached, Unanswered) as exc:
                 log.info("RBM simulator: webhook unreachable (%s); retrying", exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
