@@ -64,6 +64,35 @@ def test_a_nul_in_a_form_field_is_a_400(api, field):
     assert answer.status_code == 400, answer.text
 
 
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/v1/contacts", {"phone": "+12125551000", "first_name": "a\x00b"}),
+        ("/v1/contacts", {"phone": "+12125551000", "attributes": {"size\x00": "42"}}),
+        ("/v1/segments", {"name": "vip\x00", "match": "all", "conditions": []}),
+        ("/v1/orders", {"phone": "+12125551000", "order_id": "o\x001", "total": "1.00"}),
+        ("/v1/messages", {"to": "+12125551000", "text": "hi", "status_callback": "http://a/\x00"}),
+    ],
+)
+def test_a_nul_in_a_json_body_is_a_400(api, path, body):
+    answer = api.post(path, json={**body, "from": api.shop.sender})
+    assert answer.status_code == 400, answer.text
+    assert "NUL" in answer.json()["message"]
+
+
+def test_a_nul_in_any_form_is_a_400(api):
+    answer = api.post(
+        f"/2010-04-01/Accounts/{api.shop.sid}/Keys.json", data={"FriendlyName": "shop\x00"}
+    )
+    assert answer.status_code == 400, answer.text
+
+
+def test_text_that_only_looks_like_a_nul_is_kept(api):
+    made = api.post("/v1/contacts", json={"phone": "+12125551000", "first_name": "\\u0000"})
+    assert made.status_code == 201, made.text
+    assert made.json()["first_name"] == "\\u0000"
+
+
 def test_an_unknown_sid_is_a_404(api):
     assert api.get(f"{messages(api)}/SM{'0' * 32}.json").status_code == 404
     assert api.get(f"{messages(api)}/SM{'0' * 32}/Media.json").status_code == 404

@@ -1,15 +1,31 @@
-"""No NUL in a URL: PostgreSQL text cannot hold one, so a path or query with `%00` in it
-would fail deep in a query (a 500). It is refused at the door with a 400 instead."""
+"""No NUL in a URL or in a form or JSON body: PostgreSQL text cannot hold one, so a `%00`
+(or a JSON `\\u0000`) in a path, a query or a field would fail deep in a query (a 500, on
+PostgreSQL only). It is refused at the door with a 400 instead, the same on both databases,
+as Django refuses it in every form field.
+
+Bodies are read here only for the two text encodings, and only up to the largest body the
+app takes; a larger one goes on untouched, to be refused by what reads it. Other content
+types (a media upload's bytes, multipart) go straight through."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smsvia.api.errors import error_body
 
-_BODY = json.dumps(error_body(20001, "A NUL character is not allowed in the URL", 400)).encode()
+READ_AT_MOST = 1024 * 1024  # Starlette's limit on a form field: more is refused anyway
+_FORM, _JSON = "application/x-www-form-urlencoded", "application/json"
+
+
+def _refusal(where: str) -> bytes:
+    text = f"A NUL character is not allowed in the {where}"
+    return json.dumps(error_body(20001, text, 400)).encode()
+
+
+_IN_URL, _IN_BODY = _refusal("URL"), _refusal("request body")
 
 
 class RefuseNul:
@@ -17,22 +33,84 @@ class RefuseNul:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _has_nul(scope):
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 400,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(_BODY)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": _BODY})
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        if _url_has_nul(scope):
+            await _refuse(send, _IN_URL)
+            return
+        media_type = _media_type(scope)
+        if media_type not in (_FORM, _JSON):
+            await self.app(scope, receive, send)
+            return
+        read, body, whole = await _read_ahead(receive)
+        if whole and _body_has_nul(media_type, body):
+            await _refuse(send, _IN_BODY)
+            return
+        await self.app(scope, _replaying(read, receive), send)
 
 
-def _has_nul(scope: Scope) -> bool:
+async def _read_ahead(receive: Receive) -> tuple[list[Message], bytes, bool]:
+    """The messages read, the body they carry, and whether that is the whole body."""
+    read: list[Message] = []
+    size = 0
+    while size <= READ_AT_MOST:
+        message = await receive()
+        read.append(message)
+        if message["type"] != "http.request":  # the client went away
+            break
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            body = b"".join(m.get("body", b"") for m in read)
+            return read, body, True
+    return read, b"", False
+
+
+def _replaying(read: list[Message], receive: Receive) -> Receive:
+    pending = list(read)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
+
+
+async def _refuse(send: Send, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 400, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _url_has_nul(scope: Scope) -> bool:
     query = scope.get("query_string", b"")
     return "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query
+
+
+def _media_type(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.decode("latin-1").partition(";")[0].strip().lower()
+    return ""
+
+
+def _body_has_nul(media_type: str, body: bytes) -> bool:
+    if media_type == _FORM:  # every %00 reads as a NUL
+        return b"%00" in body or b"\x00" in body
+    if b"\\u0000" not in body:  # the one way JSON writes a NUL in a string
+        return False
+    try:  # `\\u0000` is a backslash and then text: look at what the strings hold
+        return _holds_nul(json.loads(body))
+    except ValueError:
+        return False  # not JSON: what reads it says so
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
