@@ -161,6 +161,26 @@ def test_a_platform_that_never_answers_is_unanswered_not_failed():
         assert asyncio.run(main()) == (SendOutcome.UNANSWERED, RevokeOutcome.FAILED, None)
 
 
+def test_a_platform_nobody_listens_on_is_unreached_for_a_send():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+
+        async def main():
+            channel = RbmChannel("rbm", RcsConfig(url, "agent-1", timeout=0.3))
+            try:
+                sent = await channel.send(CAPABLE, "SM1", TEXT, 60)
+                revoked = await channel.revoke(CAPABLE, "SM1")
+                capable = await channel.capable(CAPABLE)
+            finally:
+                await channel.close()
+            return sent, revoked.outcome, capable
+
+        sent, revoked, capable = asyncio.run(main())
+    assert (sent.outcome, revoked, capable) == (SendOutcome.UNREACHED, RevokeOutcome.FAILED, None)
+    assert sent.detail.startswith("RBM unreachable: ConnectError")
+
+
 def test_service_account_credentials_put_a_bearer_token_on_every_call(tmp_path):
     token_server = _TokenEndpoint()
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

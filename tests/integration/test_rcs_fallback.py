@@ -163,6 +163,23 @@ def test_silent_rbm_never_leads_to_a_blind_sms(backend, settings):
     assert stack.smsc_destinations() == []
 
 
+def test_unreachable_rbm_falls_back_to_sms_at_once(backend, settings):
+    # Nothing listens: RBM never had the message, so the SMS need not wait for the window.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        stack = RcsStack(backend, settings, rbm_url=url, rbm_timeout=0.3)
+        try:
+            sid = stack.send(CAPABLE, text="Order shipped", fallback_after_seconds=600)["sid"]
+            done = stack.wait_for(sid, "delivered")
+        finally:
+            stack.close()
+    assert done["fallback_reason"] == "rcs_error"
+    assert done["status_label"] == "Sent as SMS via server"
+    assert "rcs_unconfirmed" not in events(done)
+    assert stack.smsc_destinations() == [digits(CAPABLE)]
+
+
 def test_callbacks_say_the_channel_and_why_it_fell_back(backend, settings, callback_receiver):
     stack = RcsStack(backend, settings)
     try:

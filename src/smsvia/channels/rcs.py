@@ -38,6 +38,7 @@ class SendOutcome(StrEnum):
     NOT_CAPABLE = "not_capable"  # 404: the phone cannot take RCS
     FAILED = "failed"  # the platform refused or broke (4xx, 5xx)
     UNANSWERED = "unanswered"  # no answer (timeout, connection lost): it may have it
+    UNREACHED = "unreached"  # no connection was made: it never had it
 
 
 class RevokeOutcome(StrEnum):
@@ -94,7 +95,9 @@ class RbmChannel:
                 params={"messageId": message_id, "agentId": self.config.agent_id},
                 json={"contentMessage": content, "ttl": f"{ttl_seconds}s"},
             )
-        except (Unreached, Unanswered) as exc:
+        except Unreached as exc:
+            return RcsResult(SendOutcome.UNREACHED, f"RBM unreachable: {exc}")
+        except Unanswered as exc:
             return RcsResult(SendOutcome.UNANSWERED, f"no answer from RBM: {exc}")
         if answer.status in (200, 409):
             return RcsResult(SendOutcome.ACCEPTED)

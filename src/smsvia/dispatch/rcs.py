@@ -200,7 +200,7 @@ class RcsFlow:
                 "the window ends",
             )
             outbox.release(message, now + window)
-        else:
+        else:  # refused, broken or never reached: RBM does not have it
             changes.note(message, now, "rcs_error", result.detail)
             await self._fall_back(session, changes, message, FallbackReason.RCS_ERROR, now)
 
