@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from smsvia.channels.rcs import RbmChannel, RcsConfig, RevokeOutcome, SendOutcome
+from smsvia.channels.rcs import RbmChannel, RcsConfig, RcsResult, RevokeOutcome, SendOutcome
 from smsvia.domain.signature import rbm_signature
 from smsvia.sim.rbm import RbmBehaviour, RbmSimulator
 
@@ -142,42 +142,42 @@ def test_revoke_after_delivery_is_refused_as_gone():
     assert run_with_sim(work) == RevokeOutcome.GONE
 
 
+def send_revoke_and_ask(url: str) -> tuple[RcsResult, RcsResult, bool | None]:
+    """A send, a revoke and a capability check against `url`, each given 0.3 s."""
+
+    async def main():
+        channel = RbmChannel("rbm", RcsConfig(url, "agent-1", timeout=0.3))
+        try:
+            sent = await channel.send(CAPABLE, "SM1", TEXT, 60)
+            revoked = await channel.revoke(CAPABLE, "SM1")
+            return sent, revoked, await channel.capable(CAPABLE)
+        finally:
+            await channel.close()
+
+    return asyncio.run(main())
+
+
 def test_a_platform_that_never_answers_is_unanswered_not_failed():
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
-        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-
-        async def main():
-            channel = RbmChannel("rbm", RcsConfig(url, "agent-1", timeout=0.3))
-            try:
-                sent = await channel.send(CAPABLE, "SM1", TEXT, 60)
-                revoked = await channel.revoke(CAPABLE, "SM1")
-                capable = await channel.capable(CAPABLE)
-            finally:
-                await channel.close()
-            return sent.outcome, revoked.outcome, capable
-
-        assert asyncio.run(main()) == (SendOutcome.UNANSWERED, RevokeOutcome.FAILED, None)
+        sent, revoked, capable = send_revoke_and_ask(f"http://127.0.0.1:{silent.getsockname()[1]}")
+    assert (sent.outcome, revoked.outcome, capable) == (
+        SendOutcome.UNANSWERED,
+        RevokeOutcome.FAILED,
+        None,
+    )
 
 
 def test_a_platform_nobody_listens_on_is_unreached_for_a_send():
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
-        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
-
-        async def main():
-            channel = RbmChannel("rbm", RcsConfig(url, "agent-1", timeout=0.3))
-            try:
-                sent = await channel.send(CAPABLE, "SM1", TEXT, 60)
-                revoked = await channel.revoke(CAPABLE, "SM1")
-                capable = await channel.capable(CAPABLE)
-            finally:
-                await channel.close()
-            return sent, revoked.outcome, capable
-
-        sent, revoked, capable = asyncio.run(main())
-    assert (sent.outcome, revoked, capable) == (SendOutcome.UNREACHED, RevokeOutcome.FAILED, None)
+        sent, revoked, capable = send_revoke_and_ask(f"http://127.0.0.1:{closed.getsockname()[1]}")
+    assert (sent.outcome, revoked.outcome, capable) == (
+        SendOutcome.UNREACHED,
+        RevokeOutcome.FAILED,
+        None,
+    )
     assert sent.detail.startswith("RBM unreachable: ConnectError")
 
 
