@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Row as SqlRow
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.models import Account, ApiKey
@@ -20,6 +22,18 @@ async def api_key_by_sid(session: AsyncSession, sid: str) -> ApiKey | None:
 
 async def account_by_id(session: AsyncSession, account_id: int) -> Account | None:
     return await session.get(Account, account_id)
+
+
+_accounts = Account.__table__
+_SEALED_TOKEN = select(_accounts.c.sid, _accounts.c.auth_token).where(
+    _accounts.c.id == bindparam("id")
+)
+
+
+async def sealed_token(session: AsyncSession, account_id: int) -> SqlRow[Any] | None:
+    """The account's SID and its auth token as stored (sealed): what signing its callbacks
+    takes, without loading the account."""
+    return (await session.execute(_SEALED_TOKEN, {"id": account_id})).first()
 
 
 async def api_keys_of(session: AsyncSession, account_id: int) -> list[ApiKey]:

@@ -12,16 +12,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import case, func, select, text
+from sqlalchemy import Select, bindparam, case, func, select, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.crypto import Indexes
 from smsvia.store.marketing_models import ConsentEvent
-from smsvia.store.rows import among
+from smsvia.store.rows import among_given
 
 _LEDGER_LOCK = 7_206_117_002
 
@@ -64,31 +66,8 @@ async def standings(
     During a key rotation a number's entries may sit under two indexes: the newest wins."""
     if not phones.canonical:
         return {}
-    grouped = (
-        select(
-            ConsentEvent.phone_index,
-            func.max(ConsentEvent.id).label("newest"),
-            func.max(case((ConsentEvent.kind.in_(list(express)), ConsentEvent.id))).label(
-                "express"
-            ),
-        )
-        .where(
-            ConsentEvent.account_id == account_id,
-            among(session, ConsentEvent.phone_index, phones.all),
-            ConsentEvent.kind.in_(list(deciding)),
-        )
-        .group_by(ConsentEvent.phone_index)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(
-            ConsentEvent.phone_index,
-            ConsentEvent.id,
-            ConsentEvent.kind,
-            ConsentEvent.at,
-            grouped.c.express,
-        ).join(grouped, ConsentEvent.id == grouped.c.newest)
-    )
+    statement = _standings(session.bind.dialect, tuple(sorted(deciding)), tuple(sorted(express)))
+    rows = await session.execute(statement, {"account": account_id, "phones": list(phones.all)})
     found: dict[str, Standing] = {}
     for stored, entry_id, kind, at, express in rows:
         index = phones.canonical[stored]
@@ -127,3 +106,30 @@ async def ledger(
 
 async def accounts_with_ledger(session: AsyncSession) -> Sequence[int]:
     return (await session.scalars(select(ConsentEvent.account_id).distinct())).all()
+
+
+@functools.lru_cache(maxsize=16)
+def _standings(dialect: Dialect, deciding: tuple[str, ...], express: tuple[str, ...]) -> Select:
+    """`standings`' query, built once: building it and its cache key took ~400 µs, more than
+    running it, on every batch of sends."""
+    grouped = (
+        select(
+            ConsentEvent.phone_index,
+            func.max(ConsentEvent.id).label("newest"),
+            func.max(case((ConsentEvent.kind.in_(express), ConsentEvent.id))).label("express"),
+        )
+        .where(
+            ConsentEvent.account_id == bindparam("account"),
+            among_given(dialect, ConsentEvent.phone_index, "phones"),
+            ConsentEvent.kind.in_(deciding),
+        )
+        .group_by(ConsentEvent.phone_index)
+        .subquery()
+    )
+    return select(
+        ConsentEvent.phone_index,
+        ConsentEvent.id,
+        ConsentEvent.kind,
+        ConsentEvent.at,
+        grouped.c.express,
+    ).join(grouped, ConsentEvent.id == grouped.c.newest)

@@ -26,18 +26,28 @@ lease on a claimed message (due again at `due_at`, or never).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, literal, or_, select, text, update
+from sqlalchemy import Row, and_, bindparam, func, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.leases import lock_due
 from smsvia.store.models import Message, MessagePart, ReceiptInbox, WebhookDelivery
-from smsvia.store.rows import COPY_FROM, Loaded, among, insert_many, insert_returning, save
+from smsvia.store.rows import (
+    COPY_FROM,
+    Loaded,
+    among,
+    among_given,
+    insert_many,
+    insert_returning,
+    save,
+)
 
 __all__ = ["MessageRow", "PartRow", "save"]
 
@@ -110,11 +120,7 @@ async def claim_due_messages(
 async def parts_of(session: AsyncSession, message_ids: Collection[int]) -> list[PartRow]:
     if not message_ids:
         return []
-    rows = await session.execute(
-        select(_parts)
-        .where(among(session, _parts.c.message_id, message_ids))
-        .order_by(_parts.c.message_id, _parts.c.sequence)
-    )
+    rows = await session.execute(_kept(session).parts_of, {"ids": list(message_ids)})
     return [PartRow(row) for row in rows]
 
 
@@ -127,29 +133,14 @@ async def record_intents(
     them."""
     if not intents:
         return set()
-    held = (
-        select(_messages.c.id)
-        .where(
-            among(session, _messages.c.id, {row["message_id"] for row in intents}),
-            _messages.c.lease_owner == owner,
-        )
-        .order_by(_messages.c.id)  # locked in id order, as every other locker takes them
-    )
-    postgres = session.bind.dialect.name == "postgresql"
-    if postgres:
-        held = held.with_for_update(read=True)
-    ours = set(await session.scalars(held))
+    kept = _kept(session)
+    ids = list({row["message_id"] for row in intents})
+    ours = set(await session.scalars(kept.held, {"ids": ids, "owner": owner}))
     rows = [row for row in intents if row["message_id"] in ours]
     if not rows:
         return set()
-    statement = (postgresql if postgres else sqlite).insert(_parts)
-    statement = statement.on_conflict_do_update(
-        index_elements=[_parts.c.message_id, _parts.c.sequence],
-        set_={"status": statement.excluded.status, "connector_id": statement.excluded.connector_id},
-        where=_parts.c.status == "pending",
-    )
     written = await insert_returning(
-        session, statement, rows, (_parts.c.message_id, _parts.c.sequence)
+        session, kept.intents, rows, (_parts.c.message_id, _parts.c.sequence)
     )
     return {(message_id, sequence) for _, message_id, sequence in written}
 
@@ -160,16 +151,7 @@ async def record_parts(session: AsyncSession, parts: Sequence[Mapping[str, Any]]
     worker that took the message over after our lease ran out: our answer is the truth)."""
     if not parts:
         return
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(_parts)
-    outcome = ("status", "smsc_message_id", "smsc_key", "error_code", "submitted_at")
-    statement = statement.on_conflict_do_update(
-        index_elements=[_parts.c.message_id, _parts.c.sequence],
-        set_={name: statement.excluded[name] for name in outcome},
-        # (no IN: an expanding parameter cannot go into an executemany)
-        where=or_(_parts.c.status == "sending", _parts.c.status == "ambiguous"),
-    )
-    await insert_many(session, statement, parts)
+    await insert_many(session, _kept(session).parts, parts)
 
 
 async def messages_for_update(
@@ -177,14 +159,8 @@ async def messages_for_update(
 ) -> list[MessageRow]:
     if not message_ids:
         return []
-    query = (
-        select(_messages)
-        .where(among(session, _messages.c.id, message_ids))
-        .order_by(_messages.c.id)
-    )
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return [MessageRow(row) for row in await session.execute(query)]
+    rows = await session.execute(_kept(session).messages_for_update, {"ids": list(message_ids)})
+    return [MessageRow(row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,12 +178,7 @@ async def parts_by_smsc_keys(
     """Every part on the connector with one of these `smsc_key`s (ids come round again, so a
     key may match an old, finished part too), with its message's recipient."""
     rows = await session.execute(
-        select(_parts, _messages.c.recipient_index, _messages.c.recipient)
-        .join(_messages, _messages.c.id == _parts.c.message_id)
-        .where(
-            _parts.c.connector_id == connector_id,
-            among(session, _parts.c.smsc_key, smsc_keys),
-        )
+        _kept(session).parts_by_smsc_keys, {"connector": connector_id, "keys": list(smsc_keys)}
     )
     return [(PartRow(tuple(row)[:-2]), Handset(*tuple(row)[-2:])) for row in rows]
 
@@ -244,18 +215,11 @@ async def mark_receipts_tried(
     """Count a matching attempt on each receipt; the matched ones are done."""
     done = [i for i in ids if i in matched]
     missed = [i for i in ids if i not in matched]
+    kept = _kept(session)
     if done:
-        await session.execute(
-            update(ReceiptInbox)
-            .where(among(session, ReceiptInbox.id, done))
-            .values(attempts=ReceiptInbox.attempts + 1, applied_at=now)
-        )
+        await session.execute(kept.receipts_applied, {"ids": done, "now": now})
     if missed:
-        await session.execute(
-            update(ReceiptInbox)
-            .where(among(session, ReceiptInbox.id, missed))
-            .values(attempts=ReceiptInbox.attempts + 1)
-        )
+        await session.execute(kept.receipts_missed, {"ids": missed})
 
 
 async def unapplied_receipts(
@@ -317,3 +281,61 @@ def release(message: Message | MessageRow, due_at: datetime | None) -> None:
     message.lease_owner = None
     message.lease_expires_at = None
     message.due_at = due_at
+
+
+class _Statements:
+    """The hot statements, built once for a dialect: building one and its cache key costs
+    50-400 µs, more than running it. Values come as parameters (`ids`, `owner`, ...)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        ids = functools.partial(among_given, dialect)
+        postgres = dialect.name == "postgresql"
+        insert = (postgresql if postgres else sqlite).insert
+
+        self.parts_of = (
+            select(_parts)
+            .where(ids(_parts.c.message_id, "ids"))
+            .order_by(_parts.c.message_id, _parts.c.sequence)
+        )
+        messages = select(_messages).where(ids(_messages.c.id, "ids")).order_by(_messages.c.id)
+        self.messages_for_update = messages.with_for_update() if postgres else messages
+        held = (
+            select(_messages.c.id)
+            .where(ids(_messages.c.id, "ids"), _messages.c.lease_owner == bindparam("owner"))
+            .order_by(_messages.c.id)  # locked in id order, as every other locker takes them
+        )
+        self.held = held.with_for_update(read=True) if postgres else held
+        intents = insert(_parts)
+        self.intents = intents.on_conflict_do_update(
+            index_elements=[_parts.c.message_id, _parts.c.sequence],
+            set_={"status": intents.excluded.status, "connector_id": intents.excluded.connector_id},
+            where=_parts.c.status == "pending",
+        )
+        parts = insert(_parts)
+        outcome = ("status", "smsc_message_id", "smsc_key", "error_code", "submitted_at")
+        self.parts = parts.on_conflict_do_update(
+            index_elements=[_parts.c.message_id, _parts.c.sequence],
+            set_={name: parts.excluded[name] for name in outcome},
+            # (no IN: an expanding parameter cannot go into an executemany)
+            where=or_(_parts.c.status == "sending", _parts.c.status == "ambiguous"),
+        )
+        self.parts_by_smsc_keys = (
+            select(_parts, _messages.c.recipient_index, _messages.c.recipient)
+            .join(_messages, _messages.c.id == _parts.c.message_id)
+            .where(_parts.c.connector_id == bindparam("connector"), ids(_parts.c.smsc_key, "keys"))
+        )
+        tried = update(_receipts).where(ids(_receipts.c.id, "ids"))
+        self.receipts_missed = tried.values(attempts=_receipts.c.attempts + 1)
+        self.receipts_applied = tried.values(
+            attempts=_receipts.c.attempts + 1,
+            applied_at=bindparam("now", type_=_receipts.c.applied_at.type),
+        )
+
+
+@functools.cache
+def _statements(dialect: Dialect) -> _Statements:
+    return _Statements(dialect)
+
+
+def _kept(session: AsyncSession) -> _Statements:
+    return _statements(session.bind.dialect)

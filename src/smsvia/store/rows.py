@@ -26,6 +26,7 @@ from sqlalchemy import (
     Select,
     Table,
     Text,
+    Update,
     any_,
     bindparam,
     cast,
@@ -122,11 +123,12 @@ async def insert_returning(
     far plus one, in the order of its VALUES, so again the rows sorted by id are in order."""
     if not rows:
         return []
-    insert_into = insert(statement) if isinstance(statement, Table) else statement
-    returning = (insert_into.table.c.id, *columns)
-    if _alike(session, rows):
-        inserted = await _insert_unnested(session, insert_into, rows, returning)
+    table = statement if isinstance(statement, Table) else statement.table
+    returning = (table.c.id, *columns)
+    if _alike(session, rows):  # a table as it is: its whole statement is kept
+        inserted = await _insert_unnested(session, statement, rows, returning)
     else:
+        insert_into = insert(statement) if isinstance(statement, Table) else statement
         inserted = await session.execute(insert_into.returning(*returning), list(rows))
     return sorted(inserted.all(), key=itemgetter(0))
 
@@ -148,30 +150,26 @@ async def _insert_unnested(
     each prepared and cached on every pooled connection (the worker's memory grew with
     them); this is one statement per table and columns."""
     names = tuple(rows[0])
-    dialect = session.bind.dialect
-    if isinstance(statement, Table):  # the whole statement kept: its cache key too
-        insert_into, as_json = _unnested_into(statement, names, dialect, tuple(returning))
-    else:
-        source, as_json = _unnested(statement.table, names, dialect)
-        insert_into = statement.from_select(names, source)
-        if returning:
-            insert_into = insert_into.returning(*returning)
+    insert_into, as_json = _unnested_into(statement, names, session.bind.dialect, tuple(returning))
     params = {f"u_{name}": [row[name] for row in rows] for name in names}
     for name, process in as_json:
         params[f"u_{name}"] = [process(value) for value in params[f"u_{name}"]]
     return await session.execute(insert_into, params)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)
 def _unnested_into(
-    table: Table,
+    statement: Insert | Table,
     names: tuple[str, ...],
     dialect: Dialect,
     returning: tuple[ColumnElement[Any], ...],
 ) -> tuple[Insert, list[tuple[str, Callable[[Any], Any]]]]:
+    """The whole statement, kept (its cache key too) for a table, or for an INSERT its
+    caller keeps (an upsert built once)."""
+    table = statement if isinstance(statement, Table) else statement.table
     source, as_json = _unnested(table, names, dialect)
-    statement = insert(table).from_select(names, source)
-    return (statement.returning(*returning) if returning else statement), as_json
+    into = (insert(table) if isinstance(statement, Table) else statement).from_select(names, source)
+    return (into.returning(*returning) if returning else into), as_json
 
 
 @functools.cache
@@ -236,6 +234,14 @@ def among(session: AsyncSession, column: Any, values: Collection[Any]) -> Column
     return column.in_(list(values))
 
 
+def among_given(dialect: Dialect, column: Any, name: str) -> ColumnElement[bool]:
+    """`among` for a statement built once and kept: the values come at execution, as the
+    parameter `name` (a list)."""
+    if dialect.name == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 async def save(session: AsyncSession, rows: Iterable[Loaded]) -> None:
     """Write what changed in `rows` (all of one table) back to the database."""
     by_columns: dict[tuple[str, ...], list[tuple[Loaded, dict[str, Any]]]] = defaultdict(list)
@@ -254,9 +260,10 @@ async def save(session: AsyncSession, rows: Iterable[Loaded]) -> None:
             by_values[tuple(changed.items())].append(row.id)
         if len(by_values) <= _SEPARATE_UPDATES:
             for values, ids in by_values.items():
-                await session.execute(
-                    update(table).where(among(session, key, ids)).values(dict(values))
-                )
+                names = tuple(name for name, _ in values)
+                statement = _update_of(table, names, session.bind.dialect)
+                given = {f"_v_{name}": value for name, value in values}
+                await session.execute(statement, {"_ids": ids, **given})
         else:
             await session.execute(
                 update(table).where(key == bindparam("_id")),
@@ -264,3 +271,14 @@ async def save(session: AsyncSession, rows: Iterable[Loaded]) -> None:
             )
         for row, _ in changed_rows:
             row._saved()
+
+
+@functools.lru_cache(maxsize=512)
+def _update_of(table: Table, names: tuple[str, ...], dialect: Dialect) -> Update:
+    """UPDATE `table` SET each of `names` WHERE id among `_ids`, built once: building a
+    statement and its cache key costs more than running it (50-400 µs)."""
+    return (
+        update(table)
+        .where(among_given(dialect, table.c.id, "_ids"))
+        .values({name: bindparam(f"_v_{name}", type_=table.c[name].type) for name in names})
+    )

@@ -12,19 +12,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.crypto import Cipher
 from smsvia.store.leases import lease_due
 from smsvia.store.models import WebhookAttempt, WebhookDelivery
-from smsvia.store.rows import Loaded, among, insert_many, insert_returning
+from smsvia.store.rows import Loaded, among_given, insert_many, insert_returning
 
 _deliveries = WebhookDelivery.__table__
 
@@ -55,10 +57,14 @@ async def existing_deliveries(session: AsyncSession, ids: Collection[int]) -> se
     """Those of `ids` still there."""
     if not ids:
         return set()
-    found = await session.scalars(
-        select(_deliveries.c.id).where(among(session, _deliveries.c.id, ids))
-    )
+    found = await session.scalars(_existing(session.bind.dialect), {"ids": list(ids)})
     return set(found)
+
+
+@functools.cache
+def _existing(dialect: Dialect) -> Select[Any]:
+    """`existing_deliveries`' query, built once (building it cost more than running it)."""
+    return select(_deliveries.c.id).where(among_given(dialect, _deliveries.c.id, "ids"))
 
 
 async def record_attempts(session: AsyncSession, attempts: Sequence[Mapping[str, Any]]) -> None:

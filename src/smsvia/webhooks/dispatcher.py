@@ -226,10 +226,10 @@ class WebhookDispatcher:
         if missing:
             async with self.store.db.transaction() as session:
                 for account_id in missing:
-                    account = await account_queries.account_by_id(session, account_id)
-                    assert account is not None
+                    sealed = await account_queries.sealed_token(session, account_id)
+                    assert sealed is not None
                     tokens[account_id] = self.store.cipher.open(
-                        account.auth_token, f"account:{account.sid}"
+                        sealed.auth_token, f"account:{sealed.sid}"
                     )
         return tokens
 
