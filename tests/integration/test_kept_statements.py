@@ -7,12 +7,10 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event
-
 from smsvia.domain.consent import DECIDING, EXPRESS
 from smsvia.store import consent, leases, outbox, webhooks
 from smsvia.store.models import WebhookDelivery
-from tests.integration.test_outbox_batches import queue
+from tests.integration.test_outbox_batches import listening, queue
 
 
 @contextlib.contextmanager
@@ -24,12 +22,8 @@ def executed(store):
     def listen(conn, clauseelement, multiparams, params, execution_options):
         seen.append(clauseelement)
 
-    engine = store.db.engine.sync_engine
-    event.listen(engine, "before_execute", listen)
-    try:
+    with listening(store, "before_execute", listen):
         yield seen
-    finally:
-        event.remove(engine, "before_execute", listen)
 
 
 async def one_batch(backend, shop, now: datetime) -> None:

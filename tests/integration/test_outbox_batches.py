@@ -36,6 +36,17 @@ async def queue(backend, shop, count: int, body: str = "Your order has shipped")
 
 
 @contextlib.contextmanager
+def listening(store, name: str, listener):
+    """`listener` on the store's engine's event `name` meanwhile."""
+    engine = store.db.engine.sync_engine
+    event.listen(engine, name, listener)
+    try:
+        yield
+    finally:
+        event.remove(engine, name, listener)
+
+
+@contextlib.contextmanager
 def statements(store):
     """Every statement sent to the database meanwhile, as (SQL, executemany)."""
     seen: list[tuple[str, bool]] = []
@@ -43,12 +54,8 @@ def statements(store):
     def listen(conn, cursor, sql, params, context, executemany):
         seen.append((sql, executemany))
 
-    engine = store.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
+    with listening(store, "before_cursor_execute", listen):
         yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
 
 
 def updates(seen, table: str) -> list[bool]:
