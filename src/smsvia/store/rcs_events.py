@@ -9,12 +9,15 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from smsvia.store.models import Message, Number, RcsEvent
 
@@ -22,16 +25,28 @@ from smsvia.store.models import Message, Number, RcsEvent
 async def add_event(
     session: AsyncSession, connector_id: int, event_id: str, payload: bytes, now: datetime
 ) -> bool:
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    values = {"connector": connector_id, "event": event_id, "payload": payload, "now": now}
+    # No row back: RBM pushed it again, and it is kept already.
+    return (await session.scalar(_adding(session.bind.dialect.name), values)) is not None
+
+
+@functools.cache
+def _adding(dialect_name: str) -> ReturningInsert[Any]:
+    """`add_event`'s INSERT … ON CONFLICT DO NOTHING, built once: building it and its cache
+    key cost more than running it, on every push RBM makes."""
     events = RcsEvent.__table__
-    statement = (
-        dialect.insert(events)
-        .values(connector_id=connector_id, event_id=event_id, payload=payload, received_at=now)
+    insert = (postgresql if dialect_name == "postgresql" else sqlite).insert
+    return (
+        insert(events)
+        .values(
+            connector_id=bindparam("connector", type_=events.c.connector_id.type),
+            event_id=bindparam("event", type_=events.c.event_id.type),
+            payload=bindparam("payload", type_=events.c.payload.type),
+            received_at=bindparam("now", type_=events.c.received_at.type),
+        )
         .on_conflict_do_nothing(index_elements=[events.c.connector_id, events.c.event_id])
         .returning(events.c.id)
     )
-    # No row back: RBM pushed it again, and it is kept already.
-    return (await session.scalar(statement)) is not None
 
 
 async def claim_unprocessed(session: AsyncSession, limit: int) -> Sequence[RcsEvent]:
