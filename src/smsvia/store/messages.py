@@ -10,7 +10,13 @@ from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smsvia.store.crypto import Indexes
-from smsvia.store.models import Message, MessageEvent
+from smsvia.store.models import (
+    Message,
+    MessageEvent,
+    MessagePart,
+    WebhookAttempt,
+    WebhookDelivery,
+)
 from smsvia.store.rows import among
 
 
@@ -155,5 +161,11 @@ def record_event(
 
 
 async def delete_message(session: AsyncSession, message_id: int) -> None:
-    # Children go with it (ON DELETE CASCADE; SQLite enforces it with foreign_keys=ON).
+    """The message and what was written about it: its timeline, parts and status callbacks
+    name it without a foreign key (models.MessageEvent), so nothing cascades to them."""
+    callbacks = select(WebhookDelivery.id).where(WebhookDelivery.message_id == message_id)
+    await session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(callbacks)))
+    for child in (WebhookDelivery, MessagePart, MessageEvent):
+        await session.execute(delete(child).where(child.message_id == message_id))
+    # Its media still cascade (a foreign key: they are written once, at the API).
     await session.execute(delete(Message).where(Message.id == message_id))

@@ -213,7 +213,7 @@ class MessagePart(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(BigId)  # no foreign key: see MessageEvent
     sequence: Mapped[int] = mapped_column(Integer)
     connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"))
     # pending | submitted | ambiguous | delivered | undelivered | failed
@@ -232,9 +232,11 @@ class MessageEvent(Base):
     __tablename__ = "message_events"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    message_id: Mapped[int] = mapped_column(
-        ForeignKey("messages.id", ondelete="CASCADE"), index=True
-    )
+    # The rows written at the send rate (timeline, parts, callbacks and their attempts) name
+    # their parent without a foreign key: on PostgreSQL each row's check was a query of its
+    # own, planned anew in the worker's transactions (migration 0017). They are deleted with
+    # their message (store/messages.delete_message).
+    message_id: Mapped[int] = mapped_column(BigId, index=True)
     at: Mapped[datetime]
     event: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
@@ -257,9 +259,7 @@ class WebhookDelivery(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("messages.id", ondelete="CASCADE"), index=True
-    )
+    message_id: Mapped[int | None] = mapped_column(BigId, index=True)  # see MessageEvent
     url: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)  # sealed form parameters (JSON)
     status: Mapped[str] = mapped_column(String(16))  # pending | succeeded | failed
@@ -274,9 +274,7 @@ class WebhookAttempt(Base):
     __tablename__ = "webhook_attempts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(
-        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
-    )
+    delivery_id: Mapped[int] = mapped_column(BigId, index=True)  # see MessageEvent
     at: Mapped[datetime]
     response_status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
