@@ -24,7 +24,7 @@ from smsvia.store.models import (
     WebhookDelivery,
 )
 from tests.integration.scenario import Scenario
-from tests.integration.test_consent import wait_until
+from tests.integration.test_optin_form import eventually
 
 LOOSENED = {
     ("message_events", "fk_message_events_message_id_messages"),
@@ -62,10 +62,14 @@ def test_deleting_a_delivered_message_takes_its_timeline_parts_and_callbacks(
             kept = await sc.send("+14155550101", status_callback=hook)
             for message in (gone, kept):
                 await sc.wait_for(message.sid, "delivered")
-            # Both callbacks (sent, delivered) of both messages answered and recorded.
-            await wait_until(lambda: len(callback_receiver.received) >= 4)
             gone_id, kept_id = await message_ids(backend, gone.sid, kept.sid)
-            await wait_until_recorded(backend, gone_id, kept_id)
+
+            async def recorded() -> bool:
+                """Both callbacks (sent, delivered) of both messages made and recorded."""
+                counted = [await children(backend, each) for each in (gone_id, kept_id)]
+                return all(each["attempts"] >= 2 for each in counted)
+
+            await eventually(recorded)
             before = await children(backend, kept_id)
             await delete_message(backend.store, sc.shop.principal, gone.sid)
             return await children(backend, gone_id), before, await children(backend, kept_id)
@@ -79,15 +83,6 @@ def test_deleting_a_delivered_message_takes_its_timeline_parts_and_callbacks(
 async def message_ids(backend, *sids: str) -> list[int]:
     async with backend.store.db.sessions() as session:
         return [await session.scalar(select(Message.id).where(Message.sid == sid)) for sid in sids]
-
-
-async def wait_until_recorded(backend, *message_ids: int) -> None:
-    for _ in range(200):
-        counted = [await children(backend, message_id) for message_id in message_ids]
-        if all(each["attempts"] >= 2 for each in counted):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the callbacks' attempts were not recorded")
 
 
 def test_the_migration_drops_the_keys_and_keeps_every_row(settings):
