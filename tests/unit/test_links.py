@@ -59,14 +59,18 @@ def test_a_placeholder_costs_exactly_what_the_code_that_replaces_it_costs():
 
 
 def test_codes_drawn_in_bulk_are_fresh_and_use_every_character_evenly():
-    codes = links.new_codes(5000)
-    assert len(codes) == 5000 and len(set(codes)) == 5000
+    codes = links.new_codes(20_000)
+    assert len(codes) == 20_000 and len(set(codes)) == 20_000
     assert all(len(code) == links.CODE_LENGTH for code in codes)
     counts = Counter("".join(codes))
     assert set(counts) == set(links.ALPHABET)
-    # 40,000 characters over 62: about 645 each; a byte mapped unevenly (256 is not a
-    # multiple of 62) would give the first eight characters about 25 % more.
-    assert max(counts.values()) < 645 * 1.15 and min(counts.values()) > 645 * 0.85
+    # 160,000 characters over 62: about 2,581 each, give or take 50 (one standard
+    # deviation), so 15 % either way is 7.7 of them and never happens by chance (with 5,000
+    # codes it was 3.8, and one of the 62 crossed it about once in 130 runs). A byte
+    # mapped unevenly (256 is not a multiple of 62) would give the first eight characters
+    # about 25 % more.
+    expected = 20_000 * links.CODE_LENGTH / len(links.ALPHABET)
+    assert max(counts.values()) < expected * 1.15 and min(counts.values()) > expected * 0.85
     assert links.new_codes(0) == []
 
 
