@@ -3,18 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from alembic import command
 from sqlalchemy import func, inspect, select
 
-from smsvia.runtime import open_store
-from smsvia.services import accounts, senders
 from smsvia.services.clock import utcnow
 from smsvia.services.message_views import delete_message
 from smsvia.services.messages import SendRequest, send_message
 from smsvia.services.quote import load_price_book
-from smsvia.store import accounts as account_queries
 from smsvia.store import schema
 from smsvia.store.models import (
     Message,
@@ -85,26 +80,23 @@ async def message_ids(backend, *sids: str) -> list[int]:
         return [await session.scalar(select(Message.id).where(Message.sid == sid)) for sid in sids]
 
 
-def test_the_migration_drops_the_keys_and_keeps_every_row(settings):
+def test_the_migration_drops_the_keys_and_keeps_every_row(backend):
     async def run():
-        store = open_store(settings)
-        try:
-            await migrate(store, command.upgrade, "0016")
-            await write_a_message_with_children(store)
-            assert await foreign_keys(store) >= LOOSENED
-            counted = await every_count(store)
+        store = backend.store
+        await migrate(store, command.downgrade, "0016")
+        await write_a_message_with_children(backend)
+        assert await foreign_keys(store) >= LOOSENED
+        counted = await every_count(store)
 
-            await migrate(store, command.upgrade, "0017")
-            assert not await foreign_keys(store) & LOOSENED
-            assert await every_count(store) == counted  # SQLite rebuilt the tables
+        await migrate(store, command.upgrade, "0017")
+        assert not await foreign_keys(store) & LOOSENED
+        assert await every_count(store) == counted  # SQLite rebuilt the tables
 
-            await migrate(store, command.downgrade, "0016")
-            assert await foreign_keys(store) >= LOOSENED
-            assert await every_count(store) == counted
-        finally:
-            await store.db.close()
+        await migrate(store, command.downgrade, "0016")
+        assert await foreign_keys(store) >= LOOSENED
+        assert await every_count(store) == counted
 
-    asyncio.run(run())
+    backend.run(run())
 
 
 async def migrate(store, step, revision: str) -> None:
@@ -117,20 +109,13 @@ async def migrate(store, step, revision: str) -> None:
         await connection.run_sync(run)
 
 
-async def write_a_message_with_children(store) -> None:
+async def write_a_message_with_children(backend) -> None:
     """A sent message as revision 0016 holds it: timeline, a part, a callback and its attempt."""
-    created = await accounts.create_account(store, "shop")
-    await senders.add_smpp_connector(
-        store, "smsc", senders.SmppSettings("127.0.0.1", 2775, "smsvia"), "secret"
-    )
-    await senders.add_number(store, created.sid, "+15005550006", connector="smsc")
-    async with store.db.sessions() as session:
-        account = await account_queries.account_by_sid(session, created.sid)
-    principal = accounts.Principal(account.id, created.sid, created.secret, created.sid)
-    request = SendRequest(to="+14155550100", sender="+15005550006", body="Shipped")
-    view = await send_message(store, principal, request, price_book=BOOK)
+    shop = await backend.create_tenant()
+    request = SendRequest(to="+14155550100", sender=shop.sender, body="Shipped")
+    view = await send_message(backend.store, shop.principal, request, price_book=BOOK)
     now = utcnow()
-    async with store.db.transaction() as session:
+    async with backend.store.db.transaction() as session:
         message = await session.scalar(select(Message).where(Message.sid == view.sid))
         session.add(
             MessagePart(
@@ -144,7 +129,7 @@ async def write_a_message_with_children(store) -> None:
             )
         )
         callback = WebhookDelivery(
-            account_id=account.id,
+            account_id=shop.account_id,
             message_id=message.id,
             url="https://shop.example/status",
             payload=b"sealed",
