@@ -8,10 +8,10 @@ from datetime import timedelta
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from smsvia.channels import smpp_wire as wire
 from smsvia.services.clock import utcnow
 from smsvia.services.message_views import get_message
 from smsvia.services.messages import SendRequest, send_message, send_messages
-from smsvia.sim import smpp_wire as wire
 from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
 from smsvia.store.models import MessagePart, ReceiptInbox
 from tests.integration.scenario import BOOK, Scenario

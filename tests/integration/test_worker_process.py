@@ -131,8 +131,7 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(
     # In doubt: only parts whose intent was written and whose answer was not; one window.
     assert len(flagged) <= WINDOW, f"{len(flagged)} ambiguous, window {WINDOW}"
     at_smsc = {submit.message_id for submit in smsc.sim.accepted}
-    # Receipts the killed worker's connection acknowledged: smpp34 acknowledges a deliver_sm
-    # before we have stored it, so these few can be lost with the process.
+    # Receipts the killed worker stored and never matched wait for the sweep (UNTRIED_AFTER).
     acked_by_dead = {mid for mid, serial in smsc.sim.receipt_acks if serial == 1}
     lost_receipts = 0
     for message in messages:
@@ -153,6 +152,6 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(
     print(
         f"\nkilled after {killed_at} submits; restart done in {took:.1f} s; "
         f"{len(destinations)} reached the SMSC once each; {len(flagged)} flagged ambiguous "
-        f"({never_left} of them with no SMSC id known); {lost_receipts} receipts lost "
-        "between smpp34's ACK and our inbox"
+        f"({never_left} of them with no SMSC id known); {lost_receipts} receipts waiting "
+        "for the sweep"
     )

@@ -71,6 +71,9 @@ class MessageHeard:
 
 
 Inbound = ReceiptHeard | MessageHeard
+# Takes what a channel heard and returns an awaitable that ends once it is durable (a raise:
+# not stored). The channel answers the SMSC only then, so a crash before never loses it: the
+# SMSC offers it again.
 InboundHandler = Callable[[Inbound], Awaitable[None]]
 
 

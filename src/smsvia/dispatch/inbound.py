@@ -1,7 +1,8 @@
 """Mobile-originated SMS from the SMSCs (deliver_sm that is not a receipt).
 
-smpp34 has acknowledged the deliver_sm before we see it, so the message is written at once;
-a database that fails is tried again (with backoff) before the next one is read.
+The SMSC gets its deliver_sm_resp once the message is written (the channel waits for
+`heard`); a database that fails is tried again a few times, a second or so in all, then the
+SMSC is told to offer the message again later (ESME_RX_T_APPN), so nothing is lost.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from smsvia.store.context import Store
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 6  # 0.5 s doubling: about half a minute
+ATTEMPTS = 3  # 0.5 s, then 1 s: well inside an SMSC's wait for the deliver_sm_resp
 
 
 class InboundSms:
@@ -32,6 +33,7 @@ class InboundSms:
         self.clock = clock
 
     async def heard(self, heard: MessageHeard) -> None:
+        """Returns once the message is stored; raises if it could not be (the SMSC keeps it)."""
         delay = 0.5
         for attempt in range(1, ATTEMPTS + 1):
             try:
@@ -39,8 +41,7 @@ class InboundSms:
                 return
             except Exception:
                 if attempt == ATTEMPTS:
-                    log.exception("inbound SMS on %s could not be stored; lost", heard.connector)
-                    return
+                    raise
                 log.warning("inbound SMS on %s not stored yet; retrying", heard.connector)
                 await asyncio.sleep(delay)
                 delay *= 2

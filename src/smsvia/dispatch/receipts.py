@@ -63,7 +63,8 @@ class ReceiptProcessor:
         self.batch_size = batch_size
         self.sweep_interval = sweep_interval
         self.habits: dict[int, IdHabit] = {}
-        self._queue: asyncio.Queue[ReceiptHeard] = asyncio.Queue()
+        # Each with the future the channel waits on to answer the SMSC.
+        self._queue: asyncio.Queue[tuple[ReceiptHeard, asyncio.Future[None]]] = asyncio.Queue()
         self._stored: asyncio.Queue[list[Receipt]] = asyncio.Queue()
 
     def configure(self, connector_id: int, setting: ReceiptIds) -> None:
@@ -77,16 +78,19 @@ class ReceiptProcessor:
             habit = self.habits[connector_id] = IdHabit()
         return habit
 
-    async def heard(self, receipt: ReceiptHeard) -> None:
-        """A receipt a channel heard."""
-        await self._queue.put(receipt)
+    def heard(self, receipt: ReceiptHeard) -> asyncio.Future[None]:
+        """A receipt a channel heard; the future ends once it is in the inbox (the SMSC
+        gets its deliver_sm_resp then) or fails if it could not be stored."""
+        stored = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((receipt, stored))
+        return stored
 
     async def run(self, stop: asyncio.Event) -> None:
         """Store receipts as they come; match them in a loop of their own.
 
-        The SMSC has had its deliver_sm_resp before we see a receipt (smpp34 answers it
-        itself), so until the inbox commit a crash loses the receipt. Storing therefore
-        never waits behind matching: the window is one multi-row INSERT.
+        The SMSC waits for the inbox commit before it hears that we have a receipt, and it
+        sends only so many before it waits, so storing never waits behind matching: the
+        SMSC's window is one multi-row INSERT.
         """
         helpers = [
             asyncio.create_task(self._apply_forever(), name="receipts-apply"),
@@ -138,7 +142,7 @@ class ReceiptProcessor:
                 log.warning("receipt %s matches no message; set aside", row.smsc_message_id)
         return len(matched)
 
-    async def _next_batch(self) -> list[ReceiptHeard]:
+    async def _next_batch(self) -> list[tuple[ReceiptHeard, asyncio.Future[None]]]:
         try:
             first = await asyncio.wait_for(self._queue.get(), 0.5)
         except TimeoutError:
@@ -148,19 +152,23 @@ class ReceiptProcessor:
             batch.append(self._queue.get_nowait())
         return batch
 
-    async def _store(self, batch: list[ReceiptHeard]) -> None:
+    async def _store(self, batch: list[tuple[ReceiptHeard, asyncio.Future[None]]]) -> None:
         now = self.clock()
         try:
             async with self.store.db.transaction() as session:
                 rows = await outbox.store_receipts(
-                    session, [self._row(heard, now) for heard in batch]
+                    session, [self._row(heard, now) for heard, _ in batch]
                 )
-        except Exception:
-            log.exception("could not record %d receipts; they will be retried", len(batch))
-            for heard in batch:
-                self._queue.put_nowait(heard)
+        except Exception as exc:
+            log.exception("could not record %d receipts; the SMSC offers them again", len(batch))
+            for _, stored in batch:
+                if not stored.done():
+                    stored.set_exception(exc)
             await asyncio.sleep(1)
             return
+        for _, stored in batch:
+            if not stored.done():
+                stored.set_result(None)
         log.debug("stored %d receipts", len(rows))
         self._stored.put_nowait(list(rows))
 

@@ -246,13 +246,13 @@ class Dispatch:
             return SharedBucket(self.store.db, connector_id, tps)
         return None
 
-    async def _heard(self, heard: Inbound) -> None:
-        """What an SMSC sent us: a receipt, or a message from a handset."""
+    def _heard(self, heard: Inbound) -> Awaitable[None]:
+        """What an SMSC sent us, a receipt or a message from a handset; the awaitable ends
+        once it is stored (a plain function: no task a receipt)."""
         assert self.receipts is not None and self.inbound is not None
         if isinstance(heard, MessageHeard):
-            await self.inbound.heard(heard)
-        else:
-            await self.receipts.heard(heard)
+            return self.inbound.heard(heard)
+        return self.receipts.heard(heard)
 
     def _rcs_channel(self, connector: Connector) -> RbmChannel:
         settings = connector.settings

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import smpp34
 
-from smsvia.sim import smpp_wire as wire
+from smsvia.channels import smpp_wire as wire
 from smsvia.sim.smsc_behaviour import ID_STYLES, AcceptedSubmit, SmscBehaviour
 
 __all__ = ["ID_STYLES", "AcceptedSubmit", "SmscBehaviour", "SmscSimulator"]
@@ -73,6 +73,7 @@ class SmscSimulator:
         self.binds = 0
         self.bind_failures = 0
         self.generic_nacks_received = 0
+        self.enquire_links = 0
         self.max_outstanding = 0
         self.receipts_sent = 0
         self.receipts_acknowledged = 0
@@ -132,6 +133,10 @@ class SmscSimulator:
             for parts in messages.values()
         ]
 
+    def unacknowledged(self) -> int:
+        """deliver_sm sent and not answered yet, receipts and customers' texts alike."""
+        return sum(len(session.unacknowledged) for session in self._sessions)
+
     async def send_raw(self, data: bytes) -> None:
         """Write arbitrary bytes to every bound session (for garbage-PDU tests)."""
         for session in list(self._sessions):
@@ -181,7 +186,9 @@ class SmscSimulator:
         if command_id in (wire.BIND_RECEIVER, wire.BIND_TRANSMITTER, wire.BIND_TRANSCEIVER):
             return await self._bind(session, command_id, sequence, body)
         if command_id == wire.ENQUIRE_LINK:
-            await session.send(wire.pdu(wire.ENQUIRE_LINK | wire.RESPONSE, 0, sequence))
+            self.enquire_links += 1
+            if self.behaviour.answer_enquire_link:
+                await session.send(wire.pdu(wire.ENQUIRE_LINK | wire.RESPONSE, 0, sequence))
             return True
         if command_id == wire.UNBIND:
             await session.send(wire.pdu(wire.UNBIND | wire.RESPONSE, 0, sequence))

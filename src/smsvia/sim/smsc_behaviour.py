@@ -19,6 +19,7 @@ class SmscBehaviour:
     # Which destinations get an UNDELIV receipt (digits only, no "+").
     undeliverable: Callable[[str], bool] = lambda destination: destination.endswith("9999")
     first_id: int | None = None  # None: anywhere, as a real SMSC's ids start
+    answer_enquire_link: bool = True  # False: a link that looks up and answers nothing
 
 
 # How the SMSC writes message number n: (in submit_sm_resp, in the receipt).

@@ -1,0 +1,168 @@
+"""The SMPP channel's own session against the SMSC simulator over a real socket: a
+deliver_sm is answered only once the handler has it stored, so a receipt or a customer's
+text in hand when the process stops or the database fails is offered again, never lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from smsvia.channels.base import MessageHeard, PartOutcome, ReceiptHeard, SmsSubmission
+from smsvia.channels.smpp import SmppChannel, SmppConfig
+from smsvia.domain.encoding import segment, to_parts
+from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
+
+
+class Handler:
+    """An inbound handler whose stores the test finishes (or fails) by hand."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[object, asyncio.Future[None]]] = []
+
+    def __call__(self, heard) -> asyncio.Future[None]:
+        stored = asyncio.get_running_loop().create_future()
+        self.heard.append((heard, stored))
+        return stored
+
+    async def next(self, count: int) -> tuple[object, asyncio.Future[None]]:
+        await until(lambda: len(self.heard) >= count, f"deliver_sm number {count}")
+        return self.heard[count - 1]
+
+
+async def until(condition, what: str, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def settle() -> None:
+    """Long enough for an answer the channel should not send to have reached the SMSC."""
+    await asyncio.sleep(0.3)
+
+
+@contextlib.asynccontextmanager
+async def bound(sim: SmscSimulator, handler: Handler, **options):
+    config = SmppConfig("127.0.0.1", sim.port, "smsvia", "secret", backoff_initial=0.05, **options)
+    channel = SmppChannel("smsc", config)
+    await channel.start(handler)
+    try:
+        assert await channel.wait_bound(5)
+        yield channel
+    finally:
+        await channel.close()
+
+
+async def submit_one(channel: SmppChannel) -> str:
+    parts = to_parts(segment("Your order has shipped"), 1)
+    (result,) = await channel.submit(SmsSubmission("SMtest", "+15005550006", "+14155550100", parts))
+    assert result.outcome == PartOutcome.ACCEPTED, result
+    return result.smsc_message_id
+
+
+def test_a_receipt_is_acknowledged_once_stored_not_before():
+    async def scenario():
+        sim = SmscSimulator(behaviour=SmscBehaviour(dlr_delay=0))
+        await sim.start()
+        handler = Handler()
+        try:
+            async with bound(sim, handler) as channel:
+                message_id = await submit_one(channel)
+                heard, stored = await handler.next(1)
+                assert isinstance(heard, ReceiptHeard)
+                assert heard.receipt.message_id == message_id
+                await settle()
+                assert sim.receipts_acknowledged == 0
+                stored.set_result(None)
+                await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
+                assert sim.deliveries_refused == 0
+        finally:
+            await sim.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_receipt_that_could_not_be_stored_is_offered_again():
+    async def scenario():
+        sim = SmscSimulator(behaviour=SmscBehaviour(dlr_delay=0))
+        await sim.start()
+        handler = Handler()
+        try:
+            async with bound(sim, handler) as channel:
+                message_id = await submit_one(channel)
+                _, first = await handler.next(1)
+                first.set_exception(ConnectionError("database unreachable"))
+                await until(lambda: sim.deliveries_refused == 1, "ESME_RX_T_APPN")
+                assert sim.receipts_acknowledged == 0
+                heard, second = await handler.next(2)  # the SMSC's second offer
+                assert heard.receipt.message_id == message_id
+                second.set_result(None)
+                await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
+        finally:
+            await sim.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_receipt_in_hand_when_the_channel_stops_comes_back_on_the_next_bind():
+    async def scenario():
+        sim = SmscSimulator(behaviour=SmscBehaviour(dlr_delay=0))
+        await sim.start()
+        try:
+            dying = Handler()
+            async with bound(sim, dying) as channel:
+                message_id = await submit_one(channel)
+                await dying.next(1)  # never stored: the process "dies" holding it
+            assert sim.receipts_acknowledged == 0
+            restarted = Handler()
+            async with bound(sim, restarted):
+                heard, stored = await restarted.next(1)
+                assert heard.receipt.message_id == message_id
+                stored.set_result(None)
+                await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
+            assert sim.receipt_acks == [(message_id, 2)]
+        finally:
+            await sim.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_customers_text_is_acknowledged_once_stored():
+    async def scenario():
+        sim = SmscSimulator()
+        await sim.start()
+        handler = Handler()
+        try:
+            async with bound(sim, handler):
+                await sim.deliver_mo("14155550100", "15005550006", "STOP")
+                heard, stored = await handler.next(1)
+                assert heard == MessageHeard("smsc", "+14155550100", "+15005550006", "STOP")
+                await settle()
+                assert sim.unacknowledged() == 1
+                stored.set_result(None)
+                await until(lambda: sim.unacknowledged() == 0, "the acknowledgement")
+                assert len(handler.heard) == 1
+        finally:
+            await sim.stop()
+
+    asyncio.run(scenario())
+
+
+def test_an_smsc_that_stops_answering_enquire_link_is_left_and_bound_again(caplog):
+    async def scenario():
+        sim = SmscSimulator()
+        await sim.start()
+        handler = Handler()
+        try:
+            async with bound(
+                sim, handler, enquire_link_interval=0.1, response_timeout=0.3
+            ) as channel:
+                await until(lambda: sim.enquire_links >= 2, "enquire_link while idle")
+                sim.behaviour.answer_enquire_link = False
+                await until(lambda: "no answer to enquire_link within 0.3s" in caplog.text, "end")
+                sim.behaviour.answer_enquire_link = True
+                await until(lambda: channel.binds == 2, "a new bind")
+                await submit_one(channel)
+        finally:
+            await sim.stop()
+
+    asyncio.run(scenario())
