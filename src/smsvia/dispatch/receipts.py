@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row
@@ -63,6 +63,8 @@ class ReceiptProcessor:
         self.batch_size = batch_size
         self.sweep_interval = sweep_interval
         self.habits: dict[int, IdHabit] = {}
+        # Untried receipts stored before this are a dead worker's: the sweep takes them.
+        self._orphaned_before = datetime.min.replace(tzinfo=UTC)
         # Each with the future the channel waits on to answer the SMSC.
         self._queue: asyncio.Queue[tuple[ReceiptHeard, asyncio.Future[None]]] = asyncio.Queue()
         self._stored: asyncio.Queue[list[Receipt]] = asyncio.Queue()
@@ -113,18 +115,26 @@ class ReceiptProcessor:
             if rest:
                 await self._store(rest)
 
+    def take_over_untried(self, now: datetime) -> None:
+        """A worker is dead: the untried receipts stored before `now` may be its, which its
+        matching loop will never reach; the next sweep takes them. (Any of a live worker's
+        among them are matched twice at worst, which changes nothing: the second finds its
+        part settled.)"""
+        self._orphaned_before = max(self._orphaned_before, now)
+
     async def sweep(self) -> int:
         """Match inbox receipts that found no part before; returns how many were applied.
 
         Only rows the matching loop has tried (attempts > 0), or that it never reached
-        (an old row: the process stopped first), so the two never do the same work.
+        (an old row, or one a dead worker left: `take_over_untried`), so the two never do
+        the same work.
         """
         now = self.clock()
         async with self.store.db.transaction(batch=True) as session:
             pending = await outbox.unapplied_receipts(
                 session,
                 tried_before=now - timedelta(seconds=self.sweep_interval / 2),
-                untried_before=now - UNTRIED_AFTER,
+                untried_before=max(now - UNTRIED_AFTER, self._orphaned_before),
                 limit=self.batch_size,
             )
             matched = await self._apply(session, pending, now)

@@ -100,9 +100,9 @@ class Dispatch:
 
     async def start(self) -> None:
         await self.presence.announce()
+        self.receipts = ReceiptProcessor(self.store, self.tracker, self._connector_ids)
         # A restart takes over what its predecessor held before it claims anything.
         await self.take_over_dead_claims()
-        self.receipts = ReceiptProcessor(self.store, self.tracker, self._connector_ids)
         self.inbound = InboundSms(self.store, self.tracker, self.price_book)
         await self._start_new_channels()
         self.worker = Worker(
@@ -194,6 +194,9 @@ class Dispatch:
                 return 0
             ended = await outbox.expire_leases_of(session, dead, now)
             await self.store.signal.notify(session)
+        if self.receipts is not None:
+            # Receipts the dead stored and never matched: matched now, not in UNTRIED_AFTER.
+            self.receipts.take_over_untried(now)
         log.warning("took over %d claims of %s (gone)", ended, ", ".join(sorted(dead)))
         return ended
 
