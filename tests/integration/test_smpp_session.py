@@ -6,6 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
+import ipaddress
+import ssl
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from smsvia.channels.base import MessageHeard, PartOutcome, ReceiptHeard, SmsSubmission
 from smsvia.channels.smpp import SmppChannel, SmppConfig
@@ -166,3 +174,94 @@ def test_an_smsc_that_stops_answering_enquire_link_is_left_and_bound_again(caplo
             await sim.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_pdu_that_cannot_be_framed_ends_the_session_and_sending_goes_on(caplog):
+    async def scenario():
+        sim = SmscSimulator(behaviour=SmscBehaviour(dlr_delay=0))
+        await sim.start()
+        handler = Handler()
+        try:
+            async with bound(sim, handler) as channel:
+                # command_length 8: shorter than a header, so nothing after it can be read
+                await sim.send_raw((8).to_bytes(4, "big") + bytes(12))
+                await until(lambda: channel.binds == 2, "a new bind")
+                assert sim.generic_nacks_received == 1
+                assert "unreadable PDU from the SMSC (command_length 8)" in caplog.text
+                await submit_one(channel)
+                _, stored = await handler.next(1)
+                stored.set_result(None)
+                await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
+        finally:
+            await sim.stop()
+
+    asyncio.run(scenario())
+
+
+def _certificate(tmp_path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smsc.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "smsc.pem", tmp_path / "smsc.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_a_tls_connector_binds_only_to_an_smsc_whose_certificate_it_trusts(tmp_path, monkeypatch):
+    cert, key = _certificate(tmp_path)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+
+    async def scenario(trusted: bool) -> SmppChannel:
+        if trusted:
+            monkeypatch.setenv("SSL_CERT_FILE", cert)  # the trust store the channel reads
+        else:
+            monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        sim = SmscSimulator(behaviour=SmscBehaviour(dlr_delay=0), tls=server)
+        await sim.start()
+        handler = Handler()
+        config = SmppConfig("127.0.0.1", sim.port, "smsvia", "secret", tls=True, connect_timeout=2)
+        channel = SmppChannel("smsc", config)
+        await channel.start(handler)
+        try:
+            if trusted:
+                assert await channel.wait_bound(5)
+                await submit_one(channel)
+                _, stored = await handler.next(1)
+                stored.set_result(None)
+                await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
+            else:
+                assert not await channel.wait_bound(1)
+                assert sim.binds == 0
+            return channel
+        finally:
+            await channel.close()
+            await sim.stop()
+
+    assert asyncio.run(scenario(trusted=True)).binds == 1
+    refused = asyncio.run(scenario(trusted=False))
+    assert "TLS with the SMSC" in (refused.last_error or "")
+    assert "CERTIFICATE_VERIFY_FAILED" in (refused.last_error or "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
@@ -229,6 +230,10 @@ class SmppChannel:
             )
         except BindRefused as exc:
             raise ConnectionError(f"cannot bind to {config.host}:{config.port}: {exc}") from exc
+        except ssl.SSLError as exc:
+            raise ConnectionError(
+                f"TLS with the SMSC at {config.host}:{config.port} failed: {exc}"
+            ) from exc
         except (OSError, TimeoutError) as exc:
             raise ConnectionError(
                 f"cannot reach the SMSC at {config.host}:{config.port}: {exc or type(exc).__name__}"

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -64,10 +65,15 @@ class _Session:
 
 class SmscSimulator:
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, behaviour: SmscBehaviour | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        behaviour: SmscBehaviour | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.tls = tls
         self.behaviour = behaviour or SmscBehaviour()
         self.accepted: list[AcceptedSubmit] = []
         self.binds = 0
@@ -94,7 +100,7 @@ class SmscSimulator:
         self._window_count = 0
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("SMSC simulator listening on %s:%s", self.host, self.port)
         return self.port
