@@ -102,3 +102,40 @@ def test_a_write_waits_for_another_process_lock_while_the_loop_goes_on(tmp_path)
         assert ticks >= 10  # and the loop was not held up while it waited
 
     asyncio.run(scenario())
+
+
+def test_a_write_transaction_holds_the_write_lock_from_its_first_read(tmp_path):
+    """What a write transaction reads, no other process can change before it commits: the
+    lock is taken at BEGIN, not at its first write (where sqlite3 would take it), so a
+    read-then-write (a cancel, a claim) never writes over another process's change."""
+    path = tmp_path / "calls.db"
+
+    async def scenario():
+        database = _database(tmp_path)
+        try:
+            async with database.transaction() as session:
+                await session.execute(text("CREATE TABLE orders (id INTEGER PRIMARY KEY)"))
+            async with database.transaction() as session:
+                await session.execute(text("SELECT count(*) FROM orders"))  # a read, no write
+                other = subprocess.run(
+                    [
+                        sys.executable,
+                        "-c",
+                        "import sqlite3\n"
+                        f"c = sqlite3.connect({str(path)!r}, timeout=0)\n"
+                        "try:\n"
+                        "    c.execute('INSERT INTO orders (id) VALUES (1)')\n"
+                        "    c.commit()\n"
+                        "    print('written')\n"
+                        "except sqlite3.OperationalError as exc:\n"
+                        "    print(exc)\n",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                )
+                assert other.stdout.strip() == "database is locked", other
+        finally:
+            await database.close()
+
+    asyncio.run(scenario())

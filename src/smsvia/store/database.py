@@ -48,6 +48,9 @@ def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append(action)
 
 
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
 class Database:
     """One engine and its session factory."""
 
@@ -94,11 +97,16 @@ class Database:
         one made while a queue table was nearly empty scans the whole table for every
         batch once it is not (and SET LOCAL costs one round trip a batch).
 
-        On SQLite its calls are made on the event loop's thread (store/sqlite_inline.py)."""
+        On SQLite its calls are made on the event loop's thread (store/sqlite_inline.py), and
+        it takes the database's one write lock at once (BEGIN IMMEDIATE): left to sqlite3, the
+        transaction would begin only at its first write, so what it read before could be
+        changed by another process (the API beside a worker of its own) in between."""
         with sqlite_inline.calls_inline() if self.is_sqlite else contextlib.nullcontext():
             async with self._writer, self.sessions() as session, session.begin():
-                if batch and not self.is_sqlite:
-                    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+                if self.is_sqlite:
+                    await sqlite_inline.begin_immediate(session)
+                elif batch:
+                    await session.execute(_CUSTOM_PLANS)
                 yield session
 
     async def analyze(self, *tables: str) -> None:

@@ -14,9 +14,11 @@ loop's thread, with SQLite's busy timeout at zero: it either has what it needs o
 `Database`'s lock, so only another process (a CLI command, a second server) makes SQLite say
 that; the call is then made again on aiosqlite's thread with the usual 30 s busy timeout,
 and the event loop goes on meanwhile. A statement that SQLite refused as busy did nothing, so
-making it again is safe. Reads outside a transaction (listings, reports, exports: they may
-take a while) keep to aiosqlite's thread, so the event loop serves requests while SQLite
-reads.
+making it again is safe. The write transaction's first statement, BEGIN IMMEDIATE (its lock
+is taken before it reads, see `Database.transaction`), is the one that waits for another
+process, and it waits on the loop in short steps (`begin_immediate`). Reads outside a
+transaction (listings, reports, exports: they may take a while) keep to aiosqlite's thread,
+so the event loop serves requests while SQLite reads.
 
 `InlineConnection` overrides aiosqlite's `Connection._execute`, the one method every call of
 aiosqlite goes through (aiosqlite 0.22); tests/integration/test_sqlite_calls.py shows if that
@@ -25,16 +27,24 @@ changes.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 import aiosqlite
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 BUSY_TIMEOUT_MS = 30_000
 _INLINE: ContextVar[bool] = ContextVar("smsvia_sqlite_inline", default=False)
+# Set while `begin_immediate` waits on the loop: a busy call raises instead of waiting.
+_RAISE_BUSY: ContextVar[bool] = ContextVar("smsvia_sqlite_raise_busy", default=False)
+_BEGIN_IMMEDIATE = text("BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -57,7 +67,7 @@ class InlineConnection(aiosqlite.Connection):
             try:
                 return fn(*args, **kwargs)
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
+                if not _is_busy(exc) or _RAISE_BUSY.get():
                     raise
         return await super()._execute(self._on_the_thread, fn, args, kwargs)
 
@@ -73,6 +83,28 @@ class InlineConnection(aiosqlite.Connection):
             return fn(*args, **kwargs)
         finally:
             self._conn.execute("PRAGMA busy_timeout=0")
+
+
+async def begin_immediate(session: AsyncSession) -> None:
+    """Take the database's write lock for the transaction now (BEGIN IMMEDIATE), waiting
+    for another process's on the event loop in steps of a few milliseconds: SQLite's own
+    busy handler, on aiosqlite's thread, sleeps up to 100 ms a try and is not fair, which
+    put a tail of 150 ms on the API's answers beside a worker of its own."""
+    delay, deadline = 0.0005, time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    token = _RAISE_BUSY.set(True)
+    try:
+        while True:
+            try:
+                await session.execute(_BEGIN_IMMEDIATE)
+                return
+            except OperationalError as exc:
+                busy = isinstance(exc.orig, sqlite3.OperationalError) and _is_busy(exc.orig)
+                if not busy or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.004)
+    finally:
+        _RAISE_BUSY.reset(token)
 
 
 async def connect(database: str) -> InlineConnection:
