@@ -3,7 +3,8 @@ simulator, receipts back, delivered callbacks out to a shop's endpoint; on SQLit
 PostgreSQL, and beside the best peer in the same run (`--peer kannel`).
 
 Separate processes, as in production: `smsvia serve` (API and worker in one process on
-SQLite; `serve --no-worker` plus `smsvia worker` on PostgreSQL), `smsvia sim smsc`, the
+SQLite; `serve --no-worker` plus `smsvia worker` on PostgreSQL, and on SQLite with
+`--db sqlite+worker`), `smsvia sim smsc`, the
 callback receiver (benchmarks/callback_receiver.py) and wrk as the client. Figures:
 accepted/s (API answers), submitted/s (every message out), DLR-complete/s (every receipt
 applied), delivered callbacks/s (every `delivered` callback answered by the receiver), the
@@ -11,7 +12,8 @@ share of receipts called back, p50/p99 accept latency, peak RSS, and the CPU tim
 gateway process spent per message, beside that of everything else on the same cores (the
 simulator, the client, the receiver, PostgreSQL, Redis).
 
-Run: python benchmarks/e2e.py [--messages N] [--concurrency C] [--db sqlite,postgresql]
+Run: python benchmarks/e2e.py [--messages N] [--concurrency C]
+                              [--db sqlite,sqlite+worker,postgresql]
                               [--path api,bulk,rcs] [--peer kannel] [--profile DIR]
 The API path is driven by wrk (Debian package `wrk`): N requests over C keep-alive
 connections, each with a StatusCallback. The bulk path queues N messages in chunks of 500 (with
@@ -135,7 +137,10 @@ async def run_smsvia(
     trace: bool = False,
     history: int = 0,
 ) -> Result:
-    url, scratch = await new_database(db, workdir / f"bench-{path}.db")
+    engine, _, layout = db.partition("+")
+    # The worker in a process of its own: always on PostgreSQL, on SQLite when asked.
+    worker_alone = engine == "postgresql" or layout == "worker"
+    url, scratch = await new_database(engine, workdir / f"bench-{layout or engine}-{path}.db")
     key = base64.b64encode(secrets.token_bytes(32)).decode()
     store = open_store(Settings(data_dir=workdir, database_url=url, master_key=key))
     await upgrade(store.db)
@@ -171,13 +176,14 @@ async def run_smsvia(
         rbm_sim += ["--client-token", RBM_TOKEN, "--read-after", "600"]
         rbm = subprocess.Popen(rbm_sim, env=env, stdout=logs, stderr=logs)
         simulators.append(rbm)
-    # SQLite: one process, the worker inside it (one writer). PostgreSQL: the API and a
-    # worker process side by side, as it is deployed to scale.
+    # SQLite: one process, the worker inside it, or (sqlite+worker) the worker in a process
+    # of its own. PostgreSQL: the API and a worker process side by side, as it is deployed
+    # to scale.
     serve = [SMSVIA, "serve", "--port", str(api_port)]
-    if db == "postgresql":
+    if worker_alone:
         serve.append("--no-worker")
     servers = [subprocess.Popen(serve, env=env, stdout=logs, stderr=logs)]
-    if db == "postgresql":
+    if worker_alone:
         servers.append(subprocess.Popen([SMSVIA, "worker"], env=env, stdout=logs, stderr=logs))
     base_url = f"http://127.0.0.1:{api_port}"
     callback = f"{receiver.url}/smsvia"
@@ -242,7 +248,7 @@ async def run_smsvia(
         fallback = await fallback_latencies(store) if path == "rcs" else []
         used = {role: cpu_seconds(p.pid) - idle[role] for role, p in roles.items()}
         others = {k: t - others_before[k] for k, t in others_cpu(smsc, receiver, rbm).items()}
-        if db != "postgresql":
+        if engine != "postgresql":
             del others["postgres"]
         del others["redis"]
         return Result(

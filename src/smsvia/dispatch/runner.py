@@ -34,7 +34,7 @@ from smsvia.store import outbox
 from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
 from smsvia.store.models import Connector
-from smsvia.store.presence import Presence, new_owner
+from smsvia.store.presence import Presence, WorkerSlot, new_owner
 from smsvia.webhooks.dispatcher import WebhookConfig, WebhookDispatcher
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,10 @@ class Dispatch:
         self.rcs_events: RcsEventProcessor | None = None
         self.inbound: InboundSms | None = None
         self.presence = Presence(self.store.db, self.owner)
+        self.slot = WorkerSlot(self.store.db, self.owner)
 
     async def start(self) -> None:
+        self.slot.take()
         await self.presence.announce()
         self.receipts = ReceiptProcessor(self.store, self.tracker, self._connector_ids)
         # A restart takes over what its predecessor held before it claims anything.
@@ -183,6 +185,7 @@ class Dispatch:
             await mms.close()
         await self.webhooks.close()
         await self.presence.close()
+        self.slot.release()
 
     async def take_over_dead_claims(self) -> int:
         """End the claims of workers that are gone, so they are taken now rather than when

@@ -7,7 +7,8 @@ its process lives, and the operating system or the database drops the lock with 
 * PostgreSQL: a session advisory lock on a connection of its own, keyed by a token in the
   worker's name; `pg_locks` lists the tokens whose worker lives.
 * SQLite: an exclusive `flock` on a file of its own in a folder beside the database; a lock
-  another worker can take is one whose holder is gone.
+  another worker can take is one whose holder is gone. SQLite takes one worker at a time
+  (`WorkerSlot`): a second one is refused while the first lives.
 
 Owners named without a token (an older smsvia) are never declared dead: their claims wait for
 their leases, as before.
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 # The first key of our advisory locks: "smsv".
 _NAMESPACE = 0x736D7376
 _TOKEN_DIGITS = 8
+
+
+class AnotherWorker(RuntimeError):
+    """A worker already runs on this SQLite database."""
 
 
 def new_owner() -> str:
@@ -112,10 +117,7 @@ class Presence:
             self._file = None
 
     def _folder(self) -> Path | None:
-        database = make_url(self.database.url).database
-        if not database or database == ":memory:":
-            return None
-        return Path(f"{database}.workers")
+        return _folder(self.database)
 
     def _lock_file(self, token: int) -> None:
         folder = self._folder()
@@ -144,3 +146,47 @@ class Presence:
             os.close(descriptor)
         path.unlink(missing_ok=True)
         return True
+
+
+class WorkerSlot:
+    """SQLite's one worker: an exclusive `flock` on `worker.lock` in the workers' folder,
+    held while the worker lives (its rate limits are its process's own, and it alone claims).
+    PostgreSQL takes any number of workers: there the slot is always free."""
+
+    def __init__(self, database: Database, owner: str) -> None:
+        self.database = database
+        self.owner = owner
+        self._file: int | None = None
+
+    def take(self) -> None:
+        """Raises AnotherWorker while another worker holds it."""
+        folder = _folder(self.database) if self.database.is_sqlite else None
+        if folder is None:
+            return
+        folder.mkdir(mode=0o700, exist_ok=True)
+        descriptor = os.open(folder / "worker.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(descriptor, 200).decode(errors="replace").strip() or "unknown"
+            os.close(descriptor)
+            raise AnotherWorker(
+                f"a worker already runs on this SQLite database ({holder}); SQLite takes one: "
+                "run `smsvia serve` alone, or `smsvia serve --no-worker` and one `smsvia worker`"
+            ) from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, self.owner.encode(), 0)
+        self._file = descriptor
+
+    def release(self) -> None:
+        if self._file is not None:
+            os.close(self._file)  # releases the flock
+            self._file = None
+
+
+def _folder(database: Database) -> Path | None:
+    """The folder beside an SQLite database where workers keep their locks."""
+    path = make_url(database.url).database
+    if not path or path == ":memory:":
+        return None
+    return Path(f"{path}.workers")
