@@ -57,6 +57,30 @@ class Running:
         return self.process.wait(20)
 
 
+def start_worker(settings, log_path: Path, **environment: str) -> subprocess.Popen:
+    """`smsvia worker` on the settings' database, its output appended to `log_path`;
+    `environment` adds SMSVIA_* settings (SMSVIA_WORKER_POLL_INTERVAL="0.2", ...)."""
+    env = {
+        **os.environ,
+        "SMSVIA_DATABASE_URL": settings.resolved_database_url,
+        "SMSVIA_DATA_DIR": str(settings.data_dir),
+        "SMSVIA_MASTER_KEY": settings.master_key.get_secret_value(),
+        **environment,
+    }
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "smsvia", "worker"], env=env, stdout=log, stderr=log
+        )
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
 def clean_environment() -> dict[str, str]:
     """This process's environment without any SMSVIA_ setting, as on a fresh machine."""
     return {k: v for k, v in os.environ.items() if not k.startswith("SMSVIA_")}

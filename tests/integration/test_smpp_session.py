@@ -60,6 +60,16 @@ async def bound(sim: SmscSimulator, handler: Handler, **options):
         await channel.close()
 
 
+@contextlib.asynccontextmanager
+async def smsc(tls: ssl.SSLContext | None = None, **behaviour):
+    sim = SmscSimulator(behaviour=SmscBehaviour(**behaviour), tls=tls)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
 async def submit_one(channel: SmppChannel) -> str:
     parts = to_parts(segment("Your order has shipped"), 1)
     (result,) = await channel.submit(SmsSubmission("SMtest", "+15005550006", "+14155550100", parts))
@@ -67,55 +77,52 @@ async def submit_one(channel: SmppChannel) -> str:
     return result.smsc_message_id
 
 
+async def sent_and_acknowledged(channel: SmppChannel, sim: SmscSimulator, handler: Handler):
+    """A message goes out, its receipt is stored and the SMSC hears so."""
+    heard_before = len(handler.heard)
+    await submit_one(channel)
+    _, stored = await handler.next(heard_before + 1)
+    stored.set_result(None)
+    await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
+
+
 def test_a_receipt_is_acknowledged_once_stored_not_before():
     async def scenario():
-        sim = SmscSimulator(behaviour=SmscBehaviour(dlr_delay=0))
-        await sim.start()
         handler = Handler()
-        try:
-            async with bound(sim, handler) as channel:
-                message_id = await submit_one(channel)
-                heard, stored = await handler.next(1)
-                assert isinstance(heard, ReceiptHeard)
-                assert heard.receipt.message_id == message_id
-                await settle()
-                assert sim.receipts_acknowledged == 0
-                stored.set_result(None)
-                await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
-                assert sim.deliveries_refused == 0
-        finally:
-            await sim.stop()
+        async with smsc(dlr_delay=0) as sim, bound(sim, handler) as channel:
+            message_id = await submit_one(channel)
+            heard, stored = await handler.next(1)
+            assert isinstance(heard, ReceiptHeard)
+            assert heard.receipt.message_id == message_id
+            await settle()
+            assert sim.receipts_acknowledged == 0
+            stored.set_result(None)
+            await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
+            assert sim.deliveries_refused == 0
 
     asyncio.run(scenario())
 
 
 def test_a_receipt_that_could_not_be_stored_is_offered_again():
     async def scenario():
-        sim = SmscSimulator(behaviour=SmscBehaviour(dlr_delay=0))
-        await sim.start()
         handler = Handler()
-        try:
-            async with bound(sim, handler) as channel:
-                message_id = await submit_one(channel)
-                _, first = await handler.next(1)
-                first.set_exception(ConnectionError("database unreachable"))
-                await until(lambda: sim.deliveries_refused == 1, "ESME_RX_T_APPN")
-                assert sim.receipts_acknowledged == 0
-                heard, second = await handler.next(2)  # the SMSC's second offer
-                assert heard.receipt.message_id == message_id
-                second.set_result(None)
-                await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
-        finally:
-            await sim.stop()
+        async with smsc(dlr_delay=0) as sim, bound(sim, handler) as channel:
+            message_id = await submit_one(channel)
+            _, first = await handler.next(1)
+            first.set_exception(ConnectionError("database unreachable"))
+            await until(lambda: sim.deliveries_refused == 1, "ESME_RX_T_APPN")
+            assert sim.receipts_acknowledged == 0
+            heard, second = await handler.next(2)  # the SMSC's second offer
+            assert heard.receipt.message_id == message_id
+            second.set_result(None)
+            await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
 
     asyncio.run(scenario())
 
 
 def test_a_receipt_in_hand_when_the_channel_stops_comes_back_on_the_next_bind():
     async def scenario():
-        sim = SmscSimulator(behaviour=SmscBehaviour(dlr_delay=0))
-        await sim.start()
-        try:
+        async with smsc(dlr_delay=0) as sim:
             dying = Handler()
             async with bound(sim, dying) as channel:
                 message_id = await submit_one(channel)
@@ -128,72 +135,51 @@ def test_a_receipt_in_hand_when_the_channel_stops_comes_back_on_the_next_bind():
                 stored.set_result(None)
                 await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
             assert sim.receipt_acks == [(message_id, 2)]
-        finally:
-            await sim.stop()
 
     asyncio.run(scenario())
 
 
 def test_a_customers_text_is_acknowledged_once_stored():
     async def scenario():
-        sim = SmscSimulator()
-        await sim.start()
         handler = Handler()
-        try:
-            async with bound(sim, handler):
-                await sim.deliver_mo("14155550100", "15005550006", "STOP")
-                heard, stored = await handler.next(1)
-                assert heard == MessageHeard("smsc", "+14155550100", "+15005550006", "STOP")
-                await settle()
-                assert sim.unacknowledged() == 1
-                stored.set_result(None)
-                await until(lambda: sim.unacknowledged() == 0, "the acknowledgement")
-                assert len(handler.heard) == 1
-        finally:
-            await sim.stop()
+        async with smsc() as sim, bound(sim, handler):
+            await sim.deliver_mo("14155550100", "15005550006", "STOP")
+            heard, stored = await handler.next(1)
+            assert heard == MessageHeard("smsc", "+14155550100", "+15005550006", "STOP")
+            await settle()
+            assert sim.unacknowledged() == 1
+            stored.set_result(None)
+            await until(lambda: sim.unacknowledged() == 0, "the acknowledgement")
+            assert len(handler.heard) == 1
 
     asyncio.run(scenario())
 
 
 def test_an_smsc_that_stops_answering_enquire_link_is_left_and_bound_again(caplog):
     async def scenario():
-        sim = SmscSimulator()
-        await sim.start()
         handler = Handler()
-        try:
-            async with bound(
-                sim, handler, enquire_link_interval=0.1, response_timeout=0.3
-            ) as channel:
-                await until(lambda: sim.enquire_links >= 2, "enquire_link while idle")
-                sim.behaviour.answer_enquire_link = False
-                await until(lambda: "no answer to enquire_link within 0.3s" in caplog.text, "end")
-                sim.behaviour.answer_enquire_link = True
-                await until(lambda: channel.binds == 2, "a new bind")
-                await submit_one(channel)
-        finally:
-            await sim.stop()
+        options = {"enquire_link_interval": 0.1, "response_timeout": 0.3}
+        async with smsc() as sim, bound(sim, handler, **options) as channel:
+            await until(lambda: sim.enquire_links >= 2, "enquire_link while idle")
+            sim.behaviour.answer_enquire_link = False
+            await until(lambda: "no answer to enquire_link within 0.3s" in caplog.text, "end")
+            sim.behaviour.answer_enquire_link = True
+            await until(lambda: channel.binds == 2, "a new bind")
+            await submit_one(channel)
 
     asyncio.run(scenario())
 
 
 def test_a_pdu_that_cannot_be_framed_ends_the_session_and_sending_goes_on(caplog):
     async def scenario():
-        sim = SmscSimulator(behaviour=SmscBehaviour(dlr_delay=0))
-        await sim.start()
         handler = Handler()
-        try:
-            async with bound(sim, handler) as channel:
-                # command_length 8: shorter than a header, so nothing after it can be read
-                await sim.send_raw((8).to_bytes(4, "big") + bytes(12))
-                await until(lambda: channel.binds == 2, "a new bind")
-                assert sim.generic_nacks_received == 1
-                assert "unreadable PDU from the SMSC (command_length 8)" in caplog.text
-                await submit_one(channel)
-                _, stored = await handler.next(1)
-                stored.set_result(None)
-                await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
-        finally:
-            await sim.stop()
+        async with smsc(dlr_delay=0) as sim, bound(sim, handler) as channel:
+            # command_length 8: shorter than a header, so nothing after it can be read
+            await sim.send_raw((8).to_bytes(4, "big") + bytes(12))
+            await until(lambda: channel.binds == 2, "a new bind")
+            assert sim.generic_nacks_received == 1
+            assert "unreadable PDU from the SMSC (command_length 8)" in caplog.text
+            await sent_and_acknowledged(channel, sim, handler)
 
     asyncio.run(scenario())
 
@@ -240,26 +226,23 @@ def test_a_tls_connector_binds_only_to_an_smsc_whose_certificate_it_trusts(tmp_p
             monkeypatch.setenv("SSL_CERT_FILE", cert)  # the trust store the channel reads
         else:
             monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-        sim = SmscSimulator(behaviour=SmscBehaviour(dlr_delay=0), tls=server)
-        await sim.start()
         handler = Handler()
-        config = SmppConfig("127.0.0.1", sim.port, "smsvia", "secret", tls=True, connect_timeout=2)
-        channel = SmppChannel("smsc", config)
-        await channel.start(handler)
-        try:
-            if trusted:
-                assert await channel.wait_bound(5)
-                await submit_one(channel)
-                _, stored = await handler.next(1)
-                stored.set_result(None)
-                await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
-            else:
-                assert not await channel.wait_bound(1)
-                assert sim.binds == 0
-            return channel
-        finally:
-            await channel.close()
-            await sim.stop()
+        async with smsc(tls=server, dlr_delay=0) as sim:
+            config = SmppConfig(
+                "127.0.0.1", sim.port, "smsvia", "secret", tls=True, connect_timeout=2
+            )
+            channel = SmppChannel("smsc", config)
+            await channel.start(handler)
+            try:
+                if trusted:
+                    assert await channel.wait_bound(5)
+                    await sent_and_acknowledged(channel, sim, handler)
+                else:
+                    assert not await channel.wait_bound(1)
+                    assert sim.binds == 0
+                return channel
+            finally:
+                await channel.close()
 
     assert asyncio.run(scenario(trusted=True)).binds == 1
     refused = asyncio.run(scenario(trusted=False))

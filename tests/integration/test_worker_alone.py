@@ -4,10 +4,8 @@ out at once even while the worker's poll is a minute away; and SQLite takes one 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -15,30 +13,13 @@ import pytest
 from smsvia.services.message_views import get_message
 from smsvia.services.messages import SendRequest, send_message
 from tests.integration.scenario import BOOK, ThreadedSmsc
+from tests.processes import start_worker, wait_until
 
 STARTED = "dispatch started"
 
 
 def _start_worker(settings, log_path, *, poll_interval: float) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "SMSVIA_DATABASE_URL": settings.resolved_database_url,
-        "SMSVIA_DATA_DIR": str(settings.data_dir),
-        "SMSVIA_MASTER_KEY": settings.master_key.get_secret_value(),
-        "SMSVIA_WORKER_POLL_INTERVAL": str(poll_interval),
-    }
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "smsvia", "worker"], env=env, stdout=log, stderr=log
-        )
-
-
-def _wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    return start_worker(settings, log_path, SMSVIA_WORKER_POLL_INTERVAL=str(poll_interval))
 
 
 def _stop(process: subprocess.Popen) -> int:
@@ -53,7 +34,7 @@ def test_the_api_wakes_a_worker_of_its_own_long_before_its_poll(backend, setting
     log_path = tmp_path / "worker.log"
     worker = _start_worker(settings, log_path, poll_interval=60)
     try:
-        _wait_for(lambda: STARTED in log_path.read_text(), 30, "the worker to start")
+        wait_until(lambda: STARTED in log_path.read_text(), 30, "the worker to start")
         time.sleep(0.5)  # its first claims found nothing: it sleeps on its signal now
 
         async def send_and_follow() -> str:
@@ -71,7 +52,7 @@ def test_the_api_wakes_a_worker_of_its_own_long_before_its_poll(backend, setting
             view = backend.run(get_message(backend.store, shop.principal, sid))
             return view.status == "delivered"
 
-        _wait_for(delivered, 10, "the message to go out without waiting for the poll")
+        wait_until(delivered, 10, "the message to go out without waiting for the poll")
     finally:
         assert _stop(worker) == 0, log_path.read_text()[-3000:]
         smsc.stop()
@@ -83,7 +64,7 @@ def test_sqlite_takes_one_worker_at_a_time(backend, settings, tmp_path):
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     first = _start_worker(settings, first_log, poll_interval=0.2)
     try:
-        _wait_for(lambda: STARTED in first_log.read_text(), 30, "the first worker to start")
+        wait_until(lambda: STARTED in first_log.read_text(), 30, "the first worker to start")
         second = _start_worker(settings, second_log, poll_interval=0.2)
         try:
             assert second.wait(30) != 0
@@ -102,6 +83,6 @@ def test_sqlite_takes_one_worker_at_a_time(backend, settings, tmp_path):
     third_log = tmp_path / "third.log"
     third = _start_worker(settings, third_log, poll_interval=0.2)
     try:
-        _wait_for(lambda: STARTED in third_log.read_text(), 30, "a worker after the first died")
+        wait_until(lambda: STARTED in third_log.read_text(), 30, "a worker after the first died")
     finally:
         assert _stop(third) == 0, third_log.read_text()[-3000:]

@@ -6,10 +6,8 @@ dead worker's claims over at once, not when their leases run out."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -18,6 +16,7 @@ from sqlalchemy import func, select
 from smsvia.services.messages import SendRequest, send_messages
 from smsvia.store.models import Message, MessageEvent, MessagePart
 from tests.integration.scenario import BOOK, ThreadedSmsc
+from tests.processes import start_worker, wait_until
 
 MESSAGES = 1000
 WINDOW = 10
@@ -26,18 +25,12 @@ TAKEOVER_DEADLINE = 60
 
 
 def _start_worker(settings, log_path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "SMSVIA_DATABASE_URL": settings.resolved_database_url,
-        "SMSVIA_DATA_DIR": str(settings.data_dir),
-        "SMSVIA_MASTER_KEY": settings.master_key.get_secret_value(),
-        "SMSVIA_WORKER_BATCH_SIZE": "100",
-        "SMSVIA_WORKER_POLL_INTERVAL": "0.2",
-    }
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "smsvia", "worker"], env=env, stdout=log, stderr=log
-        )
+    return start_worker(
+        settings,
+        log_path,
+        SMSVIA_WORKER_BATCH_SIZE="100",
+        SMSVIA_WORKER_POLL_INTERVAL="0.2",
+    )
 
 
 def _statuses(backend) -> dict[str, int]:
@@ -49,14 +42,6 @@ def _statuses(backend) -> dict[str, int]:
             return dict(rows.all())
 
     return backend.run(count())
-
-
-def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _queue_all(backend, shop) -> None:
@@ -81,7 +66,9 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(
     log_path = tmp_path / "worker.log"
     first = _start_worker(settings, log_path)
     try:
-        _wait(lambda: len(smsc.sim.accepted) >= kill_after, 60, "the first worker to get going")
+        wait_until(
+            lambda: len(smsc.sim.accepted) >= kill_after, 60, "the first worker to get going"
+        )
         first.send_signal(signal.SIGKILL)
         first.wait(10)
         killed_at = len(smsc.sim.accepted)
@@ -90,7 +77,7 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(
         restarted = time.monotonic()
         second = _start_worker(settings, log_path)
         try:
-            _wait(
+            wait_until(
                 lambda: set(_statuses(backend)) <= {"sent", "delivered"},
                 TAKEOVER_DEADLINE,
                 "the restarted worker to send every message",
