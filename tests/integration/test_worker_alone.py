@@ -73,7 +73,8 @@ def test_sqlite_takes_one_worker_at_a_time(backend, settings, tmp_path):
                 second.kill()
                 second.wait(10)
         said = second_log.read_text()
-        assert "a worker already runs on this SQLite database" in said, said[-3000:]
+        assert "error: a worker already runs on this SQLite database" in said, said[-3000:]
+        assert "Traceback" not in said
         assert str(first.pid) in said  # which one: its owner name carries its pid
         assert STARTED not in said
     finally:

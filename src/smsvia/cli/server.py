@@ -11,6 +11,7 @@ from smsvia.cli._common import (
     collect_less,
     configure_logging,
     console,
+    err_console,
     run_fast,
     with_runtime,
 )
@@ -97,6 +98,7 @@ def worker(
 
     from smsvia.dispatch.runner import Dispatch
     from smsvia.runtime import open_runtime
+    from smsvia.store.presence import AnotherWorker
 
     settings = Settings()
     configure_logging(settings)
@@ -122,7 +124,11 @@ def worker(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            await dispatch.start()
+            try:
+                await dispatch.start()
+            except AnotherWorker as exc:
+                err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+                raise SystemExit(1) from None
             await stop.wait()
         finally:
             await dispatch.stop()
