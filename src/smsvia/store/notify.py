@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smsvia.store.database import Database
+from smsvia.store.database import Database, after_commit
 
 CHANNEL = "smsvia_outbox"
 DEBOUNCE = 0.02  # seconds
@@ -104,7 +104,7 @@ class _SqliteWake:
         return cls(path) if path and path != ":memory:" else None
 
     def at_commit(self, session: AsyncSession) -> None:
-        event.listen(session.sync_session, "after_commit", self._send, once=True)
+        after_commit(session, self._send)
 
     def listen(self, wake: Callable[[], None]) -> None:
         if self._receiver is not None:
@@ -129,7 +129,7 @@ class _SqliteWake:
                 sock.close()
         self._sender = self._receiver = None
 
-    def _send(self, _session: Any) -> None:
+    def _send(self) -> None:
         if self._sender is None:
             self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self._sender.setblocking(False)
