@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from smsvia.channels import smpp_wire as wire
 from smsvia.channels.base import MessageHeard, PartOutcome, ReceiptHeard, SmsSubmission
 from smsvia.channels.smpp import SmppChannel, SmppConfig
 from smsvia.domain.encoding import segment, to_parts
@@ -180,6 +181,21 @@ def test_a_pdu_that_cannot_be_framed_ends_the_session_and_sending_goes_on(caplog
             assert sim.generic_nacks_received == 1
             assert "unreadable PDU from the SMSC (command_length 8)" in caplog.text
             await sent_and_acknowledged(channel, sim, handler)
+
+    asyncio.run(scenario())
+
+
+def test_an_undecodable_deliver_sm_is_refused_for_good_and_the_session_goes_on(caplog):
+    async def scenario():
+        handler = Handler()
+        async with smsc(dlr_delay=0) as sim, bound(sim, handler) as channel:
+            await sim.send_raw(wire.pdu(wire.DELIVER_SM, 0, 77, b"\x00"))  # a body cut short
+            await until(lambda: "undecodable deliver_sm refused" in caplog.text, "the refusal")
+            await sent_and_acknowledged(channel, sim, handler)
+            assert channel.binds == 1
+            assert [
+                heard for heard, _ in handler.heard if not isinstance(heard, ReceiptHeard)
+            ] == []
 
     asyncio.run(scenario())
 

@@ -237,12 +237,14 @@ class SmppSession:
         try:
             delivered = smpp34.decode(pdu)
         except smpp34.SmppError as exc:
+            delivered = exc
+        if not isinstance(delivered, smpp34.DeliverSm):
             # Offering it again would not make it readable.
-            log.warning("connector %s: undecodable deliver_sm refused: %s", self.name, exc)
+            log.warning("connector %s: undecodable deliver_sm refused: %s", self.name, delivered)
             self._answer(sequence, wire.ESME_RX_P_APPN)
             return
         try:
-            stored = self._on_deliver(delivered)  # type: ignore[arg-type]
+            stored = self._on_deliver(delivered)
         except Exception:
             log.exception("connector %s: deliver_sm not taken; offered again later", self.name)
             self._answer(sequence, wire.ESME_RX_T_APPN)
