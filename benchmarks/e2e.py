@@ -143,19 +143,25 @@ async def run_smsvia(
     url, scratch = await new_database(engine, workdir / f"bench-{layout or engine}-{path}.db")
     key = base64.b64encode(secrets.token_bytes(32)).decode()
     store = open_store(Settings(data_dir=workdir, database_url=url, master_key=key))
-    await upgrade(store.db)
-    shop = await accounts.create_account(store, "bench")
     smsc_port, api_port, rbm_port = free_port(), free_port(), free_port()
-    connector = senders.SmppSettings("127.0.0.1", smsc_port, "smsvia", tps=10_000, window=100)
-    await senders.add_smpp_connector(store, "bench", connector, "secret")
-    if path == "rcs":
-        rbm = senders.RcsSettings(f"http://127.0.0.1:{rbm_port}", "bench-agent")
-        await senders.add_rcs_connector(store, "bench-rbm", rbm, RBM_TOKEN)
-    rcs_connector = "bench-rbm" if path == "rcs" else None
-    await senders.add_number(
-        store, shop.sid, SENDER, connector="bench", rcs_connector=rcs_connector
-    )
-    since = await add_history(store, shop.sid, "bench", history, recipient)
+    try:
+        await upgrade(store.db)
+        shop = await accounts.create_account(store, "bench")
+        connector = senders.SmppSettings("127.0.0.1", smsc_port, "smsvia", tps=10_000, window=100)
+        await senders.add_smpp_connector(store, "bench", connector, "secret")
+        if path == "rcs":
+            rbm = senders.RcsSettings(f"http://127.0.0.1:{rbm_port}", "bench-agent")
+            await senders.add_rcs_connector(store, "bench-rbm", rbm, RBM_TOKEN)
+        rcs_connector = "bench-rbm" if path == "rcs" else None
+        await senders.add_number(
+            store, shop.sid, SENDER, connector="bench", rcs_connector=rcs_connector
+        )
+        since = await add_history(store, shop.sid, "bench", history, recipient)
+    except BaseException:
+        # An open SQLite connection's thread would keep the process from exiting.
+        await store.db.close()
+        await drop_database(scratch)
+        raise
 
     env = {
         **os.environ,
