@@ -121,12 +121,12 @@ class _SqliteWake:
         asyncio.get_running_loop().add_reader(receiver.fileno(), self._drain, wake)
 
     def close(self) -> None:
-        for sock in (self._sender, self._receiver):
-            if sock is not None:
-                if sock is self._receiver:
-                    with contextlib.suppress(Exception):
-                        asyncio.get_running_loop().remove_reader(sock.fileno())
-                sock.close()
+        if self._receiver is not None:
+            with contextlib.suppress(RuntimeError):  # the loop that read it may be gone
+                asyncio.get_running_loop().remove_reader(self._receiver.fileno())
+            self._receiver.close()
+        if self._sender is not None:
+            self._sender.close()
         self._sender = self._receiver = None
 
     def _send(self) -> None:
