@@ -81,6 +81,27 @@ def test_message_without_receipt_stays_sent(backend):
     backend.run(scenario())
 
 
+def test_accepted_without_a_message_id_is_sent_once_not_failed(backend):
+    """Some SMSCs answer ESME_ROK with an empty message_id: the message is at the SMSC, so it
+    is `sent` (its receipt cannot be matched, and says so), never failed or sent again."""
+
+    async def scenario():
+        behaviour = SmscBehaviour(ids="unnumbered", dlr_delay=0.01)
+        async with Scenario(backend, behaviour) as run:
+            created = await run.send("+14155550102")
+            view = await run.wait_for(created.sid, "sent", "failed")
+            await asyncio.sleep(0.5)  # its receipt, named with an id we were never given
+            view = await run.wait_for(created.sid, "sent")
+            assert view.error_code is None
+            assert run.sim.destinations() == ["14155550102"]
+            assert "without a message id" in view.timeline[-1].detail
+            async with backend.store.db.sessions() as session:
+                part = (await session.execute(select(MessagePart))).scalar_one()
+            assert (part.status, part.smsc_message_id) == ("submitted", None)
+
+    backend.run(scenario())
+
+
 def test_throttled_submits_slow_down_and_all_arrive_once(backend):
     async def scenario():
         behaviour = SmscBehaviour(dlr_delay=0.01, throttle_tps=5)

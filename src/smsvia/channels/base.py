@@ -12,7 +12,7 @@ from smsvia.domain.receipts import Receipt
 
 
 class PartOutcome(StrEnum):
-    ACCEPTED = "accepted"  # the SMSC took it and gave an id
+    ACCEPTED = "accepted"  # the SMSC took it (and gave an id, as nearly all do)
     REJECTED = "rejected"  # refused for good: do not retry
     RETRY = "retry"  # refused for now (throttled, queue full, SMSC error): send again later
     NOT_SENT = "not_sent"  # never left us (no connection): send again later

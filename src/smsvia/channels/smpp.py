@@ -79,6 +79,7 @@ class SmppChannel:
         self._on_inbound: InboundHandler | None = None
         self.binds = 0
         self.last_error: str | None = None
+        self._warned_unnumbered = False
 
     @property
     def connected(self) -> bool:
@@ -168,10 +169,19 @@ class SmppChannel:
             return PartResult(
                 part.sequence, PartOutcome.AMBIGUOUS, detail=f"{exc} awaiting the answer"
             )
+        if answer.status != wire.ESME_ROK:
+            return self._refused(part.sequence, answer.status)
         message_id = answer.message_id
-        if answer.status == wire.ESME_ROK and message_id:
-            return PartResult(part.sequence, PartOutcome.ACCEPTED, message_id)
-        return self._refused(part.sequence, answer.status)
+        # ESME_ROK and no id: the SMSC has it, so it is sent all the same (never failed, never
+        # sent again); only its receipt can never be matched. Said once per connector.
+        if message_id is None and not self._warned_unnumbered:
+            self._warned_unnumbered = True
+            log.warning(
+                "connector %s: the SMSC accepts submits without a message_id; their "
+                "receipts cannot be matched",
+                self.name,
+            )
+        return PartResult(part.sequence, PartOutcome.ACCEPTED, message_id)
 
     def _refused(self, sequence: int, status: int) -> PartResult:
         name = wire.status_name(status)

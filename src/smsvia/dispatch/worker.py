@@ -348,7 +348,12 @@ class Worker:
             outbox.release(message, self._retry_at(message, now))
         else:
             ids = {**job.earlier, **{r.sequence: r.smsc_message_id for r in results}}
-            self._finish(changes, message, ids, now)
+            unnamed = [
+                r.sequence
+                for r in results
+                if r.outcome == PartOutcome.ACCEPTED and not r.smsc_message_id
+            ]
+            self._finish(changes, message, ids, now, unnamed)
 
     def _finish(
         self,
@@ -356,12 +361,18 @@ class Worker:
         message: MessageRow,
         smsc_ids: dict[int, str | None],
         now: datetime,
+        unnamed: Sequence[int] = (),
     ) -> None:
         """Every part is submitted or ambiguous: the message is sent (unless its receipts
-        were quicker, and settled it already)."""
+        were quicker, and settled it already). `unnamed`: parts the SMSC accepted without
+        giving them an id."""
         if Status(message.status) not in FINAL:
             ids = ", ".join(smsc_ids[sequence] or "?" for sequence in sorted(smsc_ids))
-            self.tracker.stage(changes, message, Status.SENT, now, f"SMSC ids {ids}")
+            detail = f"SMSC ids {ids}"
+            if unnamed:
+                listed = ", ".join(map(str, unnamed))
+                detail += f"; part {listed} accepted without a message id: no receipt can match"
+            self.tracker.stage(changes, message, Status.SENT, now, detail)
         outbox.release(message, None)
 
     def _retry_at(self, message: MessageRow, now: datetime) -> datetime:

@@ -28,6 +28,9 @@ ID_STYLES = {
     "decimal": lambda n: (str(n), str(n)),
     "hex-to-decimal": lambda n: (format(n, "x"), str(n)),
     "zero-padded": lambda n: (f"{n:010d}", str(n)),
+    # ESME_ROK with an empty message_id, as a few SMSCs answer; the receipt has an id all
+    # the same, one we were never given.
+    "unnumbered": lambda n: ("", f"{n:08x}"),
 }
 
 
