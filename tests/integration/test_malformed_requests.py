@@ -87,6 +87,37 @@ def test_a_nul_in_any_form_is_a_400(api):
     assert answer.status_code == 400, answer.text
 
 
+def multipart(fields: dict[str, str]) -> dict[str, tuple[None, bytes]]:
+    """Fields as httpx sends them in multipart/form-data, which Starlette's forms read too."""
+    return {name: (None, value.encode()) for name, value in fields.items()}
+
+
+@pytest.mark.parametrize("field", ["To", "Body", "StatusCallback"])
+def test_a_nul_in_a_multipart_message_field_is_a_400(api, field):
+    form = {"To": "+12125551000", "From": api.shop.sender, "Body": "hi", field: "a\x00b"}
+    answer = api.post(f"{messages(api)}.json", files=multipart(form))
+    assert answer.status_code == 400, answer.text
+    assert "NUL" in answer.json()["message"]
+
+
+def test_a_nul_in_any_multipart_form_is_a_400(api):
+    answer = api.post(
+        f"/2010-04-01/Accounts/{api.shop.sid}/Keys.json",
+        files=multipart({"FriendlyName": "shop\x00"}),
+    )
+    assert answer.status_code == 400, answer.text
+
+
+def test_a_multipart_form_without_nul_is_taken(api):
+    form = {"To": "+12125551000", "From": api.shop.sender, "Body": "hi"}
+    answer = api.post(f"{messages(api)}.json", files=multipart(form))
+    assert answer.status_code == 201, answer.text
+    named = api.post(
+        f"/2010-04-01/Accounts/{api.shop.sid}/Keys.json", files=multipart({"FriendlyName": "shop"})
+    )
+    assert named.status_code == 201, named.text
+
+
 def test_text_that_only_looks_like_a_nul_is_kept(api):
     made = api.post("/v1/contacts", json={"phone": "+12125551000", "first_name": "\\u0000"})
     assert made.status_code == 201, made.text

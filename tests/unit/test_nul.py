@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import urlencode
 
+import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smsvia.api.nul import _body_has_nul
+from smsvia.api.nul import _body_has_nul, _multipart_has_nul
 
 FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 
@@ -48,3 +50,34 @@ def test_a_backslash_before_u0000_is_text_not_a_nul():
     assert not _body_has_nul(JSON, json.dumps({"name": "\\u0000"}).encode())
     assert _body_has_nul(JSON, b'{"name": "a\\u0000"}')
     assert not _body_has_nul(JSON, b'{"name": "a\\u0000"')  # not JSON: its reader says so
+
+
+def multipart_has_nul(fields: dict, files: dict) -> bool:
+    """Encoded by httpx as a client would send them, then looked at as the middleware does
+    (a file makes httpx send multipart, even for fields alone)."""
+    files = files or {"Note": ("note.txt", b"x", "text/plain")}
+    request = httpx.Request("POST", "http://shop.test/", data=fields, files=files)
+    scope = {
+        "type": "http",
+        "headers": [(b"content-type", request.headers["content-type"].encode())],
+    }
+    return asyncio.run(_multipart_has_nul(scope, request.read()))
+
+
+def test_a_multipart_form_has_a_nul_when_a_text_field_does_never_for_a_file():
+    picture = {"Media": ("cat.png", b"\x89PNG\x00\x00\x00\rIHDR", "image/png")}
+    assert not multipart_has_nul({"Body": "hi"}, picture)
+    assert multipart_has_nul({"Body": "h\x00i"}, picture)
+    assert not multipart_has_nul({"Body": "\\u0000"}, {})
+
+
+def test_a_nul_in_a_multipart_field_name_is_found():
+    body = b'--b\r\nContent-Disposition: form-data; name="Bo\x00dy"\r\n\r\nhi\r\n--b--\r\n'
+    scope = {"type": "http", "headers": [(b"content-type", b"multipart/form-data; boundary=b")]}
+    assert asyncio.run(_multipart_has_nul(scope, body))
+    assert not asyncio.run(_multipart_has_nul(scope, body.replace(b"\x00", b"")))
+
+
+def test_a_multipart_body_starlette_cannot_read_is_left_to_its_reader():
+    scope = {"type": "http", "headers": [(b"content-type", b"multipart/form-data")]}  # no boundary
+    assert not asyncio.run(_multipart_has_nul(scope, b"--x\r\nBody\x00"))

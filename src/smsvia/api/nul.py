@@ -3,21 +3,26 @@
 PostgreSQL only). It is refused at the door with a 400 instead, the same on both databases,
 as Django refuses it in every form field.
 
-Bodies are read here only for the two text encodings, and only up to the largest body the
-app takes; a larger one goes on untouched, to be refused by what reads it. Other content
-types (a media upload's bytes, multipart) go straight through."""
+Bodies are read here only for the two text encodings and multipart forms (whose text fields
+are looked at, never their files), and only up to the largest body the app takes; a larger
+one goes on untouched, to be refused by what reads it. Other content types (a media
+upload's bytes) go straight through."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator
 from typing import Any
 
+from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smsvia.api.errors import error_body
 
 READ_AT_MOST = 1024 * 1024  # Starlette's limit on a form field: more is refused anyway
 _FORM, _JSON = "application/x-www-form-urlencoded", "application/json"
+_MULTIPART = "multipart/form-data"
 
 
 def _refusal(where: str) -> bytes:
@@ -40,11 +45,15 @@ class RefuseNul:
             await _refuse(send, _IN_URL)
             return
         media_type = _media_type(scope)
-        if media_type not in (_FORM, _JSON):
+        if media_type not in (_FORM, _JSON, _MULTIPART):
             await self.app(scope, receive, send)
             return
         read, body, whole = await _read_ahead(receive)
-        if whole and _body_has_nul(media_type, body):
+        if media_type == _MULTIPART:
+            nul = whole and await _multipart_has_nul(scope, body)
+        else:
+            nul = whole and _body_has_nul(media_type, body)
+        if nul:
             await _refuse(send, _IN_BODY)
             return
         await self.app(scope, _replaying(read, receive), send)
@@ -114,3 +123,23 @@ def _holds_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(_holds_nul(item) for item in value)
     return False
+
+
+async def _multipart_has_nul(scope: Scope, body: bytes) -> bool:
+    """A NUL in a text field's name or value, read as Starlette will read it for the app (a
+    file's bytes may hold anything)."""
+
+    async def whole() -> AsyncGenerator[bytes, None]:
+        yield body
+
+    try:
+        form = await MultiPartParser(Headers(scope=scope), whole()).parse()
+    except MultiPartException:
+        return False  # not a form Starlette reads: what reads it says so
+    try:
+        return any(
+            "\x00" in name or (isinstance(value, str) and "\x00" in value)
+            for name, value in form.multi_items()
+        )
+    finally:
+        await form.close()
