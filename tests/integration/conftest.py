@@ -119,13 +119,20 @@ class Backend:
         tps: int = 1000,
         sms_url: str | None = None,
         receipt_ids: str = "auto",
+        enquire_link_interval: int = 30,
     ) -> Tenant:
         """An account, an SMPP connector for it and a sender on that connector."""
         created = await accounts.create_account(self.store, "shop")
         self._connectors += 1
         name = f"smsc{self._connectors}"
         settings = senders.SmppSettings(
-            "127.0.0.1", smsc_port, "smsvia", tps=tps, window=window, receipt_ids=receipt_ids
+            "127.0.0.1",
+            smsc_port,
+            "smsvia",
+            tps=tps,
+            window=window,
+            receipt_ids=receipt_ids,
+            enquire_link_interval=enquire_link_interval,
         )
         await senders.add_smpp_connector(self.store, name, settings, password)
         await senders.add_number(self.store, created.sid, sender, connector=name, sms_url=sms_url)

@@ -49,12 +49,23 @@ def test_receipt_ids_are_set_when_added_and_changed_later(backend, settings):
     assert (carrier["receipt_ids"], carrier["window"], carrier["tps"]) == ("exact", 50, 50)
 
 
+def test_the_enquire_link_interval_is_set_when_added_and_changed_later(backend, settings):
+    add = ["connectors", "add", "smpp", "carrier2", "--host", "127.0.0.1", "--port", "2775"]
+    added = smsvia(settings, *add, "--system-id", "shop", "--password", "pw")
+    assert added.returncode == 0, added.stderr
+    assert listed(settings)["carrier2"]["enquire_link_interval"] == 30
+    update = ["connectors", "update", "smpp", "carrier2", "--enquire-link-interval"]
+    assert smsvia(settings, *update, "10").returncode == 0
+    assert listed(settings)["carrier2"]["enquire_link_interval"] == 10
+
+
 def test_bad_connector_changes_are_refused_in_one_line(backend, settings):
     add = ["connectors", "add", "smpp", "c1", "--host", "h", "--port", "2775"]
     smsvia(settings, *add, "--system-id", "shop", "--password", "pw")
     for args, said in [
         (["--receipt-ids", "sometimes"], "receipt ids must be one of exact, hex-to-decimal"),
         (["--window", "0"], "tps and window must be at least 1"),
+        (["--enquire-link-interval", "0"], "enquire_link interval must be 1 to 3600 seconds"),
         ([], "nothing to change"),
     ]:
         answer = smsvia(settings, "connectors", "update", "smpp", "c1", *args)

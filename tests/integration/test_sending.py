@@ -102,6 +102,19 @@ def test_accepted_without_a_message_id_is_sent_once_not_failed(backend):
     backend.run(scenario())
 
 
+def test_an_idle_link_is_kept_at_the_connectors_enquire_link_interval(backend):
+    async def scenario():
+        async with Scenario(backend, enquire_link_interval=1) as run:
+            created = await run.send("+14155550103")
+            await run.wait_for(created.sid, "delivered")
+            before = run.sim.enquire_links
+            await asyncio.sleep(3.5)  # silent: an enquire_link each second, not after 30
+            assert run.sim.enquire_links - before >= 2
+            assert run.sim.binds == 1
+
+    backend.run(scenario())
+
+
 def test_throttled_submits_slow_down_and_all_arrive_once(backend):
     async def scenario():
         behaviour = SmscBehaviour(dlr_delay=0.01, throttle_tps=5)

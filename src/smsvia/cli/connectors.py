@@ -17,6 +17,10 @@ connectors_update_app = typer.Typer(help="Change a connector.", no_args_is_help=
 connectors_app.add_typer(connectors_add_app, name="add")
 connectors_app.add_typer(connectors_update_app, name="update")
 
+ENQUIRE_LINK_HELP = (
+    "Seconds the SMSC may stay silent before an enquire_link asks whether the link lives "
+    "(default 30; shorter for SMSCs or firewalls that drop idle links)."
+)
 RECEIPT_IDS_HELP = (
     "How the SMSC writes message ids in receipts: exact, hex-to-decimal (hex in "
     "submit_sm_resp, decimal in the receipt), decimal-to-hex, or auto (learn it)."
@@ -34,12 +38,22 @@ def connectors_add_smpp(
     window: Annotated[int, typer.Option("--window", help="Unanswered submits at most.")] = 10,
     tls: Annotated[bool, typer.Option("--tls", help="Connect with TLS.")] = False,
     receipt_ids: Annotated[str, typer.Option("--receipt-ids", help=RECEIPT_IDS_HELP)] = "auto",
+    enquire_link_interval: Annotated[
+        int, typer.Option("--enquire-link-interval", help=ENQUIRE_LINK_HELP)
+    ] = 30,
 ) -> None:
     """Add an SMPP 3.4 connection to an SMSC (bound as transceiver)."""
     from smsvia.services.senders import SmppSettings, add_smpp_connector
 
     settings = SmppSettings(
-        host, port, system_id, tps=tps, window=window, tls=tls, receipt_ids=receipt_ids
+        host,
+        port,
+        system_id,
+        tps=tps,
+        window=window,
+        tls=tls,
+        receipt_ids=receipt_ids,
+        enquire_link_interval=enquire_link_interval,
     )
     info = with_runtime(lambda runtime: add_smpp_connector(runtime.store, name, settings, password))
     console.print(f"connector {info.name} (smpp {host}:{port}) added", highlight=False)
@@ -58,6 +72,9 @@ def connectors_update_smpp(
     ] = None,
     tls: Annotated[bool | None, typer.Option("--tls/--no-tls", help="Connect with TLS.")] = None,
     receipt_ids: Annotated[str | None, typer.Option("--receipt-ids", help=RECEIPT_IDS_HELP)] = None,
+    enquire_link_interval: Annotated[
+        int | None, typer.Option("--enquire-link-interval", help=ENQUIRE_LINK_HELP)
+    ] = None,
 ) -> None:
     """Change an SMPP connector: only the options given change. Workers take --receipt-ids
     within seconds, the connection's settings when they restart."""
@@ -71,6 +88,7 @@ def connectors_update_smpp(
         "window": window,
         "tls": tls,
         "receipt_ids": receipt_ids,
+        "enquire_link_interval": enquire_link_interval,
     }
     changes = {key: value for key, value in given.items() if value is not None}
     if not changes and password is None:

@@ -38,7 +38,8 @@ def sim_smsc(
         typer.Option(
             "--ids",
             help="How message ids are written: hex, decimal, hex-to-decimal (hex answers, "
-            "decimal receipts) or zero-padded (padded answers, bare receipts).",
+            "decimal receipts), zero-padded (padded answers, bare receipts) or unnumbered "
+            "(answers without an id).",
         ),
     ] = "hex",
     first_id: Annotated[

@@ -237,6 +237,7 @@ class Dispatch:
                 window=int(settings.get("window", 10)),
                 tls=bool(settings.get("tls", False)),
                 system_type=settings.get("system_type", ""),
+                enquire_link_interval=float(settings.get("enquire_link_interval", 30)),
                 throttle=self._shared_throttle(connector.id, int(settings.get("tps", 50))),
             )
             channel = self.channel_factory(connector.name, config)

@@ -22,6 +22,7 @@ from smsvia.store import senders as queries
 from smsvia.store.context import Store
 from smsvia.store.models import Connector, Number
 
+MAX_ENQUIRE_LINK_INTERVAL = 3600
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # GSM 03.40 alphanumeric sender: up to 11 characters, at least one letter.
 _ALPHANUMERIC = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ._&-]{1,11}$")
@@ -38,6 +39,8 @@ class SmppSettings:
     system_type: str = ""
     # How the SMSC writes ids in receipts (domain/receipt_ids.py); Kannel's msg-id-type.
     receipt_ids: ReceiptIds = ReceiptIds.AUTO
+    # Seconds of silence from the SMSC before an enquire_link; Kannel's enquire-link-interval.
+    enquire_link_interval: int = 30
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +52,7 @@ class SmppSettings:
             "tls": self.tls,
             "system_type": self.system_type,
             "receipt_ids": str(self.receipt_ids),
+            "enquire_link_interval": self.enquire_link_interval,
         }
 
     @classmethod
@@ -119,8 +123,8 @@ async def update_smpp_connector(
 ) -> ConnectorInfo:
     """Change some of an SMPP connector's settings (and its password, when given).
 
-    Running workers take a new `receipt_ids` within seconds; connection settings when they
-    restart."""
+    Running workers take a new `receipt_ids` within seconds; connection settings (the
+    enquire_link interval among them) when they restart."""
     async with store.db.transaction() as session:
         connector = await queries.connector_by_name(session, name)
         if connector is None or connector.kind != "smpp":
@@ -285,6 +289,13 @@ def _check_smpp(settings: SmppSettings, password: str) -> None:
             "SMPP 3.4 allows a system_id of at most 15 characters and a password of at most 8",
             code=21100,
             field="system_id",
+        )
+    if not 1 <= settings.enquire_link_interval <= MAX_ENQUIRE_LINK_INTERVAL:
+        raise InvalidParameter(
+            f"the enquire_link interval must be 1 to {MAX_ENQUIRE_LINK_INTERVAL} seconds, "
+            f"not {settings.enquire_link_interval}",
+            code=21100,
+            field="enquire_link_interval",
         )
     if settings.receipt_ids not in tuple(ReceiptIds):
         raise InvalidParameter(
