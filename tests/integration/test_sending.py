@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
@@ -111,6 +112,20 @@ def test_an_idle_link_is_kept_at_the_connectors_enquire_link_interval(backend):
             await asyncio.sleep(3.5)  # silent: an enquire_link each second, not after 30
             assert run.sim.enquire_links - before >= 2
             assert run.sim.binds == 1
+
+    backend.run(scenario())
+
+
+@pytest.mark.parametrize("delivers_with", ["message_payload", "data_sm"])
+def test_receipts_in_message_payload_or_data_sm_settle_their_messages(backend, delivers_with):
+    async def scenario():
+        behaviour = SmscBehaviour(dlr_delay=0.01, delivers_with=delivers_with)
+        async with Scenario(backend, behaviour) as run:
+            delivered = await run.send("+14155550104")
+            undelivered = await run.send("+14155559999")
+            assert (await run.wait_for(delivered.sid, "delivered")).status == "delivered"
+            assert (await run.wait_for(undelivered.sid, "undelivered")).error_code == 30003
+            assert (run.sim.receipts_acknowledged, run.sim.wrong_answers) == (2, 0)
 
     backend.run(scenario())
 

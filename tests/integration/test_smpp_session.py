@@ -10,6 +10,7 @@ import datetime
 import ipaddress
 import ssl
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -156,6 +157,21 @@ def test_a_customers_text_is_acknowledged_once_stored():
     asyncio.run(scenario())
 
 
+@pytest.mark.parametrize("delivers_with", ["message_payload", "data_sm"])
+def test_a_customers_text_in_message_payload_or_a_data_sm_is_read_and_answered(delivers_with):
+    async def scenario():
+        handler = Handler()
+        async with smsc(delivers_with=delivers_with) as sim, bound(sim, handler):
+            await sim.deliver_mo("14155550100", "15005550006", "STOP")
+            heard, stored = await handler.next(1)
+            assert heard == MessageHeard("smsc", "+14155550100", "+15005550006", "STOP")
+            stored.set_result(None)
+            await until(lambda: sim.unacknowledged() == 0, "the acknowledgement")
+            assert sim.wrong_answers == 0  # a data_sm gets a data_sm_resp
+
+    asyncio.run(scenario())
+
+
 def test_an_smsc_that_stops_answering_enquire_link_is_left_and_bound_again(caplog):
     async def scenario():
         handler = Handler()
@@ -196,6 +212,19 @@ def test_an_undecodable_deliver_sm_is_refused_for_good_and_the_session_goes_on(c
             assert [
                 heard for heard, _ in handler.heard if not isinstance(heard, ReceiptHeard)
             ] == []
+
+    asyncio.run(scenario())
+
+
+def test_an_undecodable_data_sm_is_refused_for_good_and_the_session_goes_on(caplog):
+    async def scenario():
+        handler = Handler()
+        async with smsc(dlr_delay=0) as sim, bound(sim, handler) as channel:
+            await sim.send_raw(wire.pdu(wire.DATA_SM, 0, 78, b"\x00\x01"))  # cut short
+            await until(lambda: "undecodable data_sm refused" in caplog.text, "the refusal")
+            await sent_and_acknowledged(channel, sim, handler)
+            assert channel.binds == 1
+            assert sim.generic_nacks_received == 0
 
     asyncio.run(scenario())
 

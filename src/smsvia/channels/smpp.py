@@ -271,16 +271,20 @@ class SmppChannel:
 
     def _heard(self, delivered: smpp34.DeliverSm) -> ReceiptHeard | MessageHeard:
         tlvs = {tlv.tag: tlv for tlv in delivered.tlvs}
+        # SMPP 3.4 §5.3.2.32: the text is in short_message or in message_payload, never both
+        # (a data_sm has only the latter).
+        payload = tlvs.get(smpp34.TLV_MESSAGE_PAYLOAD)
+        content = delivered.short_message or (payload.value if payload else b"")
         if is_receipt(delivered.esm_class):
             receipted = tlvs.get(smpp34.TLV_RECEIPTED_MESSAGE_ID)
             state = tlvs.get(smpp34.TLV_MESSAGE_STATE)
             receipt = parse_receipt(
-                delivered.short_message,
+                content,
                 receipted.value if receipted else None,
                 state.as_int() if state else None,
             )
             return ReceiptHeard(self.name, receipt, _e164(delivered.source_addr))
-        part = parse_part(delivered.short_message, delivered.data_coding, delivered.esm_class)
+        part = parse_part(content, delivered.data_coding, delivered.esm_class)
         return MessageHeard(
             self.name, _e164(delivered.source_addr), _e164(delivered.destination_addr), part.text()
         )

@@ -6,7 +6,9 @@ has seen it, so a receipt or a customer's text arriving as the process dies was 
 SMSC had its deliver_sm_resp and never offered it again). Here the answer waits for the
 handler: ESME_ROK once what it was handed is durable, ESME_RX_T_APPN (offer it again later)
 if storing it failed. Framing, sequence numbers, bind, enquire_link and unbind are a header
-and a few C-strings each (smpp_wire.py).
+and a few C-strings each (smpp_wire.py). A data_sm from the SMSC (some send receipts and
+customers' texts that way) is read as the deliver_sm it amounts to, handed to the same
+handler and answered with a data_sm_resp.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from smsvia.channels import smpp_wire as wire
 
 log = logging.getLogger(__name__)
 
-# What to make of a deliver_sm: None to answer ESME_ROK at once; an awaitable to answer
-# ESME_ROK once it ends (what it was handed is durable), ESME_RX_T_APPN if it raises.
+# What to make of a deliver_sm (or a data_sm, read as one): None to answer ESME_ROK at once;
+# an awaitable to answer ESME_ROK once it ends (what it was handed is durable),
+# ESME_RX_T_APPN if it raises.
 DeliverHandler = Callable[[smpp34.DeliverSm], Awaitable[object] | None]
 
 _CREDENTIALS = {wire.ESME_RBINDFAIL, wire.ESME_RINVPASWD, wire.ESME_RINVSYSID}
@@ -204,8 +207,8 @@ class SmppSession:
                 log.debug("connector %s: an answer to %d nobody waits for", self.name, sequence)
                 return
             answered.set_result(Answer(command_id, status, pdu[wire.HEADER.size :]))
-        elif command_id == wire.DELIVER_SM:
-            self._deliver(sequence, pdu)
+        elif command_id in (wire.DELIVER_SM, wire.DATA_SM):
+            self._deliver(command_id, sequence, pdu)
         elif command_id == wire.ENQUIRE_LINK:
             self._write(wire.pdu(wire.ENQUIRE_LINK | wire.RESPONSE, wire.ESME_ROK, sequence))
         elif command_id == wire.UNBIND:
@@ -233,28 +236,32 @@ class SmppSession:
                 answered.set_exception(SessionClosed(self.closed.result(), written=True))
         self._pending.clear()
 
-    def _deliver(self, sequence: int, pdu: bytes) -> None:
+    def _deliver(self, command_id: int, sequence: int, pdu: bytes) -> None:
+        answer = partial(self._answer, command_id | wire.RESPONSE, sequence)
+        kind = "data_sm" if command_id == wire.DATA_SM else "deliver_sm"
         try:
+            if command_id == wire.DATA_SM:
+                pdu = wire.data_sm_as_deliver_sm(pdu)
             delivered = smpp34.decode(pdu)
-        except smpp34.SmppError as exc:
+        except (smpp34.SmppError, ValueError) as exc:
             delivered = exc
         if not isinstance(delivered, smpp34.DeliverSm):
             # Offering it again would not make it readable.
-            log.warning("connector %s: undecodable deliver_sm refused: %s", self.name, delivered)
-            self._answer(sequence, wire.ESME_RX_P_APPN)
+            log.warning("connector %s: undecodable %s refused: %s", self.name, kind, delivered)
+            answer(wire.ESME_RX_P_APPN)
             return
         try:
             stored = self._on_deliver(delivered)
         except Exception:
-            log.exception("connector %s: deliver_sm not taken; offered again later", self.name)
-            self._answer(sequence, wire.ESME_RX_T_APPN)
+            log.exception("connector %s: %s not taken; offered again later", self.name, kind)
+            answer(wire.ESME_RX_T_APPN)
             return
         if stored is None:
-            self._answer(sequence, wire.ESME_ROK)
+            answer(wire.ESME_ROK)
         else:
-            asyncio.ensure_future(stored).add_done_callback(partial(self._answer_stored, sequence))
+            asyncio.ensure_future(stored).add_done_callback(partial(self._answer_stored, answer))
 
-    def _answer_stored(self, sequence: int, stored: asyncio.Future[object]) -> None:
+    def _answer_stored(self, answer: Callable[[int], None], stored: asyncio.Future[object]) -> None:
         failure = None if stored.cancelled() else stored.exception()
         if stored.cancelled() or failure is not None:
             log.warning(
@@ -262,13 +269,13 @@ class SmppSession:
                 self.name,
                 failure or "cancelled",
             )
-            self._answer(sequence, wire.ESME_RX_T_APPN)
+            answer(wire.ESME_RX_T_APPN)
         else:
-            self._answer(sequence, wire.ESME_ROK)
+            answer(wire.ESME_ROK)
 
-    def _answer(self, sequence: int, status: int) -> None:
-        # message_id of a deliver_sm_resp: unused, one NUL
-        self._write(wire.pdu(wire.DELIVER_SM | wire.RESPONSE, status, sequence, b"\0"))
+    def _answer(self, command_id: int, sequence: int, status: int) -> None:
+        # the message_id of a deliver_sm_resp or data_sm_resp: unused, one NUL
+        self._write(wire.pdu(command_id, status, sequence, b"\0"))
 
     def _write(self, data: bytes) -> None:
         transport = self._transport

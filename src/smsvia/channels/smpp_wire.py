@@ -7,6 +7,7 @@ from __future__ import annotations
 import struct
 
 HEADER = struct.Struct(">IIII")  # command_length, command_id, command_status, sequence_number
+TLV_HEADER = struct.Struct(">HH")  # tag, length
 MAX_PDU = 64 * 1024
 
 GENERIC_NACK = 0x80000000
@@ -18,6 +19,7 @@ UNBIND = 0x00000006
 BIND_TRANSCEIVER = 0x00000009
 ENQUIRE_LINK = 0x00000015
 ALERT_NOTIFICATION = 0x00000102  # the one request that has no response
+DATA_SM = 0x00000103
 RESPONSE = 0x80000000
 
 INTERFACE_VERSION = 0x34
@@ -57,6 +59,35 @@ def read_c_strings(body: bytes, count: int) -> list[str]:
         values.append(body[offset:end].decode("latin-1"))
         offset = end + 1
     return values
+
+
+def tlv(tag: int, value: bytes) -> bytes:
+    """One optional parameter (SMPP 3.4 §3.2.4.1)."""
+    return TLV_HEADER.pack(tag, len(value)) + value
+
+
+def data_sm_as_deliver_sm(data_sm: bytes) -> bytes:
+    """A data_sm (§4.7.1) as the deliver_sm that says the same, so that one codec reads both:
+    the fields a data_sm lacks (protocol_id, priority, schedule and validity, replace,
+    default message, short_message) empty, its optional parameters (the text in
+    message_payload, a receipt's receipted_message_id and message_state) as they came."""
+    _, _, status, sequence = HEADER.unpack_from(data_sm)
+    body = data_sm[HEADER.size :]
+    offset = _after_c_string(body, 0)  # service_type
+    offset = _after_c_string(body, offset + 2)  # source_addr_ton, _npi, source_addr
+    offset = _after_c_string(body, offset + 2)  # dest_addr_ton, _npi, destination_addr
+    if len(body) < offset + 3:
+        raise ValueError("data_sm cut short before its data_coding")
+    esm_class, registered_delivery, data_coding = body[offset : offset + 3]
+    fixed = bytes([esm_class, 0, 0, 0, 0, registered_delivery, 0, data_coding, 0, 0])
+    return pdu(DELIVER_SM, status, sequence, body[:offset] + fixed + body[offset + 3 :])
+
+
+def _after_c_string(body: bytes, offset: int) -> int:
+    end = body.find(b"\0", offset)
+    if end < 0:
+        raise ValueError("unterminated C-octet string")
+    return end + 1
 
 
 def status_name(status: int) -> str:

@@ -45,12 +45,24 @@ def sim_smsc(
     first_id: Annotated[
         int | None, typer.Option("--first-id", help="Number the first message N.")
     ] = None,
+    delivers_with: Annotated[
+        str,
+        typer.Option(
+            "--delivers-with",
+            help="How receipts and customers' texts come: deliver_sm, message_payload "
+            "(deliver_sm with the text in that TLV) or data_sm.",
+        ),
+    ] = "deliver_sm",
 ) -> None:
     """An SMPP 3.4 SMSC: To ending 9999 → UNDELIV, 9998 → ESME_RINVDSTADR, 9997 → no receipt."""
-    from smsvia.sim.smsc import ID_STYLES, SmscBehaviour, SmscSimulator
+    from smsvia.sim.smsc import DELIVERS_WITH, ID_STYLES, SmscBehaviour, SmscSimulator
 
     if ids not in ID_STYLES:
         raise CliError(f"--ids must be one of {', '.join(ID_STYLES)}, not {ids!r}")
+    if delivers_with not in DELIVERS_WITH:
+        raise CliError(
+            f"--delivers-with must be one of {', '.join(DELIVERS_WITH)}, not {delivers_with!r}"
+        )
     settings = Settings()
     configure_logging(settings)
     behaviour = SmscBehaviour(
@@ -61,6 +73,7 @@ def sim_smsc(
         drop_after=drop_after,
         ids=ids,
         first_id=first_id,
+        delivers_with=delivers_with,
     )
 
     simulator = SmscSimulator(host, port, behaviour)

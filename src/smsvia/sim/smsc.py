@@ -23,9 +23,15 @@ from datetime import UTC, datetime
 import smpp34
 
 from smsvia.channels import smpp_wire as wire
-from smsvia.sim.smsc_behaviour import ID_STYLES, AcceptedSubmit, SmscBehaviour
+from smsvia.sim.smsc_behaviour import (
+    DELIVERS_WITH,
+    ID_STYLES,
+    AcceptedSubmit,
+    SmscBehaviour,
+    delivery,
+)
 
-__all__ = ["ID_STYLES", "AcceptedSubmit", "SmscBehaviour", "SmscSimulator"]
+__all__ = ["DELIVERS_WITH", "ID_STYLES", "AcceptedSubmit", "SmscBehaviour", "SmscSimulator"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +89,7 @@ class SmscSimulator:
         self.max_outstanding = 0
         self.receipts_sent = 0
         self.receipts_acknowledged = 0
+        self.wrong_answers = 0  # a deliver_sm or data_sm answered with the other's response
         self.deliveries_refused = 0  # deliver_sm answered with an error, offered again later
         # (SMSC message id, connection serial) of every receipt the ESME acknowledged.
         self.receipt_acks: list[tuple[str, int]] = []
@@ -153,8 +160,9 @@ class SmscSimulator:
         """A customer texts `destination` (GSM-7 text, one part)."""
         from smsvia.domain.encoding import gsm7
 
-        pdu = smpp34.DeliverSm(source, destination, gsm7.encode(text), sequence_number=1)
-        await self._push(_Pending(pdu.encode(), None))
+        await self._push(
+            _Pending(delivery(self.behaviour, source, destination, gsm7.encode(text)), None)
+        )
 
     # -- connection handling -------------------------------------------------------------
 
@@ -199,10 +207,14 @@ class SmscSimulator:
         if command_id == wire.UNBIND:
             await session.send(wire.pdu(wire.UNBIND | wire.RESPONSE, 0, sequence))
             return False
-        if command_id == wire.DELIVER_SM | wire.RESPONSE:
-            pending = session.unacknowledged.pop(sequence, None)
+        if command_id in (wire.DELIVER_SM | wire.RESPONSE, wire.DATA_SM | wire.RESPONSE):
+            pending = session.unacknowledged.get(sequence)
             if pending is None:
                 return True
+            if command_id != wire.HEADER.unpack_from(pending.encoded)[1] | wire.RESPONSE:
+                self.wrong_answers += 1  # a deliver_sm_resp to a data_sm: not an answer
+                return True
+            del session.unacknowledged[sequence]
             if status != wire.ESME_ROK:
                 # Refused (ESME_RMSGQFUL and the like): offer it again a little later.
                 self.deliveries_refused += 1
@@ -333,7 +345,8 @@ class SmscSimulator:
             f"id:{message_id} sub:001 dlvrd:{'000' if undelivered else '001'} "
             f"submit date:{stamp} done date:{stamp} stat:{stat} err:{err} text:"
         )
-        receipt = smpp34.DeliverSm(
+        receipt = delivery(
+            self.behaviour,
             destination,
             source,
             text.encode("ascii"),
@@ -342,9 +355,8 @@ class SmscSimulator:
                 smpp34.Tlv(smpp34.TLV_RECEIPTED_MESSAGE_ID, message_id.encode() + b"\0"),
                 smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, bytes([state])),
             ],
-            sequence_number=1,
         )
-        await self._push(_Pending(receipt.encode(), message_id))
+        await self._push(_Pending(receipt, message_id))
         self.receipts_sent += 1
 
     async def _push_later(self, pending: _Pending, delay: float) -> None:

@@ -1,10 +1,15 @@
 """What the SMSC simulator does (`SmscBehaviour`: credentials, receipt delay, throttling,
-dropped links, how it numbers messages) and what it records of each submit it accepted."""
+dropped links, how it numbers messages and which PDU carries what it delivers) and what it
+records of each submit it accepted."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import smpp34
+
+from smsvia.channels import smpp_wire as wire
 
 
 @dataclass
@@ -20,6 +25,13 @@ class SmscBehaviour:
     undeliverable: Callable[[str], bool] = lambda destination: destination.endswith("9999")
     first_id: int | None = None  # None: anywhere, as a real SMSC's ids start
     answer_enquire_link: bool = True  # False: a link that looks up and answers nothing
+    # How receipts and customers' texts come: one of DELIVERS_WITH.
+    delivers_with: str = "deliver_sm"
+
+
+# deliver_sm with the text in short_message, as most SMSCs send; deliver_sm with it in the
+# message_payload TLV instead; data_sm (which has only message_payload).
+DELIVERS_WITH = ("deliver_sm", "message_payload", "data_sm")
 
 
 # How the SMSC writes message number n: (in submit_sm_resp, in the receipt).
@@ -45,3 +57,38 @@ class AcceptedSubmit:
     registered_delivery: int
     receipt_id: str = ""  # the id its receipt names
     answered: bool = False  # True once submit_sm_resp went out on a live connection
+
+
+def delivery(
+    behaviour: SmscBehaviour,
+    source: str,
+    destination: str,
+    content: bytes,
+    esm_class: int = 0,
+    tlvs: list[smpp34.Tlv] | None = None,
+) -> bytes:
+    """A receipt or a customer's text as `behaviour.delivers_with` says (its sequence number
+    a placeholder)."""
+    tlvs = list(tlvs or [])
+    how = behaviour.delivers_with
+    if how == "deliver_sm":
+        pdu = smpp34.DeliverSm(
+            source, destination, content, esm_class=esm_class, tlvs=tlvs, sequence_number=1
+        )
+        return pdu.encode()
+    tlvs.append(smpp34.Tlv(smpp34.TLV_MESSAGE_PAYLOAD, content))
+    if how == "message_payload":
+        pdu = smpp34.DeliverSm(
+            source, destination, b"", esm_class=esm_class, tlvs=tlvs, sequence_number=1
+        )
+        return pdu.encode()
+    body = b"".join(
+        [
+            wire.c_string(""),  # service_type
+            bytes([1, 1]) + wire.c_string(source),
+            bytes([1, 1]) + wire.c_string(destination),
+            bytes([esm_class, 0, 0]),  # registered_delivery, data_coding
+            *(wire.tlv(tlv.tag, tlv.value) for tlv in tlvs),
+        ]
+    )
+    return wire.pdu(wire.DATA_SM, 0, 1, body)
