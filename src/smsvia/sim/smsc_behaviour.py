@@ -70,16 +70,12 @@ def delivery(
     """A receipt or a customer's text as `behaviour.delivers_with` says (its sequence number
     a placeholder)."""
     tlvs = list(tlvs or [])
-    how = behaviour.delivers_with
-    if how == "deliver_sm":
+    if behaviour.delivers_with != "deliver_sm":  # the text goes in message_payload
+        tlvs.append(smpp34.Tlv(smpp34.TLV_MESSAGE_PAYLOAD, content))
+        content = b""
+    if behaviour.delivers_with != "data_sm":
         pdu = smpp34.DeliverSm(
             source, destination, content, esm_class=esm_class, tlvs=tlvs, sequence_number=1
-        )
-        return pdu.encode()
-    tlvs.append(smpp34.Tlv(smpp34.TLV_MESSAGE_PAYLOAD, content))
-    if how == "message_payload":
-        pdu = smpp34.DeliverSm(
-            source, destination, b"", esm_class=esm_class, tlvs=tlvs, sequence_number=1
         )
         return pdu.encode()
     body = b"".join(
