@@ -103,6 +103,21 @@ def test_accepted_without_a_message_id_is_sent_once_not_failed(backend):
     backend.run(scenario())
 
 
+def test_a_generic_nack_to_a_submit_is_never_taken_for_an_acceptance(backend):
+    """Even one whose status is 0, as broken SMSCs send: the SMSC did not take the submit."""
+
+    async def scenario():
+        behaviour = SmscBehaviour(nack_submits=wire.ESME_ROK)
+        async with Scenario(backend, behaviour) as run:
+            created = await run.send("+14155550105")
+            view = await run.wait_for(created.sid, "failed", "sent")
+            assert (view.status, view.error_code) == ("failed", 30008)
+            assert "generic_nack" in view.error_message
+            assert run.sim.accepted == []
+
+    backend.run(scenario())
+
+
 def test_an_idle_link_is_kept_at_the_connectors_enquire_link_interval(backend):
     async def scenario():
         async with Scenario(backend, enquire_link_interval=1) as run:

@@ -169,6 +169,9 @@ class SmppChannel:
             return PartResult(
                 part.sequence, PartOutcome.AMBIGUOUS, detail=f"{exc} awaiting the answer"
             )
+        if answer.command_id == wire.GENERIC_NACK:
+            # The SMSC could not read the submit and took nothing, whatever the status says.
+            return self._refused(part.sequence, answer.status, nacked=True)
         if answer.status != wire.ESME_ROK:
             return self._refused(part.sequence, answer.status)
         message_id = answer.message_id
@@ -183,8 +186,8 @@ class SmppChannel:
             )
         return PartResult(part.sequence, PartOutcome.ACCEPTED, message_id)
 
-    def _refused(self, sequence: int, status: int) -> PartResult:
-        name = wire.status_name(status)
+    def _refused(self, sequence: int, status: int, *, nacked: bool = False) -> PartResult:
+        name = ("generic_nack " if nacked else "") + wire.status_name(status)
         if status == wire.ESME_RTHROTTLED:
             self._bucket.pause(1.0)
             return PartResult(sequence, PartOutcome.RETRY, detail="ESME_RTHROTTLED: slowing down")

@@ -276,6 +276,9 @@ class SmscSimulator:
         if not isinstance(submit, smpp34.SubmitSm):
             await session.send(wire.pdu(respond, wire.ESME_RSYSERR, sequence))
             return True
+        if self.behaviour.nack_submits is not None:
+            await session.send(wire.pdu(wire.GENERIC_NACK, self.behaviour.nack_submits, sequence))
+            return True
         if submit.destination_addr.endswith("9998"):
             await session.send(wire.pdu(respond, wire.ESME_RINVDSTADR, sequence))
             return True

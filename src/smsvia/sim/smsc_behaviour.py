@@ -27,6 +27,8 @@ class SmscBehaviour:
     answer_enquire_link: bool = True  # False: a link that looks up and answers nothing
     # How receipts and customers' texts come: one of DELIVERS_WITH.
     delivers_with: str = "deliver_sm"
+    # Answer every submit_sm with a generic_nack of this status (None: answer it).
+    nack_submits: int | None = None
 
 
 # deliver_sm with the text in short_message, as most SMSCs send; deliver_sm with it in the
