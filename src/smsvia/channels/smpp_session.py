@@ -259,14 +259,18 @@ class SmppSession:
         if stored is None:
             answer(wire.ESME_ROK)
         else:
-            asyncio.ensure_future(stored).add_done_callback(partial(self._answer_stored, answer))
+            answered = partial(self._answer_stored, kind, answer)
+            asyncio.ensure_future(stored).add_done_callback(answered)
 
-    def _answer_stored(self, answer: Callable[[int], None], stored: asyncio.Future[object]) -> None:
+    def _answer_stored(
+        self, kind: str, answer: Callable[[int], None], stored: asyncio.Future[object]
+    ) -> None:
         failure = None if stored.cancelled() else stored.exception()
         if stored.cancelled() or failure is not None:
             log.warning(
-                "connector %s: deliver_sm not stored (%s); the SMSC will offer it again",
+                "connector %s: %s not stored (%s); the SMSC will offer it again",
                 self.name,
+                kind,
                 failure or "cancelled",
             )
             answer(wire.ESME_RX_T_APPN)
