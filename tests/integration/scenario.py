@@ -30,9 +30,11 @@ class Scenario:
         behaviour: SmscBehaviour | None = None,
         connect_timeout: float = 10.0,
         webhook_config: WebhookConfig = QUICK_RETRIES,
+        dispatch_options: dict | None = None,
         **tenant_options,
     ):
         self.backend = backend
+        self.dispatch_options = dispatch_options or {}
         self.connect_timeout = connect_timeout
         self.webhook_config = webhook_config
         self.sim = SmscSimulator(behaviour=behaviour or SmscBehaviour(dlr_delay=0.02))
@@ -50,6 +52,7 @@ class Scenario:
             channel_factory=lambda name, config: SmppChannel(
                 name, replace(config, connect_timeout=self.connect_timeout)
             ),
+            **self.dispatch_options,
         )
         await self.dispatch.start()
         return self

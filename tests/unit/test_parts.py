@@ -1,6 +1,14 @@
 import pytest
 
-from smsvia.domain.encoding import parse_part, segment, text_from_parts, to_parts
+from smsvia.domain.encoding import (
+    check_text_coding,
+    parse_part,
+    sar_part,
+    segment,
+    text_from_parts,
+    text_with_gaps,
+    to_parts,
+)
 from smsvia.domain.encoding.parts import (
     DATA_CODING_DEFAULT,
     DATA_CODING_UCS2,
@@ -83,3 +91,38 @@ def test_latin1_and_ia5_payloads_decode():
 def test_binary_data_coding_is_not_text():
     with pytest.raises(UndecodableText, match="0x04"):
         Part(b"\x00", 0x04, 0, None, 1, 1).text()
+
+
+def test_a_part_split_inside_a_surrogate_pair_is_whole_once_joined():
+    payload = ("ab" + "😜").encode("utf-16-be")  # the emoji's two halves: octets 4-5, 6-7
+    first = Part(payload[:6], DATA_CODING_UCS2, 0, 5, 1, 2)
+    second = Part(payload[6:], DATA_CODING_UCS2, 0, 5, 2, 2)
+    assert text_from_parts([second, first]) == "ab😜"
+
+
+def test_sar_tlvs_place_a_part_and_must_agree():
+    part = sar_part(b"hello", DATA_CODING_DEFAULT, 0, 0x1234, 3, 2)
+    assert (part.reference, part.sequence, part.total, part.text()) == (0x1234, 2, 3, "hello")
+    with pytest.raises(UndecodableText, match="part 4 of 3"):
+        sar_part(b"hello", DATA_CODING_DEFAULT, 0, 1, 3, 4)
+    with pytest.raises(UndecodableText, match="empty"):
+        sar_part(b"hello", DATA_CODING_DEFAULT, 0, 1, None, 1)
+
+
+def test_only_text_codings_are_read():
+    check_text_coding(DATA_CODING_UCS2)
+    with pytest.raises(UndecodableText, match="0x04"):
+        check_text_coding(0x04)  # 8-bit binary: a ringtone, not a text
+
+
+def test_a_text_missing_parts_reads_with_a_gap_for_each_run_missing():
+    parts = to_parts(segment("a" * 153 + "b" * 153 + "c" * 153 + "d" * 10), reference=3)
+    assert text_with_gaps([parts[1], parts[2]], 4, "~") == "~" + "b" * 153 + "c" * 153 + "~"
+    assert text_with_gaps([parts[3], parts[0]], 4, "~") == "a" * 153 + "~" + "d" * 10
+
+
+def test_a_gap_inside_a_surrogate_pair_leaves_a_replacement_character():
+    payload = ("ab" + "😜" + "cd").encode("utf-16-be")
+    first = Part(payload[:6], DATA_CODING_UCS2, 0, 5, 1, 3)
+    third = Part(payload[8:], DATA_CODING_UCS2, 0, 5, 3, 3)
+    assert text_with_gaps([first, third], 3, "~") == "ab\ufffd~cd"

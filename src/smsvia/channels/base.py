@@ -70,7 +70,18 @@ class MessageHeard:
     text: str
 
 
-Inbound = ReceiptHeard | MessageHeard
+@dataclass(frozen=True, slots=True)
+class PartHeard:
+    """One part of a long inbound message (a concatenated SMS): the text exists only once
+    every part is in, wherever and in whatever order they come."""
+
+    connector: str
+    source: str
+    destination: str
+    part: Part  # its place (reference, sequence, total), coding and payload
+
+
+Inbound = ReceiptHeard | MessageHeard | PartHeard
 # Takes what a channel heard and returns an awaitable that ends once it is durable (a raise:
 # not stored). The channel answers the SMSC only then, so a crash before never loses it: the
 # SMSC offers it again.

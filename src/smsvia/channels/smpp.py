@@ -20,6 +20,7 @@ from smsvia.channels import smpp_wire as wire
 from smsvia.channels.base import (
     InboundHandler,
     MessageHeard,
+    PartHeard,
     PartOutcome,
     PartResult,
     ReceiptHeard,
@@ -27,13 +28,19 @@ from smsvia.channels.base import (
 )
 from smsvia.channels.smpp_session import BindRefused, Endpoint, SessionClosed, SmppSession
 from smsvia.channels.throttle import Throttle, TokenBucket
-from smsvia.domain.encoding import parse_part
+from smsvia.domain.encoding import check_text_coding, parse_part, sar_part
 from smsvia.domain.errors import DomainError
 from smsvia.domain.receipts import NotAReceipt, is_receipt, parse_receipt
 
 log = logging.getLogger(__name__)
 
 # Statuses worth trying again later; anything else unexpected is a refusal.
+# SMPP 3.4 §5.3.2.22–24: a long message's reference, parts and place, as TLVs.
+_SAR_TAGS = (
+    smpp34.TLV_SAR_MSG_REF_NUM,
+    smpp34.TLV_SAR_TOTAL_SEGMENTS,
+    smpp34.TLV_SAR_SEGMENT_SEQNUM,
+)
 _RETRY = {
     wire.ESME_RSYSERR,
     wire.ESME_RMSGQFUL,
@@ -272,7 +279,7 @@ class SmppChannel:
         assert self._on_inbound is not None, "started before binding"
         return self._on_inbound(heard)
 
-    def _heard(self, delivered: smpp34.DeliverSm) -> ReceiptHeard | MessageHeard:
+    def _heard(self, delivered: smpp34.DeliverSm) -> ReceiptHeard | MessageHeard | PartHeard:
         tlvs = {tlv.tag: tlv for tlv in delivered.tlvs}
         # SMPP 3.4 §5.3.2.32: the text is in short_message or in message_payload, never both
         # (a data_sm has only the latter).
@@ -287,10 +294,18 @@ class SmppChannel:
                 state.as_int() if state else None,
             )
             return ReceiptHeard(self.name, receipt, _e164(delivered.source_addr))
+        source, destination = _e164(delivered.source_addr), _e164(delivered.destination_addr)
         part = parse_part(content, delivered.data_coding, delivered.esm_class)
-        return MessageHeard(
-            self.name, _e164(delivered.source_addr), _e164(delivered.destination_addr), part.text()
-        )
+        sar = [tlvs.get(tag) for tag in _SAR_TAGS]
+        if part.total == 1 and all(sar):  # its place in the TLVs rather than in a header
+            reference, total, sequence = (tlv.as_int() for tlv in sar)
+            part = sar_part(
+                part.short_message, part.data_coding, part.esm_class, reference, total, sequence
+            )
+        if part.total == 1:
+            return MessageHeard(self.name, source, destination, part.text())
+        check_text_coding(part.data_coding)
+        return PartHeard(self.name, source, destination, part)
 
     async def _disconnect(self) -> None:
         session, self._session = self._session, None

@@ -8,12 +8,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
-from smsvia.channels.base import Inbound, MessageHeard, SmsChannel
+from smsvia.channels.base import Inbound, MessageHeard, PartHeard, SmsChannel
 from smsvia.channels.mm7 import Mm7Channel, Mm7Config
 from smsvia.channels.rcs import RbmChannel, RcsConfig
 from smsvia.channels.smpp import SmppChannel, SmppConfig
 from smsvia.dispatch.campaigns import CampaignRunner
-from smsvia.dispatch.inbound import InboundSms
+from smsvia.dispatch.inbound import LONG_TEXT_WAIT, InboundSms
 from smsvia.dispatch.rcs import RcsFlow
 from smsvia.dispatch.rcs_events import RcsEventProcessor
 from smsvia.dispatch.receipts import ReceiptProcessor
@@ -80,6 +80,9 @@ class Dispatch:
     # What is pruned after how long (SMSVIA_RETAIN_*), checked this often.
     retention: Retention = field(default_factory=Retention)
     retention_interval: float = 3600.0
+    # How long a customer's long text waits for missing parts, checked this often.
+    long_text_wait: float = LONG_TEXT_WAIT
+    long_text_interval: float = 10.0
 
     def __post_init__(self) -> None:
         config = replace(self.webhook_config, allow_private=self.allow_private_urls)
@@ -105,7 +108,9 @@ class Dispatch:
         self.receipts = ReceiptProcessor(self.store, self.tracker, self._connector_ids)
         # A restart takes over what its predecessor held before it claims anything.
         await self.take_over_dead_claims()
-        self.inbound = InboundSms(self.store, self.tracker, self.price_book)
+        self.inbound = InboundSms(
+            self.store, self.tracker, self.price_book, long_text_wait=self.long_text_wait
+        )
         await self._start_new_channels()
         self.worker = Worker(
             self.store,
@@ -153,6 +158,14 @@ class Dispatch:
             asyncio.create_task(
                 self._every(self.retention_interval, self._prune, "could not prune"),
                 name="retention",
+            ),
+            asyncio.create_task(
+                self._every(
+                    self.long_text_interval,
+                    self.inbound.receive_overdue,
+                    "could not receive overdue long texts",
+                ),
+                name="long-texts",
             ),
         ]
         if not await self.store.db.autovacuum():
@@ -257,7 +270,7 @@ class Dispatch:
         """What an SMSC sent us, a receipt or a message from a handset; the awaitable ends
         once it is stored (a plain function: no task a receipt)."""
         assert self.receipts is not None and self.inbound is not None
-        if isinstance(heard, MessageHeard):
+        if isinstance(heard, MessageHeard | PartHeard):
             return self.inbound.heard(heard)
         return self.receipts.heard(heard)
 

@@ -71,12 +71,16 @@ async def receive(
     extra_params: Mapping[str, str] | None = None,
     media: Sequence[Kept] = (),
     public_url: str = "",
+    segments: int | None = None,
 ) -> Message:
     """Store one inbound message and do what it asks (inside the caller's transaction).
 
     An MMS's `media` are already kept as files; they get their rows here, and the shop's
-    `sms_url` gets `MediaUrl0…` to fetch them from `public_url`."""
+    `sms_url` gets `MediaUrl0…` to fetch them from `public_url`. `segments`: the parts a
+    long SMS came in (else those its text would take)."""
     message = _inbound_row(store, number, handset, text, channel, now)
+    if segments is not None:
+        message.num_segments = segments
     message.num_media = len(media)
     if media:
         message.sid = ids.new_sid(ids.MEDIA_MESSAGE)

@@ -31,7 +31,14 @@ from smsvia.store.audiences import attribute_index, email_index, first_name_inde
 from smsvia.store.context import Store
 from smsvia.store.crypto import Cipher
 from smsvia.store.marketing_models import ConsentEvent, Contact
-from smsvia.store.models import Account, Connector, Message, RcsEvent, WebhookDelivery
+from smsvia.store.models import (
+    Account,
+    Connector,
+    InboundPart,
+    Message,
+    RcsEvent,
+    WebhookDelivery,
+)
 from smsvia.store.tracking_models import Order, ShortLink
 from smsvia.store.user_models import User
 
@@ -211,6 +218,11 @@ SUBJECTS: tuple[Subject, ...] = (
         follow=_links_follow,
     ),
     Subject(_of(RcsEvent), (Sealed("payload", "rcs_event.payload"),)),
+    Subject(
+        _of(InboundPart),
+        (Sealed("source", "inbound_part.source"), Sealed("payload", "inbound_part.payload")),
+        (Derived("source_index", "source", _phone),),
+    ),
     Subject(_of(WebhookDelivery), (Sealed("payload", "webhook.payload"),)),
 )
 

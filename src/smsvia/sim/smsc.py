@@ -28,6 +28,7 @@ from smsvia.sim.smsc_behaviour import (
     ID_STYLES,
     AcceptedSubmit,
     SmscBehaviour,
+    customer_text,
     delivery,
 )
 
@@ -156,13 +157,10 @@ class SmscSimulator:
             if session.bound:
                 await session.send(data)
 
-    async def deliver_mo(self, source: str, destination: str, text: str) -> None:
-        """A customer texts `destination` (GSM-7 text, one part)."""
-        from smsvia.domain.encoding import gsm7
-
-        await self._push(
-            _Pending(delivery(self.behaviour, source, destination, gsm7.encode(text)), None)
-        )
+    async def deliver_mo(self, source: str, destination: str, text: str, **parts) -> None:
+        """A customer texts `destination`; a long text comes in parts (`customer_text`)."""
+        for encoded in customer_text(self.behaviour, source, destination, text, **parts):
+            await self._push(_Pending(encoded, None))
 
     # -- connection handling -------------------------------------------------------------
 

@@ -4,12 +4,13 @@ records of each submit it accepted."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import smpp34
 
 from smsvia.channels import smpp_wire as wire
+from smsvia.domain.encoding import segment, to_parts
 
 
 @dataclass
@@ -68,6 +69,7 @@ def delivery(
     content: bytes,
     esm_class: int = 0,
     tlvs: list[smpp34.Tlv] | None = None,
+    data_coding: int = 0,
 ) -> bytes:
     """A receipt or a customer's text as `behaviour.delivers_with` says (its sequence number
     a placeholder)."""
@@ -77,7 +79,13 @@ def delivery(
         content = b""
     if behaviour.delivers_with != "data_sm":
         pdu = smpp34.DeliverSm(
-            source, destination, content, esm_class=esm_class, tlvs=tlvs, sequence_number=1
+            source,
+            destination,
+            content,
+            esm_class=esm_class,
+            data_coding=data_coding,
+            tlvs=tlvs,
+            sequence_number=1,
         )
         return pdu.encode()
     body = b"".join(
@@ -85,8 +93,53 @@ def delivery(
             wire.c_string(""),  # service_type
             bytes([1, 1]) + wire.c_string(source),
             bytes([1, 1]) + wire.c_string(destination),
-            bytes([esm_class, 0, 0]),  # registered_delivery, data_coding
+            bytes([esm_class, 0, data_coding]),  # esm_class, registered_delivery, data_coding
             *(wire.tlv(tlv.tag, tlv.value) for tlv in tlvs),
         ]
     )
     return wire.pdu(wire.DATA_SM, 0, 1, body)
+
+
+def customer_text(
+    behaviour: SmscBehaviour,
+    source: str,
+    destination: str,
+    text: str,
+    *,
+    reference: int = 1,
+    order: Sequence[int] | None = None,
+    sar: bool = False,
+) -> list[bytes]:
+    """What a customer's text becomes: one delivery, or one a part when it is long (the
+    part's place in a concatenation header, or with `sar` in sar_* TLVs). `order` lists the
+    parts to deliver by number: a number twice is a part offered twice, one left out a part
+    that never comes. A header carries the reference's low octet; sar_* TLVs all 16 bits."""
+    parts = to_parts(segment(text), reference & 0xFF)
+    chosen = [parts[number - 1] for number in (order or range(1, len(parts) + 1))]
+    if not sar or len(parts) == 1:
+        return [
+            delivery(
+                behaviour,
+                source,
+                destination,
+                part.short_message,
+                part.esm_class,
+                data_coding=part.data_coding,
+            )
+            for part in chosen
+        ]
+    return [
+        delivery(
+            behaviour,
+            source,
+            destination,
+            part.payload,
+            tlvs=[
+                smpp34.Tlv(smpp34.TLV_SAR_MSG_REF_NUM, reference.to_bytes(2, "big")),
+                smpp34.Tlv(smpp34.TLV_SAR_TOTAL_SEGMENTS, bytes([part.total])),
+                smpp34.Tlv(smpp34.TLV_SAR_SEGMENT_SEQNUM, bytes([part.sequence])),
+            ],
+            data_coding=part.data_coding,
+        )
+        for part in chosen
+    ]

@@ -328,3 +328,41 @@ class RcsEvent(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)  # sealed event JSON (user text inside)
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
+
+
+class InboundPart(Base):
+    """One part of a long text from a customer, kept until the rest of it comes
+    (services/inbound_parts.py), then joined into one inbound message.
+
+    Stored before the SMSC hears that we have it, like every inbound message. Joined parts
+    stay a while (`received_as` set), so a part offered again after its text was received
+    (its answer lost to a crash) finds its place taken and changes nothing.
+    """
+
+    __tablename__ = "inbound_parts"
+    __table_args__ = (
+        # Where a part belongs: this customer's text with this reference to this number.
+        Index(
+            "uq_inbound_parts_place",
+            "destination",
+            "source_index",
+            "reference",
+            "total",
+            "sequence",
+            unique=True,
+        ),
+        Index("ix_inbound_parts_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    destination: Mapped[str] = mapped_column(String(32))  # our number
+    source: Mapped[bytes] = mapped_column(LargeBinary)  # sealed E.164 of the customer
+    source_index: Mapped[str] = mapped_column(String(40))  # its blind index
+    reference: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    sequence: Mapped[int] = mapped_column(Integer)
+    data_coding: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # sealed: the part's octets, in hex
+    connector: Mapped[str] = mapped_column(String(64))  # the connector it came on
+    received_at: Mapped[datetime]
+    received_as: Mapped[str | None] = mapped_column(String(34))  # the message it became

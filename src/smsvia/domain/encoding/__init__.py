@@ -1,6 +1,14 @@
 """SMS text encoding: GSM-7 or UCS-2, segments, and the SMPP parts they become."""
 
-from smsvia.domain.encoding.parts import Part, parse_part, text_from_parts, to_parts
+from smsvia.domain.encoding.parts import (
+    Part,
+    check_text_coding,
+    parse_part,
+    sar_part,
+    text_from_parts,
+    text_with_gaps,
+    to_parts,
+)
 from smsvia.domain.encoding.segments import (
     LIMITS,
     MAX_BODY_CHARACTERS,
@@ -21,8 +29,11 @@ __all__ = [
     "Segmentation",
     "Ucs2Character",
     "check_body",
+    "check_text_coding",
     "parse_part",
+    "sar_part",
     "segment",
     "text_from_parts",
+    "text_with_gaps",
     "to_parts",
 ]

@@ -118,6 +118,28 @@ def parse_part(short_message: bytes, data_coding: int, esm_class: int) -> Part:
     return Part(short_message, data_coding, esm_class, reference, sequence, total)
 
 
+def sar_part(
+    content: bytes,
+    data_coding: int,
+    esm_class: int,
+    reference: int | None,
+    total: int | None,
+    sequence: int | None,
+) -> Part:
+    """A received part whose place SMPP's sar_* TLVs give instead of a header (§5.3.2.22–24)."""
+    if reference is None or total is None or sequence is None:
+        raise UndecodableText("a sar_* TLV is empty")
+    if not 1 <= sequence <= total:
+        raise UndecodableText(f"part {sequence} of {total} is not a valid concatenation")
+    return Part(content, data_coding, esm_class, reference, sequence, total)
+
+
+def check_text_coding(data_coding: int) -> None:
+    """UndecodableText unless `data_coding` is one of the text codings we read."""
+    if data_coding != DATA_CODING_DEFAULT and data_coding not in _CODECS:
+        raise UndecodableText(f"data_coding 0x{data_coding:02X} is not a text coding")
+
+
 def text_from_parts(parts: Iterable[Part]) -> str:
     """The whole text of a message from all its parts, in any order."""
     ordered = sorted(parts, key=lambda part: part.sequence)
@@ -132,6 +154,44 @@ def text_from_parts(parts: Iterable[Part]) -> str:
         # A surrogate pair is only whole once the parts are joined.
         return _decode_utf16(b"".join(part.payload for part in ordered))
     return "".join(part.text() for part in ordered)
+
+
+def text_with_gaps(parts: Iterable[Part], total: int, gap: str) -> str:
+    """What came of a message some of whose parts never did: the runs of parts that follow
+    one another, decoded as far as they can be (U+FFFD where not), `gap` for each run
+    missing."""
+    ordered = sorted({part.sequence: part for part in parts}.values(), key=_place)
+    pieces: list[str] = []
+    run: list[Part] = []
+    expected = 1
+    for part in ordered:
+        if part.sequence != expected:
+            pieces += [_lenient(run), gap]
+            run = []
+        run.append(part)
+        expected = part.sequence + 1
+    pieces.append(_lenient(run))
+    if expected <= total:
+        pieces.append(gap)
+    return "".join(pieces)
+
+
+def _place(part: Part) -> int:
+    return part.sequence
+
+
+def _lenient(run: list[Part]) -> str:
+    if not run:
+        return ""
+    if run[0].data_coding == DATA_CODING_UCS2:
+        return b"".join(part.payload for part in run).decode("utf-16-be", errors="replace")
+    pieces = []
+    for part in run:
+        try:
+            pieces.append(part.text())
+        except UndecodableText:
+            pieces.append("\ufffd")
+    return "".join(pieces)
 
 
 _CODECS = {DATA_CODING_IA5: "ascii", DATA_CODING_LATIN1: "latin-1", DATA_CODING_UCS2: "utf-16-be"}
