@@ -182,15 +182,22 @@ async def part_comes(backend, shop, part) -> str | None:
     return None if message is None else store.cipher.open(message.body, "message.body")
 
 
-def test_a_text_begun_under_the_old_key_is_finished_during_a_rotation(settings):
-    old, new = settings.master_key.get_secret_value(), new_key()
-    first, second, third = to_parts(segment(LONG), reference=4)
+def begun_under_the_old_key(settings, *parts):
+    """(old key, new key, shop) once these parts of a text came under the old key."""
+    old = settings.master_key.get_secret_value()
     before = keyed(settings, old)
     try:
         shop = before.tenant()
-        assert before.run(part_comes(before, shop, first)) is None
+        for part in parts:
+            assert before.run(part_comes(before, shop, part)) is None
     finally:
         before.close()
+    return old, new_key(), shop
+
+
+def test_a_text_begun_under_the_old_key_is_finished_during_a_rotation(settings):
+    first, second, third = to_parts(segment(LONG), reference=4)
+    old, new, shop = begun_under_the_old_key(settings, first)
     ring = keyed(settings, new, old)  # the new key first: new parts are indexed with it
     try:
         assert ring.run(part_comes(ring, shop, second)) is None
@@ -200,15 +207,8 @@ def test_a_text_begun_under_the_old_key_is_finished_during_a_rotation(settings):
 
 
 def test_a_rotation_re_keys_the_parts_still_waiting(settings):
-    old, new = settings.master_key.get_secret_value(), new_key()
     first, second, third = to_parts(segment(LONG), reference=4)
-    before = keyed(settings, old)
-    try:
-        shop = before.tenant()
-        assert before.run(part_comes(before, shop, first)) is None
-        assert before.run(part_comes(before, shop, second)) is None
-    finally:
-        before.close()
+    old, new, shop = begun_under_the_old_key(settings, first, second)
     ring = keyed(settings, new, old)
     try:
         report = ring.run(key_rotation.rotate(ring.store))
