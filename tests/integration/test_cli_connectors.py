@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 
+from tests.integration.test_smpp_session import certificate
 from tests.processes import SMSVIA
 
 
@@ -74,3 +75,26 @@ def test_bad_connector_changes_are_refused_in_one_line(backend, settings):
     missing = smsvia(settings, "connectors", "update", "smpp", "nope", "--tps", "5")
     assert missing.returncode != 0 and "'nope' not found" in missing.stderr
     assert listed(settings)["c1"]["receipt_ids"] == "auto"
+
+
+def test_a_tls_ca_file_is_checked_kept_whole_and_dropped_with_an_empty_value(
+    backend, settings, tmp_path
+):
+    cert, _key = certificate(tmp_path)
+    add = ["connectors", "add", "smpp", "private", "--host", "127.0.0.1", "--port", "3550"]
+    login = ["--system-id", "shop", "--password", "pw"]
+    for args, said in [
+        (["--tls-ca", cert], "--tls-ca needs --tls"),
+        (["--tls", "--tls-ca", str(tmp_path / "none.pem")], "not a readable PEM file"),
+        (["--tls", "--tls-ca", _key], "not a readable PEM file"),
+    ]:
+        refused = smsvia(settings, *add, *login, *args)
+        assert refused.returncode != 0 and said in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+    relative = os.path.relpath(cert)  # kept as a path a worker started elsewhere finds
+    added = smsvia(settings, *add, *login, "--tls", "--tls-ca", relative)
+    assert added.returncode == 0, added.stderr
+    assert listed(settings)["private"]["tls_ca"] == cert
+    cleared = smsvia(settings, "connectors", "update", "smpp", "private", "--tls-ca", "")
+    assert cleared.returncode == 0, cleared.stderr
+    assert listed(settings)["private"]["tls_ca"] is None

@@ -63,6 +63,7 @@ class SmppConfig:
     tps: int = 50
     window: int = 10
     tls: bool = False
+    tls_ca: str | None = None  # CA certificates (PEM) to trust instead of the system's
     system_type: str = ""
     connect_timeout: float = 10.0
     response_timeout: float = 30.0
@@ -238,6 +239,7 @@ class SmppChannel:
             config.password,
             system_type=config.system_type,
             tls=config.tls,
+            tls_ca=config.tls_ca,
         )
         try:
             session = await SmppSession.open(

@@ -75,6 +75,7 @@ class Endpoint:
     password: str
     system_type: str = ""
     tls: bool = False
+    tls_ca: str | None = None  # None: the system's trust store (or SSL_CERT_FILE)
 
 
 class SmppSession:
@@ -119,7 +120,7 @@ class SmppSession:
             enquire_link_interval=enquire_link_interval,
         )
         loop = asyncio.get_running_loop()
-        context = ssl.create_default_context() if endpoint.tls else None
+        context = ssl.create_default_context(cafile=endpoint.tls_ca) if endpoint.tls else None
         try:
             async with asyncio.timeout(connect_timeout):
                 await loop.create_connection(

@@ -27,6 +27,17 @@ RECEIPT_IDS_HELP = (
 )
 
 
+TLS_CA_HELP = (
+    "PEM file of the CA certificates that vouch for the SMSC (a private CA, a self-signed "
+    "SMSC), trusted instead of the system's trust store."
+)
+
+
+def _ca_file(value: str | None) -> str | None:
+    """The CA file as workers started elsewhere find it; "" or None: none."""
+    return str(Path(value).resolve()) if value else None
+
+
 @connectors_add_app.command("smpp")
 def connectors_add_smpp(
     name: Annotated[str, typer.Argument(help="The connector's name.")],
@@ -41,6 +52,7 @@ def connectors_add_smpp(
     enquire_link_interval: Annotated[
         int, typer.Option("--enquire-link-interval", help=ENQUIRE_LINK_HELP)
     ] = 30,
+    tls_ca: Annotated[str | None, typer.Option("--tls-ca", help=TLS_CA_HELP)] = None,
 ) -> None:
     """Add an SMPP 3.4 connection to an SMSC (bound as transceiver)."""
     from smsvia.services.senders import SmppSettings, add_smpp_connector
@@ -54,6 +66,7 @@ def connectors_add_smpp(
         tls=tls,
         receipt_ids=receipt_ids,
         enquire_link_interval=enquire_link_interval,
+        tls_ca=_ca_file(tls_ca),
     )
     info = with_runtime(lambda runtime: add_smpp_connector(runtime.store, name, settings, password))
     console.print(f"connector {info.name} (smpp {host}:{port}) added", highlight=False)
@@ -75,6 +88,9 @@ def connectors_update_smpp(
     enquire_link_interval: Annotated[
         int | None, typer.Option("--enquire-link-interval", help=ENQUIRE_LINK_HELP)
     ] = None,
+    tls_ca: Annotated[
+        str | None, typer.Option("--tls-ca", help=TLS_CA_HELP + ' "" goes back to it.')
+    ] = None,
 ) -> None:
     """Change an SMPP connector: only the options given change. Workers take --receipt-ids
     within seconds, the connection's settings when they restart."""
@@ -91,6 +107,8 @@ def connectors_update_smpp(
         "enquire_link_interval": enquire_link_interval,
     }
     changes = {key: value for key, value in given.items() if value is not None}
+    if tls_ca is not None:
+        changes["tls_ca"] = _ca_file(tls_ca)
     if not changes and password is None:
         raise CliError("nothing to change: give at least one option (see --help)")
     info = with_runtime(

@@ -249,6 +249,7 @@ class Dispatch:
                 tps=int(settings.get("tps", 50)),
                 window=int(settings.get("window", 10)),
                 tls=bool(settings.get("tls", False)),
+                tls_ca=settings.get("tls_ca"),
                 system_type=settings.get("system_type", ""),
                 enquire_link_interval=float(settings.get("enquire_link_interval", 30)),
                 throttle=self._shared_throttle(connector.id, int(settings.get("tps", 50))),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import ssl
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,9 @@ class SmppSettings:
     receipt_ids: ReceiptIds = ReceiptIds.AUTO
     # Seconds of silence from the SMSC before an enquire_link; Kannel's enquire-link-interval.
     enquire_link_interval: int = 30
+    # PEM file of the CAs that vouch for the SMSC's certificate instead of the system's trust
+    # store (a private CA, a self-signed SMSC); Kannel's ssl-trusted-ca-file. Absolute.
+    tls_ca: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +57,7 @@ class SmppSettings:
             "system_type": self.system_type,
             "receipt_ids": str(self.receipt_ids),
             "enquire_link_interval": self.enquire_link_interval,
+            "tls_ca": self.tls_ca,
         }
 
     @classmethod
@@ -303,6 +308,22 @@ def _check_smpp(settings: SmppSettings, password: str) -> None:
             code=21100,
             field="receipt_ids",
         )
+    if settings.tls_ca is not None:
+        _check_tls_ca(settings)
+
+
+def _check_tls_ca(settings: SmppSettings) -> None:
+    """The CA file must be PEM certificates, read now rather than at the first bind."""
+    if not settings.tls:
+        raise InvalidParameter("--tls-ca needs --tls", code=21100, field="tls_ca")
+    try:
+        ssl.create_default_context(cafile=settings.tls_ca)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise InvalidParameter(
+            f"--tls-ca {settings.tls_ca}: not a readable PEM file of CA certificates ({exc})",
+            code=21100,
+            field="tls_ca",
+        ) from exc
 
 
 def _check_http_url(url: str, field: str) -> None:
