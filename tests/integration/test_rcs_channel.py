@@ -6,8 +6,10 @@ import asyncio
 import base64
 import http.server
 import json
+import logging
 import socket
 import threading
+from dataclasses import replace
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -241,3 +243,31 @@ class _TokenEndpoint:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_failing_capability_checks_are_said_once_a_minute_not_once_a_message(caplog):
+    async def main():
+        sim = RbmSimulator()
+        await sim.start()
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+            down = f"http://127.0.0.1:{closed.getsockname()[1]}"
+            channel = RbmChannel("rbm", RcsConfig(down, "agent-1", timeout=0.3))
+            try:
+                answers = [await channel.capable(CAPABLE) for _ in range(30)]
+                channel.config = replace(channel.config, base_url=sim.base_url)
+                answers.append(await channel.capable(CAPABLE))
+                channel.config = replace(channel.config, base_url=down)
+                answers.append(await channel.capable(OFFLINE))
+                return answers
+            finally:
+                await channel.close()
+                await sim.stop()
+
+    with caplog.at_level(logging.INFO, logger="smsvia.channels.rcs"):
+        answers = asyncio.run(main())
+    assert answers == [None] * 30 + [True, None]
+    said = [(record.levelname, record.getMessage()) for record in caplog.records]
+    assert [level for level, _ in said] == ["WARNING", "INFO", "WARNING"]
+    assert said[0][1].startswith("RBM capability checks fail on rbm: ConnectError")
+    assert said[1][1] == "RBM capability checks on rbm answer again"

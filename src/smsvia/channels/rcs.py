@@ -60,6 +60,7 @@ class RbmChannel:
         self._http = HttpPool(concurrency=config.concurrency, timeout=config.timeout)
         self._capable: dict[str, tuple[float, bool]] = {}
         self._token = _ServiceAccountToken(config.credentials_file)
+        self._trouble = _Trouble(name)
 
     async def capable(self, msisdn: str) -> bool | None:
         """Whether the phone takes RCS; None when the platform could not say."""
@@ -73,11 +74,12 @@ class RbmChannel:
                 params={"requestId": str(uuid.uuid4()), "agentId": self.config.agent_id},
             )
         except (Unreached, Unanswered) as exc:
-            log.warning("RBM capability check for a number failed on %s: %s", self.name, exc)
+            self._trouble.failed(str(exc))
             return None
         if answer.status not in (200, 404):
-            log.warning("RBM capability check answered %s on %s", answer.status, self.name)
+            self._trouble.failed(f"HTTP {answer.status}")
             return None
+        self._trouble.over()
         capable = answer.status == 200
         if len(self._capable) > 100_000:
             self._capable.clear()
@@ -131,6 +133,33 @@ class RbmChannel:
             headers["Authorization"] = f"Bearer {token}"
         url = self.config.base_url.rstrip("/") + path
         return await self._http.request(method, url, headers=headers, **options)
+
+
+class _Trouble:
+    """Failing capability checks, said in the log when they begin, then once a minute with
+    how many failed meanwhile, and when they answer again: not once a message, which at a
+    campaign's pace would flood the log while RBM is down."""
+
+    EVERY = 60.0  # seconds
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._said_at: float | None = None  # None: no trouble
+        self._unsaid = 0
+
+    def failed(self, why: str) -> None:
+        now = time.monotonic()
+        if self._said_at is not None and now - self._said_at < self.EVERY:
+            self._unsaid += 1
+            return
+        more = f" ({self._unsaid} more failed in the last minute)" if self._unsaid else ""
+        log.warning("RBM capability checks fail on %s: %s%s", self.name, why, more)
+        self._said_at, self._unsaid = now, 0
+
+    def over(self) -> None:
+        if self._said_at is not None:
+            log.info("RBM capability checks on %s answer again", self.name)
+            self._said_at, self._unsaid = None, 0
 
 
 class _ServiceAccountToken:
