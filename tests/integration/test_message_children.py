@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from alembic import command
 from sqlalchemy import func, inspect, select
 
@@ -10,7 +12,9 @@ from smsvia.services.clock import utcnow
 from smsvia.services.message_views import delete_message
 from smsvia.services.messages import SendRequest, send_message
 from smsvia.services.quote import load_price_book
-from smsvia.store import schema
+from smsvia.sim.smsc import SmscBehaviour
+from smsvia.store import messages as queries
+from smsvia.store import outbox, schema
 from smsvia.store.models import (
     Message,
     MessageEvent,
@@ -161,3 +165,33 @@ async def every_count(store) -> dict[str, int]:
             table.__tablename__: await session.scalar(select(func.count()).select_from(table))
             for table in (Message, MessageEvent, MessagePart, WebhookDelivery, WebhookAttempt)
         }
+
+
+def test_a_message_deleted_while_its_receipt_is_matched_holds_up_no_other(
+    backend, monkeypatch, caplog
+):
+    async def run():
+        async with Scenario(backend, SmscBehaviour(dlr_delay=0.5)) as sc:
+            gone = await sc.send("+14155550100")
+            kept = await sc.send("+14155550101")
+            for message in (gone, kept):
+                await sc.wait_for(message.sid, "sent")
+            (gone_id,) = await message_ids(backend, gone.sid)
+            locking = outbox.messages_for_update
+
+            async def deleted_before_locked(session, ids):
+                """As a DELETE that commits after the receipt found the part and before it
+                locks the message leaves it."""
+                if gone_id in ids:
+                    await queries.delete_message(session, gone_id)
+                return await locking(session, ids)
+
+            monkeypatch.setattr(outbox, "messages_for_update", deleted_before_locked)
+            kept_view = await sc.wait_for(kept.sid, "delivered", timeout=5)
+            return kept_view.status, await children(backend, gone_id)
+
+    with caplog.at_level(logging.ERROR):
+        status, gone = backend.run(run())
+    assert status == "delivered"
+    assert gone == {"timeline": 0, "parts": 0, "callbacks": 0, "attempts": 0}
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]

@@ -229,11 +229,12 @@ class ReceiptProcessor:
         by_id = {part.id: part for group in parts.values() for part in group}
         for row in rows:
             matched = found.get(row.id)
-            if matched is None:
+            # Gone since it was found: its message was deleted meanwhile, nothing to settle.
+            part = by_id.get(matched.id) if matched is not None else None
+            message = messages.get(part.message_id) if part is not None else None
+            if part is None or message is None:
                 metrics.RECEIPTS.labels("unmatched").inc()
                 continue
-            part = by_id[matched.id]
-            message = messages[part.message_id]
             if part.status in ("delivered", "undelivered"):
                 metrics.RECEIPTS.labels("repeated").inc()
                 continue
