@@ -29,6 +29,7 @@ class Scenario:
         backend,
         behaviour: SmscBehaviour | None = None,
         connect_timeout: float = 10.0,
+        response_timeout: float = 30.0,
         webhook_config: WebhookConfig = QUICK_RETRIES,
         dispatch_options: dict | None = None,
         **tenant_options,
@@ -36,6 +37,7 @@ class Scenario:
         self.backend = backend
         self.dispatch_options = dispatch_options or {}
         self.connect_timeout = connect_timeout
+        self.response_timeout = response_timeout
         self.webhook_config = webhook_config
         self.sim = SmscSimulator(behaviour=behaviour or SmscBehaviour(dlr_delay=0.02))
         self.tenant_options = tenant_options
@@ -50,7 +52,12 @@ class Scenario:
             worker_config=FAST,
             webhook_config=self.webhook_config,
             channel_factory=lambda name, config: SmppChannel(
-                name, replace(config, connect_timeout=self.connect_timeout)
+                name,
+                replace(
+                    config,
+                    connect_timeout=self.connect_timeout,
+                    response_timeout=self.response_timeout,
+                ),
             ),
             **self.dispatch_options,
         )

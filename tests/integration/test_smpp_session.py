@@ -17,7 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from smsvia.channels import smpp_wire as wire
-from smsvia.channels.base import MessageHeard, PartOutcome, ReceiptHeard, SmsSubmission
+from smsvia.channels.base import (
+    AnsweredLate,
+    MessageHeard,
+    PartOutcome,
+    ReceiptHeard,
+    SmsSubmission,
+)
 from smsvia.channels.smpp import SmppChannel, SmppConfig
 from smsvia.dispatch.runner import Dispatch
 from smsvia.domain.encoding import segment, to_parts
@@ -103,6 +109,38 @@ def test_a_receipt_is_acknowledged_once_stored_not_before():
             stored.set_result(None)
             await until(lambda: sim.receipts_acknowledged == 1, "the acknowledgement")
             assert sim.deliveries_refused == 0
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("refuse_with", "outcome", "smsc_id"),
+    [(None, PartOutcome.ACCEPTED, True), (wire.ESME_RINVDSTADR, PartOutcome.REJECTED, False)],
+)
+def test_an_answer_after_the_timeout_is_handed_on_once_as_what_became_of_the_part(
+    refuse_with, outcome, smsc_id
+):
+    async def scenario():
+        handler = Handler()
+        behaviour = {"respond_after": 0.4, "dlr_delay": 5, "refuse_with": refuse_with}
+        async with smsc(**behaviour) as sim, bound(sim, handler, response_timeout=0.1) as channel:
+            parts = to_parts(segment("Your order has shipped"), 1)
+            submission = SmsSubmission("SMlate", "+15005550006", "+14155550100", parts)
+            (given_up,) = await channel.submit(submission)
+            assert given_up.outcome == PartOutcome.AMBIGUOUS
+            heard, recorded = await handler.next(1)
+            recorded.set_result(None)
+            assert isinstance(heard, AnsweredLate)
+            assert (heard.connector, heard.reference) == ("smsc", "SMlate")
+            assert (heard.result.sequence, heard.result.outcome) == (1, outcome)
+            ids = [submit.message_id for submit in sim.accepted]
+            assert [heard.result.smsc_message_id] == (ids if smsc_id else [None])
+            await settle()
+            assert len(handler.heard) == 1
+            # The session went on: the next submit is answered in time, as itself.
+            if refuse_with is None:
+                sim.behaviour.respond_after = 0
+                assert await submit_one(channel) == sim.accepted[-1].message_id
 
     asyncio.run(scenario())
 

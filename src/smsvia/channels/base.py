@@ -81,7 +81,17 @@ class PartHeard:
     part: Part  # its place (reference, sequence, total), coding and payload
 
 
-Inbound = ReceiptHeard | MessageHeard | PartHeard
+@dataclass(frozen=True, slots=True)
+class AnsweredLate:
+    """The SMSC's answer to a submit it was given up on (no answer within the response
+    timeout, so its part was left ambiguous): what really became of that part."""
+
+    connector: str
+    reference: str  # the message SID, as in SmsSubmission
+    result: PartResult
+
+
+Inbound = ReceiptHeard | MessageHeard | PartHeard | AnsweredLate
 # Takes what a channel heard and returns an awaitable that ends once it is durable (a raise:
 # not stored). The channel answers the SMSC only then, so a crash before never loses it: the
 # SMSC offers it again.

@@ -1,7 +1,8 @@
 """SMPP 3.4 channel: our session on smpp34's codec (smpp_session.py) behind the adapter.
 
 The adapter adds the window of unanswered submits, the TPS limit, reconnecting with backoff,
-mapping command statuses to outcomes, and telling a lost answer (ambiguous) from a refusal.
+mapping command statuses to outcomes, and telling a lost answer (ambiguous) from a refusal;
+an answer that comes after the part was given up on is handed on as `AnsweredLate`.
 The rest of the server sees `submit`, `close` and domain results, never PDUs.
 """
 
@@ -13,11 +14,13 @@ import logging
 import ssl
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from functools import partial
 
 import smpp34
 
 from smsvia.channels import smpp_wire as wire
 from smsvia.channels.base import (
+    AnsweredLate,
     InboundHandler,
     MessageHeard,
     PartHeard,
@@ -26,7 +29,13 @@ from smsvia.channels.base import (
     ReceiptHeard,
     SmsSubmission,
 )
-from smsvia.channels.smpp_session import BindRefused, Endpoint, SessionClosed, SmppSession
+from smsvia.channels.smpp_session import (
+    Answer,
+    BindRefused,
+    Endpoint,
+    SessionClosed,
+    SmppSession,
+)
 from smsvia.channels.throttle import Throttle, TokenBucket
 from smsvia.domain.encoding import check_text_coding, parse_part, sar_part
 from smsvia.domain.errors import DomainError
@@ -88,6 +97,7 @@ class SmppChannel:
         self.binds = 0
         self.last_error: str | None = None
         self._warned_unnumbered = False
+        self._recording_late: set[asyncio.Future[None]] = set()
 
     @property
     def connected(self) -> bool:
@@ -121,6 +131,8 @@ class SmppChannel:
 
     async def close(self) -> None:
         self._closed = True
+        for recording in list(self._recording_late):
+            recording.cancel()  # the part stays ambiguous: its receipt is matched by handset
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -168,6 +180,7 @@ class SmppChannel:
                     esm_class=part.esm_class,
                     data_coding=part.data_coding,
                     registered_delivery=1 if submission.want_receipt else 0,
+                    late=partial(self._answered_late, submission.reference, part.sequence),
                 )
         except TimeoutError:
             return PartResult(part.sequence, PartOutcome.AMBIGUOUS, detail="no submit_sm_resp")
@@ -177,11 +190,15 @@ class SmppChannel:
             return PartResult(
                 part.sequence, PartOutcome.AMBIGUOUS, detail=f"{exc} awaiting the answer"
             )
+        return self._outcome(part.sequence, answer)
+
+    def _outcome(self, sequence: int, answer: Answer) -> PartResult:
+        """What the SMSC's answer to a part's submit_sm makes of it."""
         if answer.command_id == wire.GENERIC_NACK:
             # The SMSC could not read the submit and took nothing, whatever the status says.
-            return self._refused(part.sequence, answer.status, nacked=True)
+            return self._refused(sequence, answer.status, nacked=True)
         if answer.status != wire.ESME_ROK:
-            return self._refused(part.sequence, answer.status)
+            return self._refused(sequence, answer.status)
         message_id = answer.message_id
         # ESME_ROK and no id: the SMSC has it, so it is sent all the same (never failed, never
         # sent again); only its receipt can never be matched. Said once per connector.
@@ -192,7 +209,40 @@ class SmppChannel:
                 "receipts cannot be matched",
                 self.name,
             )
-        return PartResult(part.sequence, PartOutcome.ACCEPTED, message_id)
+        return PartResult(sequence, PartOutcome.ACCEPTED, message_id)
+
+    def _answered_late(self, reference: str, sequence: int, answer: Answer) -> None:
+        """The answer to a submit given up on (its part left ambiguous) came after all:
+        handed on, so the part's doubt is settled (dispatch/late_answers.py)."""
+        result = self._outcome(sequence, answer)
+        accepted = result.outcome == PartOutcome.ACCEPTED
+        said = f"accepted as {result.smsc_message_id}" if accepted else result.detail
+        log.info(
+            "connector %s: %s part %d answered after the timeout: %s",
+            self.name,
+            reference,
+            sequence,
+            said,
+        )
+        if self._on_inbound is None:
+            return
+        recording = asyncio.ensure_future(
+            self._on_inbound(AnsweredLate(self.name, reference, result))
+        )
+        self._recording_late.add(recording)
+        recording.add_done_callback(partial(self._recorded_late, reference, sequence))
+
+    def _recorded_late(self, reference: str, sequence: int, done: asyncio.Future[None]) -> None:
+        self._recording_late.discard(done)
+        if not done.cancelled() and done.exception() is not None:
+            log.warning(
+                "connector %s: the late answer to %s part %d was not recorded (%s); its "
+                "receipt is matched by handset",
+                self.name,
+                reference,
+                sequence,
+                done.exception(),
+            )
 
     def _refused(self, sequence: int, status: int, *, nacked: bool = False) -> PartResult:
         name = ("generic_nack " if nacked else "") + wire.status_name(status)

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 DeliverHandler = Callable[[smpp34.DeliverSm], Awaitable[object] | None]
 
 _CREDENTIALS = {wire.ESME_RBINDFAIL, wire.ESME_RINVPASWD, wire.ESME_RINVSYSID}
+# Submits given up on whose answer may still come, at most (the oldest are forgotten first).
+_LATE_KEPT = 10_000
 
 
 class SessionClosed(ConnectionError):
@@ -95,6 +97,8 @@ class SmppSession:
         self._enquire_link_interval = enquire_link_interval
         self._transport: asyncio.Transport | None = None
         self._pending: dict[int, asyncio.Future[Answer]] = {}
+        # Submits their sender stopped waiting for, by sequence: what to do if answered.
+        self._late: dict[int, Callable[[Answer], None]] = {}
         self._sequence = 0
         self._last_heard = time.monotonic()
         self._keepalive: asyncio.Task[None] | None = None
@@ -141,14 +145,22 @@ class SmppSession:
         return self._transport is not None and not self.closed.done()
 
     async def submit_sm(
-        self, source_addr: str, destination_addr: str, short_message: bytes, **fields: int
+        self,
+        source_addr: str,
+        destination_addr: str,
+        short_message: bytes,
+        *,
+        late: Callable[[Answer], None] | None = None,
+        **fields: int,
     ) -> Answer:
-        """Raises SessionClosed if the session ends first (see `written`)."""
+        """Raises SessionClosed if the session ends first (see `written`). If the caller
+        stops waiting (a timeout) and the answer comes after all, on this session, it goes
+        to `late`."""
         sequence = self._next_sequence()
         encoded = smpp34.SubmitSm(
             source_addr, destination_addr, short_message, sequence_number=sequence, **fields
         ).encode()
-        return await self._exchange(sequence, encoded)
+        return await self._exchange(sequence, encoded, late)
 
     async def request(self, command_id: int, body: bytes = b"") -> Answer:
         sequence = self._next_sequence()
@@ -176,11 +188,13 @@ class SmppSession:
         sequence = self._sequence
         while True:
             sequence = sequence % 0x7FFFFFFF + 1
-            if sequence not in self._pending:
+            if sequence not in self._pending and sequence not in self._late:
                 self._sequence = sequence
                 return sequence
 
-    async def _exchange(self, sequence: int, encoded: bytes) -> Answer:
+    async def _exchange(
+        self, sequence: int, encoded: bytes, late: Callable[[Answer], None] | None = None
+    ) -> Answer:
         transport = self._transport
         if transport is None or self.closed.done() or transport.is_closing():
             raise SessionClosed(self._why(), written=False)
@@ -191,6 +205,10 @@ class SmppSession:
             return await answered
         finally:
             self._pending.pop(sequence, None)
+            if late is not None and answered.cancelled() and not self.closed.done():
+                self._late[sequence] = late
+                if len(self._late) > _LATE_KEPT:
+                    del self._late[next(iter(self._late))]
 
     def _why(self) -> str:
         return self.closed.result() if self.closed.done() else "not connected"
@@ -205,7 +223,11 @@ class SmppSession:
         if command_id & wire.RESPONSE:  # generic_nack included
             answered = self._pending.get(sequence)
             if answered is None or answered.done():
-                log.debug("connector %s: an answer to %d nobody waits for", self.name, sequence)
+                late = self._late.pop(sequence, None)
+                if late is not None:
+                    late(Answer(command_id, status, pdu[wire.HEADER.size :]))
+                else:
+                    log.debug("connector %s: an answer to %d nobody waits for", self.name, sequence)
                 return
             answered.set_result(Answer(command_id, status, pdu[wire.HEADER.size :]))
         elif command_id in (wire.DELIVER_SM, wire.DATA_SM):
@@ -236,6 +258,7 @@ class SmppSession:
             if not answered.done():
                 answered.set_exception(SessionClosed(self.closed.result(), written=True))
         self._pending.clear()
+        self._late.clear()  # sequences are the session's: no answer can come now
 
     def _deliver(self, command_id: int, sequence: int, pdu: bytes) -> None:
         answer = partial(self._answer, command_id | wire.RESPONSE, sequence)

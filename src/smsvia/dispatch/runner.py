@@ -8,12 +8,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
-from smsvia.channels.base import Inbound, MessageHeard, PartHeard, SmsChannel
+from smsvia.channels.base import AnsweredLate, Inbound, MessageHeard, PartHeard, SmsChannel
 from smsvia.channels.mm7 import Mm7Channel, Mm7Config
 from smsvia.channels.rcs import RbmChannel, RcsConfig
 from smsvia.channels.smpp import SmppChannel, SmppConfig
 from smsvia.dispatch.campaigns import CampaignRunner
 from smsvia.dispatch.inbound import LONG_TEXT_WAIT, InboundSms
+from smsvia.dispatch.late_answers import LateAnswers
 from smsvia.dispatch.rcs import RcsFlow
 from smsvia.dispatch.rcs_events import RcsEventProcessor
 from smsvia.dispatch.receipts import ReceiptProcessor
@@ -99,6 +100,7 @@ class Dispatch:
         self.receipts: ReceiptProcessor | None = None
         self.rcs_events: RcsEventProcessor | None = None
         self.inbound: InboundSms | None = None
+        self.late_answers = LateAnswers(self.store, self.tracker, self._connector_ids)
         self.presence = Presence(self.store.db, self.owner)
         self.slot = WorkerSlot(self.store.db, self.owner)
 
@@ -273,6 +275,8 @@ class Dispatch:
         assert self.receipts is not None and self.inbound is not None
         if isinstance(heard, MessageHeard | PartHeard):
             return self.inbound.heard(heard)
+        if isinstance(heard, AnsweredLate):
+            return self.late_answers.heard(heard)
         return self.receipts.heard(heard)
 
     def _rcs_channel(self, connector: Connector) -> RbmChannel:

@@ -92,6 +92,7 @@ class SmscSimulator:
         self.receipts_acknowledged = 0
         self.wrong_answers = 0  # a deliver_sm or data_sm answered with the other's response
         self.deliveries_refused = 0  # deliver_sm answered with an error, offered again later
+        self.refused = 0  # submits refused as `refuse_with` says
         # (SMSC message id, connection serial) of every receipt the ESME acknowledged.
         self.receipt_acks: list[tuple[str, int]] = []
         self.connections = 0
@@ -283,6 +284,9 @@ class SmscSimulator:
         if self._throttled():
             await session.send(wire.pdu(respond, wire.ESME_RTHROTTLED, sequence))
             return True
+        if self._refusing():
+            self._later(self._refuse_late(session, sequence))
+            return True
         self._ids += 1
         self._submits += 1
         message_id, receipt_id = self._write_id(self._ids)
@@ -320,6 +324,23 @@ class SmscSimulator:
                 wire.pdu(wire.SUBMIT_SM | wire.RESPONSE, wire.ESME_ROK, sequence, body)
             )
             accepted.answered = True
+
+    def _refusing(self) -> bool:
+        behaviour = self.behaviour
+        if behaviour.refuse_with is None:
+            return False
+        if behaviour.refusals is not None and self.refused >= behaviour.refusals:
+            return False
+        self.refused += 1
+        return True
+
+    async def _refuse_late(self, session: _Session, sequence: int) -> None:
+        assert self.behaviour.refuse_with is not None
+        await asyncio.sleep(self.behaviour.respond_after)
+        if not session.writer.is_closing():
+            with contextlib.suppress(ConnectionError):
+                status = self.behaviour.refuse_with
+                await session.send(wire.pdu(wire.SUBMIT_SM | wire.RESPONSE, status, sequence))
 
     def _throttled(self) -> bool:
         limit = self.behaviour.throttle_tps

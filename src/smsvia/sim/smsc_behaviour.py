@@ -30,6 +30,10 @@ class SmscBehaviour:
     delivers_with: str = "deliver_sm"
     # Answer every submit_sm with a generic_nack of this status (None: answer it).
     nack_submits: int | None = None
+    # Refuse the first `refusals` submits (None: all) with this status, answered as late as
+    # acceptances are (`respond_after`); None: refuse none this way.
+    refuse_with: int | None = None
+    refusals: int | None = None
 
 
 # deliver_sm with the text in short_message, as most SMSCs send; deliver_sm with it in the

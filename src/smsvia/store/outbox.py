@@ -10,6 +10,7 @@
 -- record_parts --         write submit outcomes: new parts, or news of parts a worker marked
                            `sending` (or another flagged ambiguous after losing the lease)
 -- messages_for_update --  claimed messages again, locked, to record what became of them
+-- message_and_part --     a message by SID, locked, and one of its parts (a late answer's)
 -- parts_by_smsc_keys --   the parts delivery receipts may answer, with their handsets
 -- ambiguous_parts_for --  unanswered parts to the same handsets on the same connector
 -- store_receipts --       receipts as they arrive, before any matching
@@ -161,6 +162,30 @@ async def messages_for_update(
         return []
     rows = await session.execute(_kept(session).messages_for_update, {"ids": list(message_ids)})
     return [MessageRow(row) for row in rows]
+
+
+async def message_and_part(
+    session: AsyncSession, sid: str, connector_id: int, sequence: int
+) -> tuple[MessageRow | None, PartRow | None]:
+    """The message with this SID (locked on PostgreSQL) and its part `sequence` on the
+    connector (None for either that is not there)."""
+    query = select(_messages).where(_messages.c.sid == sid)
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    found = (await session.execute(query)).first()
+    if found is None:
+        return None, None
+    message = MessageRow(found)
+    part = (
+        await session.execute(
+            select(_parts).where(
+                _parts.c.message_id == message.id,
+                _parts.c.connector_id == connector_id,
+                _parts.c.sequence == sequence,
+            )
+        )
+    ).first()
+    return message, PartRow(part) if part is not None else None
 
 
 @dataclass(frozen=True, slots=True)
