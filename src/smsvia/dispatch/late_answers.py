@@ -101,7 +101,7 @@ class LateAnswers:
             elif message.lease_owner is not None:
                 return _NOT_YET  # a worker is sending it (its other parts) or recording it
             else:
-                settled = self._refused(changes, message, part, late)
+                settled = self._refused(changes, message, part, late, now)
             if settled:
                 changes.note(message, now, "answered late", f"part {part.sequence}: {settled}")
                 await outbox.save(session, [part])
@@ -110,11 +110,15 @@ class LateAnswers:
         return settled
 
     def _refused(
-        self, changes: Changes, message: MessageRow, part: PartRow, late: AnsweredLate
+        self,
+        changes: Changes,
+        message: MessageRow,
+        part: PartRow,
+        late: AnsweredLate,
+        now: datetime,
     ) -> str:
         """The part never went out: failed for good, or due to go out again."""
         result = late.result
-        now = self.clock()
         part.error_code = result.error_code
         if result.outcome == PartOutcome.REJECTED:
             part.status = "failed"
