@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
+import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
@@ -184,3 +187,64 @@ def test_callbacks_after_a_token_rotation_are_signed_with_the_new_token(backend,
                 )
 
     backend.run(scenario())
+
+
+class KeepAliveReceiver:
+    """A shop's endpoint on HTTP/1.1 that keeps every connection open for as long as the
+    client likes, and counts the connections it was given."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.received = 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                receiver.connections += 1
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.received += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/status"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.mark.parametrize(("idle_timeout", "reused"), [(0.3, False), (5.0, True)])
+def test_a_connection_idle_past_the_idle_timeout_is_not_used_again(backend, idle_timeout, reused):
+    """So a post never goes out on a connection the receiver is closing as idle."""
+    receiver = KeepAliveReceiver()
+
+    async def scenario():
+        config = replace(QUICK_RETRIES, idle_timeout=idle_timeout)
+        async with Scenario(backend, webhook_config=config) as run:
+            first = await run.send("+14155550100", status_callback=receiver.url)
+            await run.wait_for(first.sid, "delivered")
+            await _until(lambda: receiver.received == 2, what="2 callbacks")
+            opened = receiver.connections
+            await asyncio.sleep(1.0)
+            second = await run.send("+14155550101", status_callback=receiver.url)
+            await run.wait_for(second.sid, "delivered")
+            await _until(lambda: receiver.received == 4, what="4 callbacks")
+            return opened, receiver.connections
+
+    try:
+        opened, in_all = backend.run(scenario())
+    finally:
+        receiver.close()
+    assert (in_all == opened) == reused, (opened, in_all)

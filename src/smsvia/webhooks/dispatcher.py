@@ -63,6 +63,10 @@ class WebhookConfig:
     allow_private: bool = False
     # Handed-over callbacks waiting in memory, at most; beyond, they are queued unclaimed.
     hand_off_limit: int = 5_000
+    # A kept-alive connection idle this long is closed rather than used again: before the
+    # 5 s after which uvicorn, Node.js and Apache close theirs. Used just as the receiver
+    # closes it, a post would fail (aiohttp#2682) and wait `backoff_initial` for its retry.
+    idle_timeout: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -204,7 +208,11 @@ class WebhookDispatcher:
             # The SSRF guard where it cannot be fooled: on the addresses connected to.
             resolver = None if self.config.allow_private else GuardedResolver()
             self._http = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.config.concurrency, resolver=resolver),
+                connector=aiohttp.TCPConnector(
+                    limit=self.config.concurrency,
+                    resolver=resolver,
+                    keepalive_timeout=self.config.idle_timeout,
+                ),
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout),
                 headers={"User-Agent": f"smsvia/{__version__} (TwilioProxy-compatible)"},
             )
