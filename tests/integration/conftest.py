@@ -200,11 +200,14 @@ class CallbackReceiver:
 
     It answers `failures` requests with 500 before it answers 200, and while `hold` is
     clear it keeps every request waiting (a receiver that is slow, or down but still
-    accepting connections).
+    accepting connections). With `keep_alive` it speaks HTTP/1.1 and keeps each connection
+    open for as long as the client likes (HTTP/1.0 otherwise: one request a connection);
+    `connections` counts those it was given.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_alive: bool = False) -> None:
         self.received: list[ReceivedCallback] = []
+        self.connections = 0
         self.failures = 0
         self.lock = threading.Lock()
         self.hold = threading.Event()
@@ -213,6 +216,13 @@ class CallbackReceiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def setup(self):
+                super().setup()
+                with receiver.lock:
+                    receiver.connections += 1
+
             def do_POST(self):
                 receiver.waiting += 1
                 receiver.hold.wait(timeout=60)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import http.server
-import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -17,6 +15,7 @@ from smsvia.services.clock import utcnow
 from smsvia.services.keys import rotate_token
 from smsvia.services.message_views import cancel_message
 from smsvia.store.models import WebhookAttempt, WebhookDelivery
+from tests.integration.conftest import CallbackReceiver
 from tests.integration.scenario import QUICK_RETRIES, Scenario
 
 
@@ -189,58 +188,23 @@ def test_callbacks_after_a_token_rotation_are_signed_with_the_new_token(backend,
     backend.run(scenario())
 
 
-class KeepAliveReceiver:
-    """A shop's endpoint on HTTP/1.1 that keeps every connection open for as long as the
-    client likes, and counts the connections it was given."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self.received = 0
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                receiver.connections += 1
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.received += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/status"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @pytest.mark.parametrize(("idle_timeout", "reused"), [(0.3, False), (5.0, True)])
 def test_a_connection_idle_past_the_idle_timeout_is_not_used_again(backend, idle_timeout, reused):
     """So a post never goes out on a connection the receiver is closing as idle."""
-    receiver = KeepAliveReceiver()
+    receiver = CallbackReceiver(keep_alive=True)
 
     async def scenario():
         config = replace(QUICK_RETRIES, idle_timeout=idle_timeout)
         async with Scenario(backend, webhook_config=config) as run:
-            first = await run.send("+14155550100", status_callback=receiver.url)
+            url = f"{receiver.url}/status"
+            first = await run.send("+14155550100", status_callback=url)
             await run.wait_for(first.sid, "delivered")
-            await _until(lambda: receiver.received == 2, what="2 callbacks")
+            await _until(lambda: len(receiver.received) == 2, what="2 callbacks")
             opened = receiver.connections
             await asyncio.sleep(1.0)
-            second = await run.send("+14155550101", status_callback=receiver.url)
+            second = await run.send("+14155550101", status_callback=url)
             await run.wait_for(second.sid, "delivered")
-            await _until(lambda: receiver.received == 4, what="4 callbacks")
+            await _until(lambda: len(receiver.received) == 4, what="4 callbacks")
             return opened, receiver.connections
 
     try:
