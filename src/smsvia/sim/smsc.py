@@ -18,7 +18,6 @@ import secrets
 import ssl
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import smpp34
 
@@ -29,7 +28,7 @@ from smsvia.sim.smsc_behaviour import (
     AcceptedSubmit,
     SmscBehaviour,
     customer_text,
-    delivery,
+    delivery_receipt,
 )
 
 __all__ = ["DELIVERS_WITH", "ID_STYLES", "AcceptedSubmit", "SmscBehaviour", "SmscSimulator"]
@@ -360,24 +359,7 @@ class SmscSimulator:
 
     async def _receipt(self, message_id: str, destination: str, source: str) -> None:
         await asyncio.sleep(self.behaviour.dlr_delay)
-        undelivered = self.behaviour.undeliverable(destination)
-        stat, state, err = ("UNDELIV", 5, "001") if undelivered else ("DELIVRD", 2, "000")
-        stamp = datetime.now(UTC).strftime("%y%m%d%H%M")
-        text = (
-            f"id:{message_id} sub:001 dlvrd:{'000' if undelivered else '001'} "
-            f"submit date:{stamp} done date:{stamp} stat:{stat} err:{err} text:"
-        )
-        receipt = delivery(
-            self.behaviour,
-            destination,
-            source,
-            text.encode("ascii"),
-            esm_class=0x04,
-            tlvs=[
-                smpp34.Tlv(smpp34.TLV_RECEIPTED_MESSAGE_ID, message_id.encode() + b"\0"),
-                smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, bytes([state])),
-            ],
-        )
+        receipt = delivery_receipt(self.behaviour, message_id, destination, source)
         await self._push(_Pending(receipt, message_id))
         self.receipts_sent += 1
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import smpp34
 
@@ -102,6 +103,31 @@ def delivery(
         ]
     )
     return wire.pdu(wire.DATA_SM, 0, 1, body)
+
+
+def delivery_receipt(
+    behaviour: SmscBehaviour, message_id: str, destination: str, source: str
+) -> bytes:
+    """The receipt for message `message_id` to `destination`: UNDELIV if the behaviour says
+    the handset is unreachable, DELIVRD otherwise, in the text and in the TLVs."""
+    undelivered = behaviour.undeliverable(destination)
+    stat, state, err = ("UNDELIV", 5, "001") if undelivered else ("DELIVRD", 2, "000")
+    stamp = datetime.now(UTC).strftime("%y%m%d%H%M")
+    text = (
+        f"id:{message_id} sub:001 dlvrd:{'000' if undelivered else '001'} "
+        f"submit date:{stamp} done date:{stamp} stat:{stat} err:{err} text:"
+    )
+    return delivery(
+        behaviour,
+        destination,
+        source,
+        text.encode("ascii"),
+        esm_class=0x04,
+        tlvs=[
+            smpp34.Tlv(smpp34.TLV_RECEIPTED_MESSAGE_ID, message_id.encode() + b"\0"),
+            smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, bytes([state])),
+        ],
+    )
 
 
 def customer_text(
