@@ -120,6 +120,7 @@ class Backend:
         sms_url: str | None = None,
         receipt_ids: str = "auto",
         enquire_link_interval: int = 30,
+        response_timeout: int = 30,
     ) -> Tenant:
         """An account, an SMPP connector for it and a sender on that connector."""
         created = await accounts.create_account(self.store, "shop")
@@ -133,6 +134,7 @@ class Backend:
             window=window,
             receipt_ids=receipt_ids,
             enquire_link_interval=enquire_link_interval,
+            response_timeout=response_timeout,
         )
         await senders.add_smpp_connector(self.store, name, settings, password)
         await senders.add_number(self.store, created.sid, sender, connector=name, sms_url=sms_url)

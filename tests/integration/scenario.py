@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import replace
 
-from smsvia.channels.smpp import SmppChannel
+from smsvia.channels.smpp import SmppChannel, SmppConfig
 from smsvia.dispatch.runner import Dispatch
 from smsvia.dispatch.worker import WorkerConfig
 from smsvia.services.message_views import get_message
@@ -29,7 +29,8 @@ class Scenario:
         backend,
         behaviour: SmscBehaviour | None = None,
         connect_timeout: float = 10.0,
-        response_timeout: float = 30.0,
+        # Instead of the connector's own (whole seconds, 1 at least): quicker late answers.
+        response_timeout_override: float | None = None,
         webhook_config: WebhookConfig = QUICK_RETRIES,
         dispatch_options: dict | None = None,
         **tenant_options,
@@ -37,7 +38,7 @@ class Scenario:
         self.backend = backend
         self.dispatch_options = dispatch_options or {}
         self.connect_timeout = connect_timeout
-        self.response_timeout = response_timeout
+        self.response_timeout_override = response_timeout_override
         self.webhook_config = webhook_config
         self.sim = SmscSimulator(behaviour=behaviour or SmscBehaviour(dlr_delay=0.02))
         self.tenant_options = tenant_options
@@ -51,18 +52,17 @@ class Scenario:
             allow_private_urls=True,  # the shop's callback receiver is on 127.0.0.1
             worker_config=FAST,
             webhook_config=self.webhook_config,
-            channel_factory=lambda name, config: SmppChannel(
-                name,
-                replace(
-                    config,
-                    connect_timeout=self.connect_timeout,
-                    response_timeout=self.response_timeout,
-                ),
-            ),
+            channel_factory=self._channel,
             **self.dispatch_options,
         )
         await self.dispatch.start()
         return self
+
+    def _channel(self, name: str, config: SmppConfig) -> SmppChannel:
+        config = replace(config, connect_timeout=self.connect_timeout)
+        if self.response_timeout_override is not None:
+            config = replace(config, response_timeout=self.response_timeout_override)
+        return SmppChannel(name, config)
 
     async def __aexit__(self, *exc):
         await self.dispatch.stop()

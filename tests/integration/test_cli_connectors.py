@@ -60,6 +60,16 @@ def test_the_enquire_link_interval_is_set_when_added_and_changed_later(backend, 
     assert listed(settings)["carrier2"]["enquire_link_interval"] == 10
 
 
+def test_the_response_timeout_is_set_when_added_and_changed_later(backend, settings):
+    add = ["connectors", "add", "smpp", "carrier3", "--host", "127.0.0.1", "--port", "2775"]
+    login = ["--system-id", "shop", "--password", "pw"]
+    assert smsvia(settings, *add, *login, "--response-timeout", "60").returncode == 0
+    assert listed(settings)["carrier3"]["response_timeout"] == 60
+    update = ["connectors", "update", "smpp", "carrier3", "--response-timeout", "5"]
+    assert smsvia(settings, *update).returncode == 0
+    assert listed(settings)["carrier3"]["response_timeout"] == 5
+
+
 def test_bad_connector_changes_are_refused_in_one_line(backend, settings):
     add = ["connectors", "add", "smpp", "c1", "--host", "h", "--port", "2775"]
     smsvia(settings, *add, "--system-id", "shop", "--password", "pw")
@@ -67,6 +77,7 @@ def test_bad_connector_changes_are_refused_in_one_line(backend, settings):
         (["--receipt-ids", "sometimes"], "receipt ids must be one of exact, hex-to-decimal"),
         (["--window", "0"], "tps and window must be at least 1"),
         (["--enquire-link-interval", "0"], "enquire_link interval must be 1 to 3600 seconds"),
+        (["--response-timeout", "601"], "response timeout must be 1 to 600 seconds"),
         ([], "nothing to change"),
     ]:
         answer = smsvia(settings, "connectors", "update", "smpp", "c1", *args)

@@ -50,7 +50,7 @@ def late_events(view) -> list[str]:
 
 def test_an_acceptance_after_the_timeout_names_the_part_for_its_receipt(backend):
     async def scenario():
-        async with Scenario(backend, SmscBehaviour(**LATE), response_timeout=0.3) as run:
+        async with Scenario(backend, SmscBehaviour(**LATE), response_timeout_override=0.3) as run:
             long_text = "Your order #1042 has shipped and is on its way to you. " * 4
             created = await run.send("+14155550100", body=long_text)
             await run.wait_for(created.sid, "sent")
@@ -81,10 +81,26 @@ def test_an_acceptance_after_the_timeout_names_the_part_for_its_receipt(backend)
     backend.run(scenario())
 
 
+def test_the_connectors_own_response_timeout_decides_when_a_part_is_given_up_on(backend):
+    async def scenario():
+        behaviour = SmscBehaviour(respond_after=1.4, dlr_delay=4)
+        async with Scenario(backend, behaviour, response_timeout=1) as run:
+            (channel,) = run.dispatch.channels.values()
+            assert channel.config.response_timeout == 1
+            created = await run.send("+14155550100")
+            view = await run.wait_for(created.sid, "delivered", timeout=20)
+            (accepted,) = run.sim.accepted
+            assert late_events(view) == [
+                f"part 1: accepted after the timeout as {accepted.message_id}"
+            ]
+
+    backend.run(scenario())
+
+
 def test_a_refusal_after_the_timeout_fails_the_message_with_its_code(backend, callback_receiver):
     async def scenario():
         behaviour = SmscBehaviour(**LATE, refuse_with=wire.ESME_RINVDSTADR)
-        async with Scenario(backend, behaviour, response_timeout=0.3) as run:
+        async with Scenario(backend, behaviour, response_timeout_override=0.3) as run:
             url = f"{callback_receiver.url}/status"
             created = await run.send("+14155550100", status_callback=url)
             view = await run.wait_for(created.sid, "failed")
@@ -112,7 +128,7 @@ def test_a_refusal_after_the_timeout_fails_the_message_with_its_code(backend, ca
 def test_a_throttling_after_the_timeout_sends_the_part_again_once(backend):
     async def scenario():
         behaviour = SmscBehaviour(**LATE, refuse_with=wire.ESME_RTHROTTLED, refusals=1)
-        async with Scenario(backend, behaviour, response_timeout=0.3) as run:
+        async with Scenario(backend, behaviour, response_timeout_override=0.3) as run:
             created = await run.send("+14155550100")
             view = await run.wait_for(created.sid, "delivered", timeout=20)
             (accepted,) = run.sim.accepted

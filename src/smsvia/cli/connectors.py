@@ -21,6 +21,10 @@ ENQUIRE_LINK_HELP = (
     "Seconds the SMSC may stay silent before an enquire_link asks whether the link lives "
     "(default 30; shorter for SMSCs or firewalls that drop idle links)."
 )
+RESPONSE_TIMEOUT_HELP = (
+    "Seconds to wait for the SMSC's answer to a submit (default 30); a part still unanswered "
+    "then is never sent again, and an answer that comes later settles it."
+)
 RECEIPT_IDS_HELP = (
     "How the SMSC writes message ids in receipts: exact, hex-to-decimal (hex in "
     "submit_sm_resp, decimal in the receipt), decimal-to-hex, or auto (learn it)."
@@ -52,6 +56,9 @@ def connectors_add_smpp(
     enquire_link_interval: Annotated[
         int, typer.Option("--enquire-link-interval", help=ENQUIRE_LINK_HELP)
     ] = 30,
+    response_timeout: Annotated[
+        int, typer.Option("--response-timeout", help=RESPONSE_TIMEOUT_HELP)
+    ] = 30,
     tls_ca: Annotated[str | None, typer.Option("--tls-ca", help=TLS_CA_HELP)] = None,
 ) -> None:
     """Add an SMPP 3.4 connection to an SMSC (bound as transceiver)."""
@@ -66,6 +73,7 @@ def connectors_add_smpp(
         tls=tls,
         receipt_ids=receipt_ids,
         enquire_link_interval=enquire_link_interval,
+        response_timeout=response_timeout,
         tls_ca=_ca_file(tls_ca),
     )
     info = with_runtime(lambda runtime: add_smpp_connector(runtime.store, name, settings, password))
@@ -88,6 +96,9 @@ def connectors_update_smpp(
     enquire_link_interval: Annotated[
         int | None, typer.Option("--enquire-link-interval", help=ENQUIRE_LINK_HELP)
     ] = None,
+    response_timeout: Annotated[
+        int | None, typer.Option("--response-timeout", help=RESPONSE_TIMEOUT_HELP)
+    ] = None,
     tls_ca: Annotated[
         str | None, typer.Option("--tls-ca", help=TLS_CA_HELP + ' "" goes back to it.')
     ] = None,
@@ -105,6 +116,7 @@ def connectors_update_smpp(
         "tls": tls,
         "receipt_ids": receipt_ids,
         "enquire_link_interval": enquire_link_interval,
+        "response_timeout": response_timeout,
     }
     changes = {key: value for key, value in given.items() if value is not None}
     if tls_ca is not None:

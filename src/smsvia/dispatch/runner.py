@@ -254,6 +254,7 @@ class Dispatch:
                 tls_ca=settings.get("tls_ca"),
                 system_type=settings.get("system_type", ""),
                 enquire_link_interval=float(settings.get("enquire_link_interval", 30)),
+                response_timeout=float(settings.get("response_timeout", 30)),
                 throttle=self._shared_throttle(connector.id, int(settings.get("tps", 50))),
             )
             channel = self.channel_factory(connector.name, config)

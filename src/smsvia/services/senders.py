@@ -24,6 +24,7 @@ from smsvia.store.context import Store
 from smsvia.store.models import Connector, Number
 
 MAX_ENQUIRE_LINK_INTERVAL = 3600
+MAX_RESPONSE_TIMEOUT = 600
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # GSM 03.40 alphanumeric sender: up to 11 characters, at least one letter.
 _ALPHANUMERIC = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ._&-]{1,11}$")
@@ -42,6 +43,9 @@ class SmppSettings:
     receipt_ids: ReceiptIds = ReceiptIds.AUTO
     # Seconds of silence from the SMSC before an enquire_link; Kannel's enquire-link-interval.
     enquire_link_interval: int = 30
+    # Seconds to wait for a submit_sm_resp; after that the part is ambiguous (never sent
+    # again; an answer that still comes settles it). Kannel's wait-ack.
+    response_timeout: int = 30
     # PEM file of the CAs that vouch for the SMSC's certificate instead of the system's trust
     # store (a private CA, a self-signed SMSC); Kannel's ssl-trusted-ca-file. Absolute.
     tls_ca: str | None = None
@@ -57,6 +61,7 @@ class SmppSettings:
             "system_type": self.system_type,
             "receipt_ids": str(self.receipt_ids),
             "enquire_link_interval": self.enquire_link_interval,
+            "response_timeout": self.response_timeout,
             "tls_ca": self.tls_ca,
         }
 
@@ -283,6 +288,13 @@ def _check_credentials(path: str) -> None:
         )
 
 
+def _check_seconds(value: int, most: int, field: str, what: str) -> None:
+    if not 1 <= value <= most:
+        raise InvalidParameter(
+            f"the {what} must be 1 to {most} seconds, not {value}", code=21100, field=field
+        )
+
+
 def _check_smpp(settings: SmppSettings, password: str) -> None:
     if not 1 <= settings.port <= 65535:
         raise InvalidParameter(f"port {settings.port} is not a TCP port", code=21100, field="port")
@@ -295,13 +307,15 @@ def _check_smpp(settings: SmppSettings, password: str) -> None:
             code=21100,
             field="system_id",
         )
-    if not 1 <= settings.enquire_link_interval <= MAX_ENQUIRE_LINK_INTERVAL:
-        raise InvalidParameter(
-            f"the enquire_link interval must be 1 to {MAX_ENQUIRE_LINK_INTERVAL} seconds, "
-            f"not {settings.enquire_link_interval}",
-            code=21100,
-            field="enquire_link_interval",
-        )
+    _check_seconds(
+        settings.enquire_link_interval,
+        MAX_ENQUIRE_LINK_INTERVAL,
+        "enquire_link_interval",
+        "enquire_link interval",
+    )
+    _check_seconds(
+        settings.response_timeout, MAX_RESPONSE_TIMEOUT, "response_timeout", "response timeout"
+    )
     if settings.receipt_ids not in tuple(ReceiptIds):
         raise InvalidParameter(
             f"receipt ids must be one of {', '.join(ReceiptIds)}, not {settings.receipt_ids!r}",
