@@ -145,6 +145,23 @@ def test_receipts_in_message_payload_or_data_sm_settle_their_messages(backend, d
     backend.run(scenario())
 
 
+def test_parts_accepted_without_ids_over_two_attempts_are_all_named(backend):
+    """Part 1 is accepted without an id, part 2 throttled and sent on the next attempt: the
+    message's `sent` note names both parts as ones no receipt can match."""
+
+    async def scenario():
+        behaviour = SmscBehaviour(ids="unnumbered", dlr_delay=0.01, throttle_tps=1)
+        async with Scenario(backend, behaviour) as run:
+            long_text = "Your order #1042 has shipped and is on its way to you. " * 3
+            created = await run.send("+14155550102", body=long_text)
+            view = await run.wait_for(created.sid, "sent", timeout=20)
+            assert any(e.detail.startswith("will retry") for e in view.timeline)
+            assert len(run.sim.accepted) == 2
+            assert "part 1, 2 accepted without a message id" in view.timeline[-1].detail
+
+    backend.run(scenario())
+
+
 def test_throttled_submits_slow_down_and_all_arrive_once(backend):
     async def scenario():
         behaviour = SmscBehaviour(dlr_delay=0.01, throttle_tps=5)

@@ -65,7 +65,7 @@ class _Job:
     connector_id: int | None
     channel: SmsChannel
     submission: SmsSubmission  # its gate journals the parts as they go
-    # SMSC ids of the parts an earlier attempt settled, by sequence (None: ambiguous).
+    # SMSC ids of the parts an earlier attempt settled, by sequence (see Worker._finish).
     earlier: dict[int, str | None]
 
 
@@ -211,10 +211,10 @@ class Worker:
             for part in encoded
             if part.sequence not in parts or parts[part.sequence].status == "pending"
         ]
+        settled = [parts[p.sequence] for p in encoded if p.sequence in parts and p not in pending]
         earlier = {
-            part.sequence: parts[part.sequence].smsc_message_id
-            for part in encoded
-            if part.sequence in parts and parts[part.sequence].status != "pending"
+            part.sequence: _smsc_id(part.smsc_message_id, accepted=part.status != "ambiguous")
+            for part in settled
         }
         if not pending:
             self._finish(changes, message, earlier, now)
@@ -347,28 +347,25 @@ class Worker:
             self.tracker.stage(changes, message, Status.QUEUED, now, f"will retry: {why}")
             outbox.release(message, self._retry_at(message, now))
         else:
-            ids = {**job.earlier, **{r.sequence: r.smsc_message_id for r in results}}
-            unnamed = [
-                r.sequence
-                for r in results
-                if r.outcome == PartOutcome.ACCEPTED and not r.smsc_message_id
-            ]
-            self._finish(changes, message, ids, now, unnamed)
+            ids = {
+                **job.earlier,
+                **{
+                    r.sequence: _smsc_id(r.smsc_message_id, r.outcome == PartOutcome.ACCEPTED)
+                    for r in results
+                },
+            }
+            self._finish(changes, message, ids, now)
 
     def _finish(
-        self,
-        changes: Changes,
-        message: MessageRow,
-        smsc_ids: dict[int, str | None],
-        now: datetime,
-        unnamed: Sequence[int] = (),
+        self, changes: Changes, message: MessageRow, smsc_ids: dict[int, str | None], now: datetime
     ) -> None:
         """Every part is submitted or ambiguous: the message is sent (unless its receipts
-        were quicker, and settled it already). `unnamed`: parts the SMSC accepted without
-        giving them an id."""
+        were quicker, and settled it already). `smsc_ids` by part: its SMSC id, "" for a part
+        the SMSC accepted without giving it one, None for an ambiguous part."""
         if Status(message.status) not in FINAL:
             ids = ", ".join(smsc_ids[sequence] or "?" for sequence in sorted(smsc_ids))
             detail = f"SMSC ids {ids}"
+            unnamed = [sequence for sequence in sorted(smsc_ids) if smsc_ids[sequence] == ""]
             if unnamed:
                 listed = ", ".join(map(str, unnamed))
                 detail += f"; part {listed} accepted without a message id: no receipt can match"
@@ -380,6 +377,11 @@ class Worker:
             self.config.retry_initial * 2 ** max(message.attempts - 1, 0), self.config.retry_max
         )
         return now + timedelta(seconds=delay)
+
+
+def _smsc_id(given: str | None, accepted: bool) -> str | None:
+    """A part's SMSC id as `Worker._finish` reads it."""
+    return (given or "") if accepted else None
 
 
 def _sms_parts(message: MessageRow, recorded: Mapping[int, list[PartRow]]) -> list[PartRow]:
