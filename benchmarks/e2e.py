@@ -34,6 +34,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -108,13 +109,22 @@ async def wait_http(url: str, process: subprocess.Popen, timeout: float = 60) ->
             await asyncio.sleep(0.1)
 
 
+def py_spy() -> str:
+    """py-spy beside this interpreter (a venv not activated) or on PATH."""
+    found = shutil.which("py-spy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.defpath}")
+    found = found or shutil.which("py-spy")
+    if found is None:
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
+    return found
+
+
 def profile(roles: dict[str, subprocess.Popen], directory: Path | None, name: str):
     if directory is None:
         return []
     return [
         subprocess.Popen(
             [
-                *("py-spy", "record", "--pid", str(p.pid), "--format", "raw", "--nonblocking"),
+                *(py_spy(), "record", "--pid", str(p.pid), "--format", "raw", "--nonblocking"),
                 # Only the thread holding the GIL: idle native threads (aiosqlite's, the
                 # SMPP library's) would otherwise count as busy.
                 *("--gil", "--rate", "250"),
@@ -309,6 +319,8 @@ async def main() -> None:
         "--trace", action="store_true", help="print where smsvia's messages are, every second"
     )
     args = parser.parse_args()
+    if args.profile:
+        py_spy()  # before any run, rather than after the peer's
     for directory in (args.logs, args.profile):
         if directory:
             directory.mkdir(parents=True, exist_ok=True)
