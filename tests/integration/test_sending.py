@@ -162,6 +162,21 @@ def test_parts_accepted_without_ids_over_two_attempts_are_all_named(backend):
     backend.run(scenario())
 
 
+def test_an_smsc_answering_every_submit_twice_settles_each_message_once(backend):
+    async def scenario():
+        behaviour = SmscBehaviour(answer_twice=True, dlr_delay=0.01)
+        async with Scenario(backend, behaviour) as run:
+            long_text = "Your order #1042 has shipped and is on its way to you. " * 3
+            sids = [(await run.send(f"+1415200{i:04d}", body=long_text)).sid for i in range(10)]
+            views = [await run.wait_for(sid, "delivered") for sid in sids]
+            each_twice = [f"1415200{i:04d}" for i in range(10) for _part in (1, 2)]
+            assert sorted(run.sim.destinations()) == sorted(each_twice)
+            assert all(view.num_segments == 2 for view in views)
+            assert not [e for view in views for e in view.timeline if "late" in e.detail]
+
+    backend.run(scenario())
+
+
 def test_throttled_submits_slow_down_and_all_arrive_once(backend):
     async def scenario():
         behaviour = SmscBehaviour(dlr_delay=0.01, throttle_tps=5)

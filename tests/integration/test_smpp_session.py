@@ -145,6 +145,22 @@ def test_an_answer_after_the_timeout_is_handed_on_once_as_what_became_of_the_par
     asyncio.run(scenario())
 
 
+def test_an_smsc_that_answers_every_submit_twice_has_each_part_accepted_once():
+    """The second answer to a sequence already answered is dropped: it is no late answer,
+    and no later submit takes it for its own."""
+
+    async def scenario():
+        handler = Handler()
+        async with smsc(answer_twice=True, dlr_delay=5) as sim, bound(sim, handler) as channel:
+            ids = [await submit_one(channel) for _ in range(5)]
+            await settle()
+            assert ids == [submit.message_id for submit in sim.accepted]
+            assert len(set(ids)) == 5
+            assert handler.heard == []  # nothing handed on as answered late
+
+    asyncio.run(scenario())
+
+
 def test_a_receipt_that_could_not_be_stored_is_offered_again():
     async def scenario():
         handler = Handler()

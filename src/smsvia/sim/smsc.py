@@ -318,11 +318,12 @@ class SmscSimulator:
         if session.writer.is_closing():
             return  # the connection was cut under this submit: its answer is lost
         body = wire.c_string(accepted.message_id)
+        answer = wire.pdu(wire.SUBMIT_SM | wire.RESPONSE, wire.ESME_ROK, sequence, body)
         with contextlib.suppress(ConnectionError):
-            await session.send(
-                wire.pdu(wire.SUBMIT_SM | wire.RESPONSE, wire.ESME_ROK, sequence, body)
-            )
+            await session.send(answer)
             accepted.answered = True
+            if self.behaviour.answer_twice:
+                await session.send(answer)
 
     def _refusing(self) -> bool:
         behaviour = self.behaviour

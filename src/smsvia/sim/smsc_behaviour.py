@@ -35,6 +35,8 @@ class SmscBehaviour:
     # acceptances are (`respond_after`); None: refuse none this way.
     refuse_with: int | None = None
     refusals: int | None = None
+    # Send every acceptance's submit_sm_resp twice, as some SMSCs do.
+    answer_twice: bool = False
 
 
 # deliver_sm with the text in short_message, as most SMSCs send; deliver_sm with it in the
