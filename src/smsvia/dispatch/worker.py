@@ -211,10 +211,11 @@ class Worker:
             for part in encoded
             if part.sequence not in parts or parts[part.sequence].status == "pending"
         ]
-        settled = [parts[p.sequence] for p in encoded if p.sequence in parts and p not in pending]
+        recorded_now = [parts[p.sequence] for p in encoded if p.sequence in parts]
         earlier = {
             part.sequence: _smsc_id(part.smsc_message_id, accepted=part.status != "ambiguous")
-            for part in settled
+            for part in recorded_now
+            if part.status != "pending"
         }
         if not pending:
             self._finish(changes, message, earlier, now)
