@@ -10,7 +10,9 @@ from pathlib import Path
 import asyncpg
 
 ADMIN = os.environ.get("SMSVIA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-SMSVIA = str(Path(sys.executable).parent / "smsvia")
+# The programs installed beside this interpreter (its venv's, activated or not).
+BIN = Path(sys.executable).parent
+SMSVIA = str(BIN / "smsvia")
 
 
 async def new_database(db: str, sqlite_file: Path) -> tuple[str, str | None]:

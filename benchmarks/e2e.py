@@ -34,7 +34,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +43,7 @@ from _history import add_history
 from _load import Receiver, wrk
 from _run import WAIT_LIMIT, Result, others_cpu, start_smsc, stop_all
 from _support import (
+    BIN,
     SMSVIA,
     cpu_seconds,
     drop_database,
@@ -110,9 +110,8 @@ async def wait_http(url: str, process: subprocess.Popen, timeout: float = 60) ->
 
 
 def py_spy() -> str:
-    """py-spy beside this interpreter (a venv not activated) or on PATH."""
-    found = shutil.which("py-spy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.defpath}")
-    found = found or shutil.which("py-spy")
+    """py-spy beside this interpreter, else on PATH."""
+    found = shutil.which("py-spy", path=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]))
     if found is None:
         raise SystemExit("--profile needs py-spy: pip install py-spy")
     return found
@@ -121,10 +120,11 @@ def py_spy() -> str:
 def profile(roles: dict[str, subprocess.Popen], directory: Path | None, name: str):
     if directory is None:
         return []
+    spy = py_spy()
     return [
         subprocess.Popen(
             [
-                *(py_spy(), "record", "--pid", str(p.pid), "--format", "raw", "--nonblocking"),
+                *(spy, "record", "--pid", str(p.pid), "--format", "raw", "--nonblocking"),
                 # Only the thread holding the GIL: idle native threads (aiosqlite's, the
                 # SMPP library's) would otherwise count as busy.
                 *("--gil", "--rate", "250"),
