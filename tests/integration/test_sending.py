@@ -17,6 +17,9 @@ from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
 from smsvia.store.models import MessagePart, ReceiptInbox
 from tests.integration.scenario import BOOK, Scenario
 
+# A text that goes out in two parts.
+TWO_PARTS = "Your order #1042 has shipped and is on its way to you. " * 3
+
 
 def test_message_is_submitted_over_smpp_and_delivered(backend):
     async def scenario():
@@ -152,8 +155,7 @@ def test_parts_accepted_without_ids_over_two_attempts_are_all_named(backend):
     async def scenario():
         behaviour = SmscBehaviour(ids="unnumbered", dlr_delay=0.01, throttle_tps=1)
         async with Scenario(backend, behaviour) as run:
-            long_text = "Your order #1042 has shipped and is on its way to you. " * 3
-            created = await run.send("+14155550102", body=long_text)
+            created = await run.send("+14155550102", body=TWO_PARTS)
             view = await run.wait_for(created.sid, "sent", timeout=20)
             assert any(e.detail.startswith("will retry") for e in view.timeline)
             assert len(run.sim.accepted) == 2
@@ -166,8 +168,7 @@ def test_an_smsc_answering_every_submit_twice_settles_each_message_once(backend)
     async def scenario():
         behaviour = SmscBehaviour(answer_twice=True, dlr_delay=0.01)
         async with Scenario(backend, behaviour) as run:
-            long_text = "Your order #1042 has shipped and is on its way to you. " * 3
-            sids = [(await run.send(f"+1415200{i:04d}", body=long_text)).sid for i in range(10)]
+            sids = [(await run.send(f"+1415200{i:04d}", body=TWO_PARTS)).sid for i in range(10)]
             views = [await run.wait_for(sid, "delivered") for sid in sids]
             each_twice = [f"1415200{i:04d}" for i in range(10) for _part in (1, 2)]
             assert sorted(run.sim.destinations()) == sorted(each_twice)
