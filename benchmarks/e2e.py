@@ -14,13 +14,17 @@ simulator, the client, the receiver, PostgreSQL, Redis).
 
 Run: python benchmarks/e2e.py [--messages N] [--concurrency C]
                               [--db sqlite,sqlite+worker,postgresql]
-                              [--path api,bulk,rcs] [--peer kannel] [--profile DIR]
+                              [--path api,bulk,rcs] [--peer kannel] [--rounds R]
+                              [--profile DIR]
 The API path is driven by wrk (Debian package `wrk`): N requests over C keep-alive
 connections, each with a StatusCallback. The bulk path queues N messages in chunks of 500 (with
 the same callback). The rcs path queues them in bulk from a sender with an RCS connector
 (`smsvia sim rcs` in front of the SMSC): half the recipients take RCS, half fall back to SMS.
 `--peer kannel` runs Debian's Kannel (benchmarks/kannel.py) with the same load against the
-same simulator. PostgreSQL: a scratch database is created on SMSVIA_TEST_POSTGRES (default
+same simulator. `--rounds R` measures everything R times, Kannel first every other round, and
+prints each smsvia run's share of Kannel's rate in its own round and the median share: the
+machine's speed drifts between runs, and one round's ratio can be 10 to 20 points off.
+PostgreSQL: a scratch database is created on SMSVIA_TEST_POSTGRES (default
 postgresql://postgres@127.0.0.1:5432/test) and dropped afterwards.
 """
 
@@ -41,6 +45,7 @@ from pathlib import Path
 import httpx
 from _history import add_history
 from _load import Receiver, wrk
+from _report import Run, fallback_lines, results_table, shares_of_peer
 from _run import WAIT_LIMIT, Result, others_cpu, start_smsc, stop_all
 from _support import (
     BIN,
@@ -54,7 +59,6 @@ from _support import (
 )
 from _watch import counts, fallback_latencies, print_trace, settled_count
 from rich.console import Console
-from rich.table import Table
 
 from smsvia.config import Settings
 from smsvia.runtime import open_store
@@ -144,13 +148,14 @@ async def run_smsvia(
     concurrency: int,
     workdir: Path,
     profile_dir: Path | None,
+    name: str,
     trace: bool = False,
     history: int = 0,
 ) -> Result:
     engine, _, layout = db.partition("+")
     # The worker in a process of its own: always on PostgreSQL, on SQLite when asked.
     worker_alone = engine == "postgresql" or layout == "worker"
-    url, scratch = await new_database(engine, workdir / f"bench-{layout or engine}-{path}.db")
+    url, scratch = await new_database(engine, workdir / f"bench-{name}.db")
     key = base64.b64encode(secrets.token_bytes(32)).decode()
     store = open_store(Settings(data_dir=workdir, database_url=url, master_key=key))
     smsc_port, api_port, rbm_port = free_port(), free_port(), free_port()
@@ -182,8 +187,8 @@ async def run_smsvia(
         "SMSVIA_WORKER_POLL_INTERVAL": "0.2",
         "SMSVIA_ALLOW_PRIVATE_URLS": "1",
     }
-    logs = (workdir / f"smsvia-{db}-{path}.log").open("wb")
-    receiver = Receiver(free_port(), workdir / f"receiver-{db}-{path}.log")
+    logs = (workdir / f"smsvia-{name}.log").open("wb")
+    receiver = Receiver(free_port(), workdir / f"receiver-{name}.log")
     smsc = start_smsc(smsc_port, env, logs)
     simulators, rbm = [smsc], None
     if path == "rcs":
@@ -209,7 +214,7 @@ async def run_smsvia(
         roles = dict(zip(["serve", "worker"], servers, strict=False))
         idle = {role: cpu_seconds(p.pid) for role, p in roles.items()}
         others_before = others_cpu(smsc, receiver, rbm)
-        profilers = profile(roles, profile_dir, f"smsvia-{db}-{path}")
+        profilers = profile(roles, profile_dir, f"smsvia-{name}")
         latencies: list[float] = []
         errors = 0
         p50 = p99 = float("nan")
@@ -293,14 +298,6 @@ async def run_smsvia(
         await drop_database(scratch)
 
 
-def per_message(seconds: dict[str, float], messages: int) -> str:
-    return " + ".join(f"{name} {1000 * t / messages:.2f}" for name, t in seconds.items())
-
-
-def rate(messages: int, seconds: float) -> str:
-    return f"{messages / seconds:,.0f}" if seconds == seconds else "-"
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
@@ -316,89 +313,69 @@ async def main() -> None:
     )
     parser.add_argument("--logs", type=Path, help="copy each run's logs into this directory")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure everything this many times, the peer first every other round",
+    )
+    parser.add_argument(
         "--trace", action="store_true", help="print where smsvia's messages are, every second"
     )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
     if args.profile:
         py_spy()  # before any run, rather than after the peer's
     for directory in (args.logs, args.profile):
         if directory:
             directory.mkdir(parents=True, exist_ok=True)
     console = Console(width=220)
-    table = Table(
-        "system",
-        "db / store",
-        "path",
-        "messages",
-        "accepted/s",
-        "submitted/s",
-        "DLR-complete/s",
-        "delivered callbacks/s",
-        "receipts called back",
-        "accept p50 ms",
-        "accept p99 ms",
-        "peak RSS MB",
-        "CPU ms/msg",
-        "others' CPU ms/msg",
-        "errors",
-        title=f"end to end, {args.concurrency} connections, one SMPP bind (window 100)",
-    )
-    results: list[Result] = []
+    title = f"end to end, {args.concurrency} connections, one SMPP bind (window 100)"
+    runs: list[Run] = []
     with tempfile.TemporaryDirectory() as workdir:
-        runs = [(db, path) for db in args.db.split(",") for path in args.path.split(",")]
-        for db, path in runs:
-            console.print(f"smsvia: {db} / {path}, {args.messages} messages…")
-            results.append(
-                await run_smsvia(
+        for number in range(1, args.rounds + 1):
+            # Every other round the peer goes first, so that a machine slowing down or
+            # warming up over the rounds favours neither.
+            peer_first = args.peer is not None and number % 2 == 0
+            if peer_first:
+                runs.append((number, await run_peer(args, Path(workdir), number, console)))
+            for db, path in [(d, p) for d in args.db.split(",") for p in args.path.split(",")]:
+                console.print(f"smsvia: {db} / {path}, {args.messages} messages…")
+                name = f"{db}-{path}" + (f"-round{number}" if args.rounds > 1 else "")
+                result = await run_smsvia(
                     db,
                     path,
                     args.messages,
                     args.concurrency,
                     Path(workdir),
                     args.profile,
+                    name,
                     args.trace,
                     args.history,
                 )
-            )
-        if args.peer == "kannel":
-            from kannel import run_kannel
-
-            console.print(f"Kannel: {args.messages} messages…")
-            results.append(await run_kannel(args.messages, args.concurrency, Path(workdir)))
+                runs.append((number, result))
+            if args.peer is not None and not peer_first:
+                runs.append((number, await run_peer(args, Path(workdir), number, console)))
         if args.logs:
             for log_file in Path(workdir).rglob("*.log"):
-                shutil.copy(log_file, args.logs / log_file.name)
-    for r in results:
-        table.add_row(
-            r.system,
-            r.db,
-            r.path,
-            f"{r.messages:,}",
-            rate(r.messages, r.accept_seconds),
-            rate(r.messages, r.sent_seconds),
-            rate(r.messages, r.receipts_seconds),
-            rate(r.messages, r.callbacks_seconds),
-            f"{r.called_back:,} of {r.messages:,}",
-            f"{r.p50 * 1000:.1f}",
-            f"{r.p99 * 1000:.1f}",
-            f"{r.peak_rss_mb:.0f}",
-            per_message(r.cpu_seconds, r.messages),
-            per_message(r.other_cpu_seconds, r.messages),
-            str(r.errors),
-        )
-    console.print(table)
-    for r in results:
-        if r.path == "rcs" and r.fallback_seconds:
-            whole = [total for total, _ in r.fallback_seconds]
-            own = [decided for _, decided in r.fallback_seconds]
-            console.print(
-                f"{r.db} rcs: {r.messages - len(whole)} delivered by RCS, {len(whole)} fell back "
-                f"to SMS. Created -> SMS submitted (queueing included): p50 "
-                f"{percentile(whole, 50):.1f} s, p99 {percentile(whole, 99):.1f} s; fallback "
-                f"decision -> SMS submitted: p50 {percentile(own, 50) * 1000:.0f} ms, p99 "
-                f"{percentile(own, 99) * 1000:.0f} ms",
-                highlight=False,
-            )
+                # Kannel's logs are named alike every round: their directory tells them apart.
+                name = "-".join(log_file.relative_to(workdir).parts)
+                shutil.copy(log_file, args.logs / name)
+    console.print(results_table(runs, title))
+    for line in [*fallback_lines(runs), *shares_of_peer(runs, "Kannel")]:
+        console.print(line, highlight=False)
+
+
+async def run_peer(
+    args: argparse.Namespace, workdir: Path, number: int, console: Console
+) -> Result:
+    """Kannel's run, in a directory of its own each round (its spool, its logs)."""
+    from kannel import run_kannel
+
+    console.print(f"Kannel: {args.messages} messages…")
+    own = workdir / f"kannel-round{number}"
+    own.mkdir()
+    return await run_kannel(args.messages, args.concurrency, own)
 
 
 if __name__ == "__main__":
