@@ -204,10 +204,11 @@ class CallbackReceiver:
     clear it keeps every request waiting (a receiver that is slow, or down but still
     accepting connections). With `keep_alive` it speaks HTTP/1.1 and keeps each connection
     open for as long as the client likes (HTTP/1.0 otherwise: one request a connection);
-    `connections` counts those it was given.
+    `connections` counts those it was given. With `endless_answer` its 200 comes with a body
+    that never ends (16 KiB every 10 ms, until the client hangs up or a minute has passed).
     """
 
-    def __init__(self, *, keep_alive: bool = False) -> None:
+    def __init__(self, *, keep_alive: bool = False, endless_answer: bool = False) -> None:
         self.received: list[ReceivedCallback] = []
         self.connections = 0
         self.failures = 0
@@ -240,8 +241,23 @@ class CallbackReceiver:
                     failing = receiver.failures > 0
                     receiver.failures -= failing
                 self.send_response(500 if failing else 200)
+                if endless_answer and not failing:
+                    self.end_headers()  # no length: the body ends when the connection does
+                    self._answer_forever()
+                    return
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            def _answer_forever(self):
+                self.close_connection = True
+                deadline = time.monotonic() + 60
+                try:
+                    while time.monotonic() < deadline:
+                        self.wfile.write(b"x" * 16384)
+                        self.wfile.flush()
+                        time.sleep(0.01)
+                except OSError:
+                    pass  # the client hung up
 
             def log_message(self, *args):
                 pass

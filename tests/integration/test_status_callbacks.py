@@ -94,6 +94,33 @@ def test_failing_receiver_is_retried_with_every_attempt_recorded(backend, callba
     backend.run(scenario())
 
 
+def test_an_answer_that_never_ends_settles_its_callback_at_the_first_attempt(backend):
+    """Only the status counts: a body without end is neither awaited nor kept in memory, so
+    the 200 before it is the callback's success, not a timeout that posts it again."""
+    receiver = CallbackReceiver(endless_answer=True)
+
+    async def scenario():
+        async with Scenario(backend) as run:
+            created = await run.send("+14155550100", status_callback=f"{receiver.url}/status")
+            await run.wait_for(created.sid, "delivered")
+            deadline = time.monotonic() + 15
+            while True:
+                async with backend.store.db.sessions() as session:
+                    attempts = (await session.scalars(select(WebhookAttempt))).all()
+                    deliveries = (await session.scalars(select(WebhookDelivery))).all()
+                if len(attempts) >= 2 or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            assert [(d.status, d.attempts) for d in deliveries] == [("succeeded", 1)] * 2
+            assert [(a.response_status, a.error) for a in attempts] == [(200, None)] * 2
+            assert len(receiver.received) == 2
+
+    try:
+        backend.run(scenario())
+    finally:
+        receiver.close()
+
+
 def test_unreachable_receiver_is_retried_then_abandoned(backend):
     async def scenario():
         config = replace(QUICK_RETRIES, max_attempts=3)

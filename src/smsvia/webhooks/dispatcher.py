@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 
 _FORM = "application/x-www-form-urlencoded"
 
+# Of a receiver's answer only the status counts, as with Twilio's callbacks. Its body is read
+# to the end when it is no longer than this, so the connection serves the next post; a
+# longer one (or one that never ends) is left unread and its connection closed.
+ANSWER_READ_LIMIT = 64 * 1024
+
 # How long a lane of handed-over callbacks waits for one before it looks at `stop` again.
 _HANDED_WAIT = 0.25
 
@@ -80,6 +85,16 @@ class _Outcome:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+
+async def _read_some(response: aiohttp.ClientResponse) -> None:
+    """Read the answer's body up to ANSWER_READ_LIMIT bytes, and let it go."""
+    left = ANSWER_READ_LIMIT
+    while left > 0 and not response.content.at_eof():
+        chunk = await response.content.read(left)
+        if not chunk:
+            return
+        left -= len(chunk)
 
 
 def _failure(exc: BaseException) -> str:
@@ -257,7 +272,7 @@ class WebhookDispatcher:
                     headers={"X-Twilio-Signature": signature, "Content-Type": _FORM},
                     allow_redirects=False,
                 ) as response:
-                    await response.read()  # all of it, so the connection is kept for the next
+                    await _read_some(response)
                     status, error = response.status, None
                 if not 200 <= status < 300:
                     error = f"HTTP {status}"
