@@ -21,6 +21,11 @@ import aiohttp
 
 from smsvia import __version__
 
+# The longest answer taken, in bytes: a platform's answers are a few hundred (RBM's JSON,
+# an MM7 SOAP envelope); a longer one, or one that never ends, is garbage, and is not
+# kept in memory while it goes on.
+ANSWER_LIMIT = 1 << 20
+
 
 @dataclass(frozen=True, slots=True)
 class Answer:
@@ -90,7 +95,7 @@ class HttpPool:
                     headers=headers,
                     allow_redirects=False,
                 ) as response:
-                    body = await response.read()
+                    body = await _body(response)
                     return Answer(response.status, response.headers.get("content-type", ""), body)
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 raise Unreached(_describe(exc)) from exc
@@ -118,3 +123,18 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):  # aiohttp's own timeouts are TimeoutErrors too
         return f"{type(exc).__name__}: no answer in time"
     return f"{type(exc).__name__} {exc}".strip()
+
+
+async def _body(response: aiohttp.ClientResponse) -> bytes:
+    """The whole answer, if it is no longer than ANSWER_LIMIT (else Unanswered, and its
+    connection is closed rather than kept)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > ANSWER_LIMIT:
+            raise Unanswered(
+                f"HTTP {response.status} with an answer longer than {ANSWER_LIMIT:,} bytes"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
