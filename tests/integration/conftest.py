@@ -206,10 +206,15 @@ class CallbackReceiver:
     open for as long as the client likes (HTTP/1.0 otherwise: one request a connection);
     `connections` counts those it was given. With `endless_answer` its 200 comes with a body
     that never ends (16 KiB every 10 ms, until the client hangs up or a minute has passed).
+    A path in `redirects` is answered with its (status, Location) and kept in `redirected`;
+    a GET is kept in `got`.
     """
 
     def __init__(self, *, keep_alive: bool = False, endless_answer: bool = False) -> None:
         self.received: list[ReceivedCallback] = []
+        self.redirects: dict[str, tuple[int, str | None]] = {}
+        self.redirected: list[ReceivedCallback] = []
+        self.got: list[ReceivedCallback] = []
         self.connections = 0
         self.failures = 0
         self.lock = threading.Lock()
@@ -236,6 +241,10 @@ class CallbackReceiver:
                 )
                 url = f"{receiver.url}{self.path}"
                 signature = self.headers.get("X-Twilio-Signature", "")
+                if self.path in receiver.redirects:
+                    receiver.redirected.append(ReceivedCallback(url, params, signature))
+                    self._redirect(*receiver.redirects[self.path])
+                    return
                 receiver.received.append(ReceivedCallback(url, params, signature))
                 with receiver.lock:  # requests arrive on several threads at once
                     failing = receiver.failures > 0
@@ -245,6 +254,21 @@ class CallbackReceiver:
                     self.end_headers()  # no length: the body ends when the connection does
                     self._answer_forever()
                     return
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self):
+                url = f"{receiver.url}{self.path}"
+                signature = self.headers.get("X-Twilio-Signature", "")
+                receiver.got.append(ReceivedCallback(url, {}, signature))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def _redirect(self, status, location):
+                self.send_response(status)
+                if location is not None:
+                    self.send_header("Location", location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

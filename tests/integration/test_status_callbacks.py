@@ -121,6 +121,94 @@ def test_an_answer_that_never_ends_settles_its_callback_at_the_first_attempt(bac
         receiver.close()
 
 
+async def _settled_attempts(backend, count: int) -> tuple[list, list]:
+    """The callbacks and their attempts, once `count` attempts are recorded (or 15 s on)."""
+    deadline = time.monotonic() + 15
+    while True:
+        async with backend.store.db.sessions() as session:
+            # Attempts first: a delivery's outcome commits with its attempt.
+            attempts = (await session.scalars(select(WebhookAttempt))).all()
+            deliveries = (await session.scalars(select(WebhookDelivery))).all()
+        if len(attempts) >= count or time.monotonic() > deadline:
+            return deliveries, attempts
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_followed_with_the_form_signed_for_where_it_leads(
+    backend, callback_receiver, status
+):
+    """As Twilio follows them: the same form to the Location, signed for that URL (the one
+    its receiver validates against); the answer there is the callback's outcome."""
+    callback_receiver.redirects = {"/old": (status, "/new?shop=7")}
+
+    async def scenario():
+        async with Scenario(backend) as run:
+            created = await run.send("+14155550100", status_callback=f"{callback_receiver.url}/old")
+            await run.wait_for(created.sid, "delivered")
+            deliveries, attempts = await _settled_attempts(backend, 2)
+            validator = RequestValidator(run.shop.token)
+            for callback in [*callback_receiver.redirected, *callback_receiver.received]:
+                assert validator.validate(callback.url, callback.params, callback.signature)
+            moved = callback_receiver.received
+            assert [c.url for c in moved] == [f"{callback_receiver.url}/new?shop=7"] * 2
+            assert [c.params for c in moved] == [c.params for c in callback_receiver.redirected]
+            assert {c.params["MessageStatus"] for c in moved} == {"sent", "delivered"}
+            assert [(d.status, d.attempts) for d in deliveries] == [("succeeded", 1)] * 2
+            assert [(a.response_status, a.error) for a in attempts] == [(200, None)] * 2
+
+    backend.run(scenario())
+
+
+def test_a_see_other_is_a_get_of_where_it_leads(backend, callback_receiver):
+    """303: the form was taken and the answer is elsewhere; it is fetched, not posted again."""
+    callback_receiver.redirects = {"/form": (303, "/thanks")}
+
+    async def scenario():
+        async with Scenario(backend) as run:
+            created = await run.send(
+                "+14155550100", status_callback=f"{callback_receiver.url}/form"
+            )
+            await run.wait_for(created.sid, "delivered")
+            deliveries, attempts = await _settled_attempts(backend, 2)
+            assert len(callback_receiver.redirected) == 2
+            assert callback_receiver.received == []
+            assert [c.url for c in callback_receiver.got] == [f"{callback_receiver.url}/thanks"] * 2
+            assert [(d.status, d.attempts) for d in deliveries] == [("succeeded", 1)] * 2
+            assert [(a.response_status, a.error) for a in attempts] == [(200, None)] * 2
+
+    backend.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("redirect", "hops", "error"),
+    [
+        ((302, "/status"), 6, "HTTP 302: more than 5 redirects"),
+        ((302, None), 1, "HTTP 302 without a Location"),
+        ((301, "ftp://files.example.com/status"), 1, "not an http(s) URL"),
+    ],
+)
+def test_a_redirect_that_leads_nowhere_is_a_failed_attempt_that_says_why(
+    backend, callback_receiver, redirect, hops, error
+):
+    callback_receiver.redirects = {"/status": redirect}
+
+    async def scenario():
+        config = replace(QUICK_RETRIES, max_attempts=1)
+        async with Scenario(backend, webhook_config=config) as run:
+            url = f"{callback_receiver.url}/status"
+            created = await run.send("+14155559997", status_callback=url)  # no receipt
+            await run.wait_for(created.sid, "sent")
+            deliveries, attempts = await _settled_attempts(backend, 1)
+            assert [(d.status, d.attempts) for d in deliveries] == [("failed", 1)]
+            assert [a.response_status for a in attempts] == [redirect[0]]
+            assert error in attempts[0].error, attempts[0].error
+            assert len(callback_receiver.redirected) == hops
+            assert callback_receiver.received == []
+
+    backend.run(scenario())
+
+
 def test_unreachable_receiver_is_retried_then_abandoned(backend):
     async def scenario():
         config = replace(QUICK_RETRIES, max_attempts=3)

@@ -4,7 +4,8 @@ Callbacks run in their own loops with their own concurrency limit, so a slow rec
 only callbacks, never sending. Batches are claimed and recorded as Core rows, a handful of
 statements each, and two are in flight at once: one posting while another is recorded.
 Posts go out on aiohttp (keep-alive connections reused per receiver): at two callbacks a
-message, the HTTP client's own cost per request is a large share of the whole path's.
+message, the HTTP client's own cost per request is a large share of the whole path's. One
+post, its signature and the redirects it follows are webhooks/posting.py's.
 
 A callback queued in this process is handed over from memory as its transaction commits
 (the dispatcher is the Tracker's courier, services/delivery.py): its row is born claimed by
@@ -27,24 +28,16 @@ from datetime import datetime, timedelta
 import aiohttp
 
 from smsvia import __version__, metrics
-from smsvia.channels.fetch import GuardedResolver, UrlRefused, refuse_private_literal
-from smsvia.domain.signature import twilio_signature
-from smsvia.domain.twilio_format import form_encoded
+from smsvia.channels.fetch import GuardedResolver
 from smsvia.services.clock import Clock, utcnow
 from smsvia.store import accounts as account_queries
 from smsvia.store import webhooks as queries
 from smsvia.store.context import Store
 from smsvia.store.rows import save
 from smsvia.store.webhooks import DeliveryRow
+from smsvia.webhooks.posting import post_callback
 
 log = logging.getLogger(__name__)
-
-_FORM = "application/x-www-form-urlencoded"
-
-# Of a receiver's answer only the status counts, as with Twilio's callbacks. Its body is read
-# to the end when it is no longer than this, so the connection serves the next post; a
-# longer one (or one that never ends) is left unread and its connection closed.
-ANSWER_READ_LIMIT = 64 * 1024
 
 # How long a lane of handed-over callbacks waits for one before it looks at `stop` again.
 _HANDED_WAIT = 0.25
@@ -85,29 +78,6 @@ class _Outcome:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
-
-
-async def _read_some(response: aiohttp.ClientResponse) -> None:
-    """Read the answer's body up to ANSWER_READ_LIMIT bytes, and let it go."""
-    left = ANSWER_READ_LIMIT
-    while left > 0 and not response.content.at_eof():
-        chunk = await response.content.read(left)
-        if not chunk:
-            return
-        left -= len(chunk)
-
-
-def _failure(exc: BaseException) -> str:
-    """What went wrong, in words that do not depend on the HTTP client underneath."""
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"ConnectError: cannot connect to {exc.host}:{exc.port} ({exc.os_error})"
-    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
-        return "Timeout: no answer in time"
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
-        return f"ReadError: the connection closed before the answer ({exc})"
-    if isinstance(exc, aiohttp.InvalidURL | ValueError):
-        return f"InvalidURL: {exc}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 class WebhookDispatcher:
@@ -206,10 +176,7 @@ class WebhookDispatcher:
             return 0
         tokens = await self._tokens_for({d.account_id for d, _ in handed})
         outcomes = await asyncio.gather(
-            *(
-                self._post(d, params, twilio_signature(d.url, params, tokens[d.account_id]))
-                for d, params in handed
-            )
+            *(self._post(d, params, tokens[d.account_id]) for d, params in handed)
         )
         await self._record([d for d, _ in handed], outcomes)
         return len(outcomes)
@@ -257,29 +224,18 @@ class WebhookDispatcher:
         return tokens
 
     async def _post(
-        self, delivery: DeliveryRow, params: Mapping[str, str], signature: str
+        self, delivery: DeliveryRow, params: Mapping[str, str], auth_token: str
     ) -> _Outcome:
         async with self._slots:
             started = time.perf_counter()
             at = self.clock()
-            try:
-                if not self.config.allow_private:
-                    refuse_private_literal(delivery.url)
-                async with self._client().post(
-                    delivery.url,
-                    # Encoded here: aiohttp's FormData machinery cost more than the post.
-                    data=form_encoded(params),
-                    headers={"X-Twilio-Signature": signature, "Content-Type": _FORM},
-                    allow_redirects=False,
-                ) as response:
-                    await _read_some(response)
-                    status, error = response.status, None
-                if not 200 <= status < 300:
-                    error = f"HTTP {status}"
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                status, error = None, _failure(exc)[:500]
-            except UrlRefused as exc:
-                status, error = None, f"Refused: {exc.message}"
+            status, error = await post_callback(
+                self._client(),
+                delivery.url,
+                params,
+                auth_token,
+                allow_private=self.config.allow_private,
+            )
             duration = int((time.perf_counter() - started) * 1000)
         metrics.WEBHOOK_ATTEMPTS.labels("ok" if error is None else "error").inc()
         return _Outcome(delivery.id, at, status, error, duration)
