@@ -1,4 +1,5 @@
-"""Receipts from SMSCs that write their ids every which way, each settling its own message.
+"""Receipts from SMSCs that write their ids and states every which way, each settling its
+own message; and the sweep, for those that came before their submits were recorded.
 
 The simulator says DELIVRD to some destinations and UNDELIV to others, so a receipt that
 settled somebody else's message shows as a wrong final status, or as a message left `sent`.
@@ -9,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
+from smsvia.services.clock import utcnow
 from smsvia.services.messages import SendRequest, send_messages
 from smsvia.sim.smsc import SmscBehaviour
-from smsvia.store.models import Message
+from smsvia.store.models import Message, MessagePart, ReceiptInbox
 from tests.integration.scenario import BOOK, Scenario
 
 MESSAGES = 10_000
@@ -107,3 +111,61 @@ def test_a_connector_told_the_wrong_habit_crosses_messages_and_the_test_sees_it(
             return await wrong_outcomes(sc)
 
     assert len(backend.run(run())) > 50
+
+
+@pytest.mark.parametrize("intermediate", ["BUFFRED", "ENROUTE", "ACKED"])
+def test_an_intermediate_receipt_leaves_its_message_sent_for_the_final_one(backend, intermediate):
+    """As an SMSC relaying to the next one reports (Kannel writes BUFFRED): on the way, not
+    failed; the final receipt then settles the message."""
+
+    async def scenario():
+        behaviour = SmscBehaviour(intermediate=intermediate, dlr_delay=0.01)
+        async with Scenario(backend, behaviour) as run:
+            delivered = await run.send("+14155550100")
+            undelivered = await run.send("+14155559999")
+            view = await run.wait_for(delivered.sid, "delivered")
+            assert f"part 1: {intermediate}" in [entry.detail for entry in view.timeline]
+            view = await run.wait_for(undelivered.sid, "undelivered")
+            assert view.error_code == 30003
+
+    backend.run(scenario())
+
+
+def test_sweep_sets_aside_only_old_receipts_that_match_nothing(backend):
+    async def scenario():
+        async with Scenario(backend) as run:
+            created = await run.send("+14155559997")  # the simulator sends no receipt
+            await run.wait_for(created.sid, "sent")
+            async with backend.store.db.sessions() as session:
+                part = await session.scalar(select(MessagePart))
+            connector_id = part.connector_id
+            long_ago = utcnow() - timedelta(hours=2)
+            index = backend.store.cipher.blind_index("+14155559997", "phone")
+
+            def old_receipt(smsc_id: str) -> ReceiptInbox:
+                return ReceiptInbox(
+                    connector_id=connector_id,
+                    smsc_message_id=smsc_id,
+                    state="DELIVRD",
+                    error="000",
+                    recipient_index=index,
+                    received_at=long_ago,
+                    attempts=1,
+                )
+
+            matching, stray = old_receipt(part.smsc_message_id), old_receipt("deadbeef")
+            async with backend.store.db.transaction() as session:
+                session.add_all([matching, stray])
+            orphans = REGISTRY.get_sample_value("smsvia_receipts_total", {"result": "orphan"})
+
+            assert await run.dispatch.receipts.sweep() == 1
+            view = await run.wait_for(created.sid, "delivered")
+            assert view.status == "delivered"
+            # Only the receipt that matched nothing is counted and set aside as an orphan.
+            after = REGISTRY.get_sample_value("smsvia_receipts_total", {"result": "orphan"})
+            assert (after or 0) - (orphans or 0) == 1
+            async with backend.store.db.sessions() as session:
+                rows = (await session.scalars(select(ReceiptInbox))).all()
+            assert all(row.applied_at is not None for row in rows)
+
+    backend.run(scenario())

@@ -6,7 +6,6 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from smsvia.channels import smpp_wire as wire
@@ -14,7 +13,7 @@ from smsvia.services.clock import utcnow
 from smsvia.services.message_views import get_message
 from smsvia.services.messages import SendRequest, send_message, send_messages
 from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
-from smsvia.store.models import MessagePart, ReceiptInbox
+from smsvia.store.models import MessagePart
 from tests.integration.scenario import BOOK, Scenario
 
 # A text that goes out in two parts.
@@ -361,45 +360,5 @@ def test_bulk_queue_keeps_good_requests_and_reports_bad_ones(backend):
             for sid in sids:
                 await run.wait_for(sid, "delivered")
             assert len(run.sim.accepted) == 48
-
-    backend.run(scenario())
-
-
-def test_sweep_sets_aside_only_old_receipts_that_match_nothing(backend):
-    async def scenario():
-        async with Scenario(backend) as run:
-            created = await run.send("+14155559997")  # the simulator sends no receipt
-            await run.wait_for(created.sid, "sent")
-            async with backend.store.db.sessions() as session:
-                part = await session.scalar(select(MessagePart))
-            connector_id = part.connector_id
-            long_ago = utcnow() - timedelta(hours=2)
-            index = backend.store.cipher.blind_index("+14155559997", "phone")
-
-            def old_receipt(smsc_id: str) -> ReceiptInbox:
-                return ReceiptInbox(
-                    connector_id=connector_id,
-                    smsc_message_id=smsc_id,
-                    state="DELIVRD",
-                    error="000",
-                    recipient_index=index,
-                    received_at=long_ago,
-                    attempts=1,
-                )
-
-            matching, stray = old_receipt(part.smsc_message_id), old_receipt("deadbeef")
-            async with backend.store.db.transaction() as session:
-                session.add_all([matching, stray])
-            orphans = REGISTRY.get_sample_value("smsvia_receipts_total", {"result": "orphan"})
-
-            assert await run.dispatch.receipts.sweep() == 1
-            view = await run.wait_for(created.sid, "delivered")
-            assert view.status == "delivered"
-            # Only the receipt that matched nothing is counted and set aside as an orphan.
-            after = REGISTRY.get_sample_value("smsvia_receipts_total", {"result": "orphan"})
-            assert (after or 0) - (orphans or 0) == 1
-            async with backend.store.db.sessions() as session:
-                rows = (await session.scalars(select(ReceiptInbox))).all()
-            assert all(row.applied_at is not None for row in rows)
 
     backend.run(scenario())

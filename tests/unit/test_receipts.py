@@ -37,11 +37,27 @@ def test_tlvs_win_over_the_text():
         ("ENROUTE", Outcome.PENDING, None),
         ("ACCEPTD", Outcome.PENDING, None),
         ("GIBBERISH", Outcome.UNDELIVERED, 30008),
+        # Spellings some SMSCs use: SMPP 5.0's words, and what Kannel takes as buffered.
+        ("DELIVERED", Outcome.DELIVERED, None),
+        ("UNDELIVERABLE", Outcome.UNDELIVERED, 30003),
+        ("REJECTED", Outcome.UNDELIVERED, 30007),
+        ("SKIPPED", Outcome.UNDELIVERED, 30008),
+        ("BUFFRED", Outcome.PENDING, None),
+        ("BUFFERD", Outcome.PENDING, None),
+        ("ACKED", Outcome.PENDING, None),
+        ("ACCEPTED", Outcome.PENDING, None),
+        ("SCHEDULED", Outcome.PENDING, None),
     ],
 )
 def test_states_map_to_outcomes_and_twilio_codes(state, outcome, code):
-    verdict = parse_receipt(f"id:1 stat:{state} err:001".encode()).verdict
-    assert (verdict.outcome, verdict.error_code) == (outcome, code)
+    receipt = parse_receipt(f"id:1 stat:{state} err:001".encode())
+    assert receipt.state == state  # as the SMSC wrote it, for the timeline
+    assert (receipt.verdict.outcome, receipt.verdict.error_code) == (outcome, code)
+
+
+def test_smpp_5_skipped_state_is_read_from_the_tlv():
+    receipt = parse_receipt(b"id:1 stat:DELIVRD", message_state=9)
+    assert (receipt.state, receipt.verdict.outcome) == ("SKIPPED", Outcome.UNDELIVERED)
 
 
 def test_lower_case_and_extra_spaces_are_tolerated():

@@ -53,6 +53,14 @@ def sim_smsc(
             "(deliver_sm with the text in that TLV) or data_sm.",
         ),
     ] = "deliver_sm",
+    intermediate: Annotated[
+        str | None,
+        typer.Option(
+            "--intermediate",
+            help="Send an intermediate receipt with this stat (BUFFRED, ENROUTE, ...) before "
+            "each final one.",
+        ),
+    ] = None,
 ) -> None:
     """An SMPP 3.4 SMSC: To ending 9999 → UNDELIV, 9998 → ESME_RINVDSTADR, 9997 → no receipt."""
     from smsvia.sim.smsc import DELIVERS_WITH, ID_STYLES, SmscBehaviour, SmscSimulator
@@ -74,6 +82,7 @@ def sim_smsc(
         ids=ids,
         first_id=first_id,
         delivers_with=delivers_with,
+        intermediate=intermediate,
     )
 
     simulator = SmscSimulator(host, port, behaviour)

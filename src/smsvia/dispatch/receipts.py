@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smsvia import metrics
 from smsvia.channels.base import ReceiptHeard
 from smsvia.domain.receipt_ids import Candidate, IdHabit, ReceiptIds, lookup_keys, smsc_key
-from smsvia.domain.receipts import VERDICTS, Outcome
+from smsvia.domain.receipts import VERDICTS, Outcome, verdict_of
 from smsvia.domain.status import Status
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.delivery import Changes, Tracker
@@ -248,7 +248,7 @@ class ReceiptProcessor:
                     f"part {part.sequence}: a receipt for SMSC id {row.smsc_message_id} shows "
                     "the unanswered submit did go out",
                 )
-            verdict = VERDICTS.get(row.state, VERDICTS["UNKNOWN"])
+            verdict = verdict_of(row.state)
             metrics.RECEIPTS.labels(verdict.outcome.value).inc()
             if verdict.outcome == Outcome.PENDING:
                 changes.note(message, now, "receipt", f"part {part.sequence}: {row.state}")

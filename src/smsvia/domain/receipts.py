@@ -15,7 +15,7 @@ ESM_CLASS_TYPE_MASK = 0x3C
 ESM_CLASS_SMSC_RECEIPT = 0x04
 ESM_CLASS_INTERMEDIATE = 0x20
 
-# SMPP 3.4 §5.2.28 message_state values.
+# SMPP 3.4 §5.2.28 message_state values (and SMPP 5.0's 9).
 _STATE_NAMES = {
     1: "ENROUTE",
     2: "DELIVRD",
@@ -25,6 +25,24 @@ _STATE_NAMES = {
     6: "ACCEPTD",
     7: "UNKNOWN",
     8: "REJECTD",
+    9: "SKIPPED",
+}
+
+# Other spellings SMSCs write in `stat:`, read as the states above: SMPP 5.0's whole words,
+# and the intermediate states Kannel takes as "buffered" (it writes BUFFRED itself when it
+# relays a message to the next SMSC), so that none of them ends a message as undelivered.
+_SPELLINGS = {
+    "DELIVERED": "DELIVRD",
+    "DELIVERD": "DELIVRD",
+    "UNDELIVERABLE": "UNDELIV",
+    "UNDELIVERED": "UNDELIV",
+    "REJECTED": "REJECTD",
+    "ACCEPTED": "ACCEPTD",
+    "ACKED": "ACCEPTD",
+    "BUFFRED": "ENROUTE",
+    "BUFFERD": "ENROUTE",
+    "BUFFERED": "ENROUTE",
+    "SCHEDULED": "ENROUTE",
 }
 
 _FIELD = re.compile(
@@ -58,6 +76,7 @@ VERDICTS = {
     "UNKNOWN": Verdict(Outcome.UNDELIVERED, 30008, "Unknown error"),
     "ENROUTE": Verdict(Outcome.PENDING, None, "on its way"),
     "ACCEPTD": Verdict(Outcome.PENDING, None, "accepted by the network"),
+    "SKIPPED": Verdict(Outcome.UNDELIVERED, 30008, "Unknown error (skipped at the SMSC)"),
 }
 
 
@@ -70,7 +89,13 @@ class Receipt:
 
     @property
     def verdict(self) -> Verdict:
-        return VERDICTS.get(self.state, VERDICTS["UNKNOWN"])
+        return verdict_of(self.state)
+
+
+def verdict_of(state: str) -> Verdict:
+    """What a receipt's state, as the SMSC wrote it, means for the message (an unknown
+    state is UNKNOWN's, as Kannel takes anything it does not know for a failure)."""
+    return VERDICTS.get(_SPELLINGS.get(state, state), VERDICTS["UNKNOWN"])
 
 
 class NotAReceipt(ValueError):

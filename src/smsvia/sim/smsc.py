@@ -28,7 +28,7 @@ from smsvia.sim.smsc_behaviour import (
     AcceptedSubmit,
     SmscBehaviour,
     customer_text,
-    delivery_receipt,
+    delivery_receipts,
 )
 
 __all__ = ["DELIVERS_WITH", "ID_STYLES", "AcceptedSubmit", "SmscBehaviour", "SmscSimulator"]
@@ -360,8 +360,8 @@ class SmscSimulator:
 
     async def _receipt(self, message_id: str, destination: str, source: str) -> None:
         await asyncio.sleep(self.behaviour.dlr_delay)
-        receipt = delivery_receipt(self.behaviour, message_id, destination, source)
-        await self._push(_Pending(receipt, message_id))
+        for receipt in delivery_receipts(self.behaviour, message_id, destination, source):
+            await self._push(_Pending(receipt, message_id))
         self.receipts_sent += 1
 
     async def _push_later(self, pending: _Pending, delay: float) -> None:

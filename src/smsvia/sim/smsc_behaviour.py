@@ -37,6 +37,9 @@ class SmscBehaviour:
     refusals: int | None = None
     # Send every acceptance's submit_sm_resp twice, as some SMSCs do.
     answer_twice: bool = False
+    # Before each final receipt, an intermediate one with this `stat:` (None: none), as an
+    # SMSC relaying to the next one writes BUFFRED (Kannel) or ENROUTE.
+    intermediate: str | None = None
 
 
 # deliver_sm with the text in short_message, as most SMSCs send; deliver_sm with it in the
@@ -107,29 +110,29 @@ def delivery(
     return wire.pdu(wire.DATA_SM, 0, 1, body)
 
 
-def delivery_receipt(
+def delivery_receipts(
     behaviour: SmscBehaviour, message_id: str, destination: str, source: str
-) -> bytes:
-    """The receipt for message `message_id` to `destination`: UNDELIV if the behaviour says
-    the handset is unreachable, DELIVRD otherwise, in the text and in the TLVs."""
+) -> list[bytes]:
+    """The receipts for message `message_id` to `destination`: the intermediate one if the
+    behaviour asks for it (its state in the text alone, message_state 0, as Kannel writes
+    it), then UNDELIV if the behaviour says the handset is unreachable, DELIVRD otherwise,
+    in the text and in the TLVs."""
     undelivered = behaviour.undeliverable(destination)
-    stat, state, err = ("UNDELIV", 5, "001") if undelivered else ("DELIVRD", 2, "000")
+    final = ("UNDELIV", 5, "001") if undelivered else ("DELIVRD", 2, "000")
+    states = [(behaviour.intermediate, 0, "000")] if behaviour.intermediate else []
     stamp = datetime.now(UTC).strftime("%y%m%d%H%M")
-    text = (
-        f"id:{message_id} sub:001 dlvrd:{'000' if undelivered else '001'} "
-        f"submit date:{stamp} done date:{stamp} stat:{stat} err:{err} text:"
-    )
-    return delivery(
-        behaviour,
-        destination,
-        source,
-        text.encode("ascii"),
-        esm_class=0x04,
-        tlvs=[
+    receipts = []
+    for stat, state, err in [*states, final]:
+        text = (
+            f"id:{message_id} sub:001 dlvrd:{'001' if stat == 'DELIVRD' else '000'} "
+            f"submit date:{stamp} done date:{stamp} stat:{stat} err:{err} text:"
+        )
+        tlvs = [
             smpp34.Tlv(smpp34.TLV_RECEIPTED_MESSAGE_ID, message_id.encode() + b"\0"),
             smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, bytes([state])),
-        ],
-    )
+        ]
+        receipts.append(delivery(behaviour, destination, source, text.encode("ascii"), 0x04, tlvs))
+    return receipts
 
 
 def customer_text(
