@@ -311,7 +311,8 @@ def test_pause_holds_resume_releases_and_cancel_cancels_waiting_messages(backend
         paused = await campaigns.pause(backend.store, shop.principal, sid)
         assert paused["status"] == "paused"
         assert all(m.due_at is None for m in await messages_of(backend, sid))
-        resumed = await campaigns.resume(backend.store, shop.principal, sid)
+        # At the campaign's NOON: its texts are still due tomorrow morning, whatever the day.
+        resumed = await campaigns.resume(backend.store, shop.principal, sid, clock=clock_at(NOON))
         assert resumed["status"] == "sending"
         assert all(m.due_at == m.send_at for m in await messages_of(backend, sid))
         canceled = await campaigns.cancel(backend.store, shop.principal, sid)
