@@ -131,35 +131,46 @@ def test_an_intermediate_receipt_leaves_its_message_sent_for_the_final_one(backe
     backend.run(scenario())
 
 
+# The simulator sends no receipt to this number: the tests below store one themselves.
+NO_RECEIPT = "+14155559997"
+
+
+async def sent_without_receipt(run: Scenario) -> tuple[str, MessagePart]:
+    """A message the SMSC took and will never report on, and its part."""
+    created = await run.send(NO_RECEIPT)
+    await run.wait_for(created.sid, "sent")
+    async with run.backend.store.db.sessions() as session:
+        return created.sid, await session.scalar(select(MessagePart))
+
+
+def stored_receipt(
+    run: Scenario, part: MessagePart, smsc_id: str, state: str, age: timedelta
+) -> ReceiptInbox:
+    """An inbox row, as if a receipt for `smsc_id` had come `age` ago and been tried once."""
+    return ReceiptInbox(
+        connector_id=part.connector_id,
+        smsc_message_id=smsc_id,
+        state=state,
+        error="000",
+        recipient_index=run.backend.store.cipher.blind_index(NO_RECEIPT, "phone"),
+        received_at=utcnow() - age,
+        attempts=1,
+    )
+
+
 def test_sweep_sets_aside_only_old_receipts_that_match_nothing(backend):
     async def scenario():
         async with Scenario(backend) as run:
-            created = await run.send("+14155559997")  # the simulator sends no receipt
-            await run.wait_for(created.sid, "sent")
-            async with backend.store.db.sessions() as session:
-                part = await session.scalar(select(MessagePart))
-            connector_id = part.connector_id
-            long_ago = utcnow() - timedelta(hours=2)
-            index = backend.store.cipher.blind_index("+14155559997", "phone")
-
-            def old_receipt(smsc_id: str) -> ReceiptInbox:
-                return ReceiptInbox(
-                    connector_id=connector_id,
-                    smsc_message_id=smsc_id,
-                    state="DELIVRD",
-                    error="000",
-                    recipient_index=index,
-                    received_at=long_ago,
-                    attempts=1,
-                )
-
-            matching, stray = old_receipt(part.smsc_message_id), old_receipt("deadbeef")
+            sid, part = await sent_without_receipt(run)
+            long_ago = timedelta(hours=2)
+            matching = stored_receipt(run, part, part.smsc_message_id, "DELIVRD", long_ago)
+            stray = stored_receipt(run, part, "deadbeef", "DELIVRD", long_ago)
             async with backend.store.db.transaction() as session:
                 session.add_all([matching, stray])
             orphans = REGISTRY.get_sample_value("smsvia_receipts_total", {"result": "orphan"})
 
             assert await run.dispatch.receipts.sweep() == 1
-            view = await run.wait_for(created.sid, "delivered")
+            view = await run.wait_for(sid, "delivered")
             assert view.status == "delivered"
             # Only the receipt that matched nothing is counted and set aside as an orphan.
             after = REGISTRY.get_sample_value("smsvia_receipts_total", {"result": "orphan"})
@@ -167,5 +178,32 @@ def test_sweep_sets_aside_only_old_receipts_that_match_nothing(backend):
             async with backend.store.db.sessions() as session:
                 rows = (await session.scalars(select(ReceiptInbox))).all()
             assert all(row.applied_at is not None for row in rows)
+
+    backend.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("state", "code", "words"),
+    [
+        ("UNKNOWN", 30008, "Unknown error"),
+        ("DELETED", 30008, "Unknown error"),
+        ("EXPIRED", 30003, "Unreachable destination handset"),
+        ("REJECTD", 30007, "Message filtered or rejected by the carrier"),
+    ],
+)
+def test_a_failed_receipt_gives_the_message_twilios_words_for_its_code(backend, state, code, words):
+    """The code's own description, never another state's (an UNKNOWN receipt was said to be
+    "deleted at the SMSC")."""
+
+    async def scenario():
+        async with Scenario(backend) as run:
+            sid, part = await sent_without_receipt(run)
+            receipt = stored_receipt(run, part, part.smsc_message_id, state, timedelta(minutes=1))
+            async with backend.store.db.transaction() as session:
+                session.add(receipt)
+            assert await run.dispatch.receipts.sweep() == 1
+            view = await run.wait_for(sid, "undelivered")
+            assert (view.error_code, view.error_message) == (code, words)
+            assert view.timeline[-1].detail == f"DLR: {words}"
 
     backend.run(scenario())

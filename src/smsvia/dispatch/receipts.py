@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smsvia import metrics
 from smsvia.channels.base import ReceiptHeard
 from smsvia.domain.receipt_ids import Candidate, IdHabit, ReceiptIds, lookup_keys, smsc_key
-from smsvia.domain.receipts import VERDICTS, Outcome, verdict_of
+from smsvia.domain.receipts import Outcome, error_description, verdict_of
 from smsvia.domain.status import Status
 from smsvia.services.clock import Clock, utcnow
 from smsvia.services.delivery import Changes, Tracker
@@ -369,15 +369,16 @@ class ReceiptProcessor:
         if failed is None:
             self.tracker.stage(changes, message, Status.DELIVERED, now, "DLR DELIVRD")
             return
-        verdict = next(v for v in VERDICTS.values() if v.error_code == failed.error_code)
+        # Twilio's words for the code: the part keeps its code, not the state it came from.
+        description = error_description(failed.error_code)
         self.tracker.stage(
             changes,
             message,
             Status.UNDELIVERED,
             now,
-            f"DLR: {verdict.description}",
+            f"DLR: {description}",
             error_code=failed.error_code,
-            error_message=verdict.description,
+            error_message=description,
         )
 
     async def _sweep_forever(self, stop: asyncio.Event) -> None:
