@@ -16,9 +16,12 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from smsvia.channels.http import read_at_most
 from smsvia.domain.errors import DomainError
 
 MAX_REDIRECTS = 3
+# The answers that send a client on to their Location.
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class UrlRefused(DomainError):
@@ -155,24 +158,14 @@ async def _get(
             await check_url(url, allow_private=allow_private)
             try:
                 async with client.get(url, allow_redirects=False) as response:
-                    if response.status in (301, 302, 303, 307, 308) and response.headers.get(
-                        "location"
-                    ):
+                    if response.status in REDIRECTS and response.headers.get("location"):
                         url = urljoin(url, response.headers["location"])
                         continue
                     if response.status != 200:
                         raise UrlRefused(f"{url} answered {response.status}")
-                    body = bytearray()
-                    async for chunk in response.content.iter_chunked(64 * 1024):
-                        body += chunk
-                        if len(body) > max_bytes:
-                            break
-                    fetched = Fetched(
-                        str(response.url),
-                        response.headers.get("content-type", ""),
-                        bytes(body[:max_bytes]),
-                    )
-                    return fetched, len(body) <= max_bytes
+                    data, complete = await read_at_most(response, max_bytes)
+                    content_type = response.headers.get("content-type", "")
+                    return Fetched(str(response.url), content_type, data), complete
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise UrlRefused(f"{url} could not be fetched: {type(exc).__name__}") from exc
     raise UrlRefused(f"{url} redirects more than {MAX_REDIRECTS} times")

@@ -125,16 +125,22 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__} {exc}".strip()
 
 
-async def _body(response: aiohttp.ClientResponse) -> bytes:
-    """The whole answer, if it is no longer than ANSWER_LIMIT (else Unanswered, and its
-    connection is closed rather than kept)."""
-    chunks: list[bytes] = []
-    size = 0
+async def read_at_most(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """The first `limit` bytes of an answer's body, and whether that was all of it. A longer
+    body is left unread past them, so its connection is closed rather than kept."""
+    body = bytearray()
     async for chunk in response.content.iter_any():
-        size += len(chunk)
-        if size > ANSWER_LIMIT:
-            raise Unanswered(
-                f"HTTP {response.status} with an answer longer than {ANSWER_LIMIT:,} bytes"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+        body += chunk
+        if len(body) > limit:
+            return bytes(body[:limit]), False
+    return bytes(body), True
+
+
+async def _body(response: aiohttp.ClientResponse) -> bytes:
+    """The whole answer, if it is no longer than ANSWER_LIMIT (else Unanswered)."""
+    body, whole = await read_at_most(response, ANSWER_LIMIT)
+    if not whole:
+        raise Unanswered(
+            f"HTTP {response.status} with an answer longer than {ANSWER_LIMIT:,} bytes"
+        )
+    return body

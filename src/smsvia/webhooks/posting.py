@@ -15,12 +15,12 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from smsvia.channels.fetch import UrlRefused, refuse_private_literal
+from smsvia.channels.fetch import REDIRECTS, UrlRefused, refuse_private_literal
+from smsvia.channels.http import read_at_most
 from smsvia.domain.signature import twilio_signature
 from smsvia.domain.twilio_format import form_encoded
 
 MAX_REDIRECTS = 5
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 # Of a receiver's answer only the status counts. Its body is read to the end when it is no
 # longer than this, so the connection serves the next post; a longer one (or one that never
@@ -78,7 +78,7 @@ async def _follow(
             headers=headers,
             allow_redirects=False,
         ) as response:
-            await _read_some(response)
+            await read_at_most(response, ANSWER_READ_LIMIT)
             status, location = response.status, response.headers.get("Location")
         if status not in REDIRECTS:
             return status
@@ -90,16 +90,6 @@ async def _follow(
         if status == 303:
             method, form = "GET", {}
     raise _Unfollowable(status, f"HTTP {status}: more than {MAX_REDIRECTS} redirects")
-
-
-async def _read_some(response: aiohttp.ClientResponse) -> None:
-    """Read the answer's body up to ANSWER_READ_LIMIT bytes, and let it go."""
-    left = ANSWER_READ_LIMIT
-    while left > 0 and not response.content.at_eof():
-        chunk = await response.content.read(left)
-        if not chunk:
-            return
-        left -= len(chunk)
 
 
 def _failure(exc: BaseException) -> str:
