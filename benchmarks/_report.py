@@ -16,7 +16,8 @@ Run = tuple[int, Result]
 
 
 def rate(messages: int, seconds: float) -> str:
-    return f"{messages / seconds:,.0f}" if seconds == seconds else "-"
+    speed = _speed(messages, seconds)
+    return f"{speed:,.0f}" if speed == speed else "-"
 
 
 def per_message(seconds: dict[str, float], messages: int) -> str:
@@ -66,8 +67,10 @@ def shares_of_peer(runs: Sequence[Run], peer: str) -> list[str]:
             continue
         shares.setdefault((r.db, r.path), []).append(
             (
-                _speed(r, r.callbacks_seconds) / _speed(theirs, theirs.callbacks_seconds),
-                _speed(r, r.accept_seconds) / _speed(theirs, theirs.accept_seconds),
+                _speed(r.messages, r.callbacks_seconds)
+                / _speed(theirs.messages, theirs.callbacks_seconds),
+                _speed(r.messages, r.accept_seconds)
+                / _speed(theirs.messages, theirs.accept_seconds),
             )
         )
     lines = []
@@ -99,9 +102,9 @@ def fallback_lines(runs: Sequence[Run]) -> list[str]:
     return lines
 
 
-def _speed(r: Result, seconds: float) -> float:
+def _speed(messages: int, seconds: float) -> float:
     """Messages a second; nan where the run never got there."""
-    return r.messages / seconds if seconds == seconds and seconds > 0 else float("nan")
+    return messages / seconds if seconds == seconds and seconds > 0 else float("nan")
 
 
 def _percentages(shares: list[float]) -> str:
