@@ -27,6 +27,21 @@ async def _until(condition, timeout: float = 15.0, what: str = "condition") -> N
         await asyncio.sleep(0.05)
 
 
+async def _settled_attempts(backend, count: int) -> tuple[list, list]:
+    """The callbacks and their attempts, once `count` attempts are recorded (or 15 s on)."""
+    deadline = time.monotonic() + 15
+    while True:
+        async with backend.store.db.sessions() as session:
+            # Attempts first: a delivery's outcome commits with its attempt.
+            attempts = (
+                await session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.id))
+            ).all()
+            deliveries = (await session.scalars(select(WebhookDelivery))).all()
+        if len(attempts) >= count or time.monotonic() > deadline:
+            return deliveries, attempts
+        await asyncio.sleep(0.05)
+
+
 def test_callbacks_are_signed_as_twilio_signs_them(backend, callback_receiver):
     async def scenario():
         async with Scenario(backend) as run:
@@ -73,17 +88,8 @@ def test_failing_receiver_is_retried_with_every_attempt_recorded(backend, callba
             created = await run.send("+14155550100", status_callback=callback_receiver.url)
             await run.wait_for(created.sid, "delivered")
             await _until(lambda: len(callback_receiver.received) == 5, what="5 requests")
-            deadline = time.monotonic() + 15
-            while True:  # the last answer reaches the receiver a moment before it is recorded
-                async with backend.store.db.sessions() as session:
-                    # Attempts first: a delivery's outcome commits with its attempt.
-                    attempts = (
-                        await session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.id))
-                    ).all()
-                    deliveries = (await session.scalars(select(WebhookDelivery))).all()
-                if len(attempts) == 5 or time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.05)
+            # The last answer reaches the receiver a moment before it is recorded.
+            deliveries, attempts = await _settled_attempts(backend, 5)
             # Both callbacks (sent, delivered) got through in the end, after 3 refusals.
             assert sorted(d.status for d in deliveries) == ["succeeded", "succeeded"]
             assert sum(d.attempts for d in deliveries) == 5
@@ -103,14 +109,7 @@ def test_an_answer_that_never_ends_settles_its_callback_at_the_first_attempt(bac
         async with Scenario(backend) as run:
             created = await run.send("+14155550100", status_callback=f"{receiver.url}/status")
             await run.wait_for(created.sid, "delivered")
-            deadline = time.monotonic() + 15
-            while True:
-                async with backend.store.db.sessions() as session:
-                    attempts = (await session.scalars(select(WebhookAttempt))).all()
-                    deliveries = (await session.scalars(select(WebhookDelivery))).all()
-                if len(attempts) >= 2 or time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.05)
+            deliveries, attempts = await _settled_attempts(backend, 2)
             assert [(d.status, d.attempts) for d in deliveries] == [("succeeded", 1)] * 2
             assert [(a.response_status, a.error) for a in attempts] == [(200, None)] * 2
             assert len(receiver.received) == 2
@@ -119,19 +118,6 @@ def test_an_answer_that_never_ends_settles_its_callback_at_the_first_attempt(bac
         backend.run(scenario())
     finally:
         receiver.close()
-
-
-async def _settled_attempts(backend, count: int) -> tuple[list, list]:
-    """The callbacks and their attempts, once `count` attempts are recorded (or 15 s on)."""
-    deadline = time.monotonic() + 15
-    while True:
-        async with backend.store.db.sessions() as session:
-            # Attempts first: a delivery's outcome commits with its attempt.
-            attempts = (await session.scalars(select(WebhookAttempt))).all()
-            deliveries = (await session.scalars(select(WebhookDelivery))).all()
-        if len(attempts) >= count or time.monotonic() > deadline:
-            return deliveries, attempts
-        await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
