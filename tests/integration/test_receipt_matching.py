@@ -16,6 +16,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
+from smsvia.domain.receipt_ids import fitted
 from smsvia.services.clock import utcnow
 from smsvia.services.messages import SendRequest, send_messages
 from smsvia.sim.smsc import SmscBehaviour
@@ -94,6 +95,27 @@ def test_every_receipt_settles_its_own_message(backend, ids):
     assert submits == MESSAGES
     assert wrong == []
     assert str(learned) == ("hex-to-decimal" if ids == "hex-to-decimal" else "same")
+
+
+def test_ids_longer_than_smpp_allows_each_settle_their_own_message(backend):
+    """A relay's ids of 84 characters, all alike for their first 70 (SMPP allows 64): each
+    is kept as its beginning and a digest of the whole, the same on both databases, so no
+    receipt takes another message's part."""
+    behaviour = SmscBehaviour(ids="long", dlr_delay=0.01, undeliverable=undeliverable)
+    count = 1_000
+
+    async def run():
+        async with Scenario(backend, behaviour, window=100, tps=100_000) as sc:
+            await queue(sc, count)
+            await settle_all(sc, count, timeout=120)
+            async with sc.backend.store.db.sessions() as session:
+                kept = (await session.scalars(select(MessagePart.smsc_message_id))).all()
+            return await wrong_outcomes(sc), kept, [s.message_id for s in sc.sim.accepted]
+
+    wrong, kept, given = backend.run(run())
+    assert wrong == []
+    assert sorted(kept) == sorted(fitted(message_id) for message_id in given)
+    assert len(set(kept)) == count and all(len(message_id) == 64 for message_id in kept)
 
 
 def test_a_connector_told_the_wrong_habit_crosses_messages_and_the_test_sees_it(backend):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smsvia.domain import mm7
+from smsvia.domain.receipt_ids import fitted
 
 PICTURE = mm7.Attachment("image/png", b"\x89PNG\r\n\x1a\n\x00\xff" * 50, "box.png")
 
@@ -79,6 +80,13 @@ def test_delivery_reports_read_back_with_their_state(mm_status, state):
     body, content_type = mm7.delivery_report_request(report)
     read = mm7.parse_relay_request(body, content_type)
     assert read == report and read.state == state
+
+
+def test_a_relays_long_message_id_reads_as_it_will_be_stored():
+    long_id = "mmsc-" * 20
+    report = mm7.DeliveryReport("tx2", long_id, "+12125551000", "+15005550006", "Retrieved")
+    read = mm7.parse_relay_request(*mm7.delivery_report_request(report))
+    assert read.message_id == fitted(long_id) and len(read.message_id) == 64
 
 
 def test_an_inbound_mms_reads_back_with_its_media():

@@ -6,6 +6,7 @@ from smsvia.domain.receipt_ids import (
     IdHabit,
     Reading,
     ReceiptIds,
+    fitted,
     lookup_keys,
     readings,
     smsc_key,
@@ -120,3 +121,23 @@ def test_a_waiting_part_wins_over_a_finished_one_with_the_same_id():
     habit = IdHabit(ReceiptIds.EXACT)
     old, new = part(1, "42", waiting=True), part(9, "42", waiting=False)
     assert habit.choose("42", [old, new], settled=False).part_id == 1
+
+
+def test_an_id_within_smpps_64_characters_is_kept_as_it_is():
+    assert fitted("0123abc") == "0123abc"
+    assert fitted("x" * 64) == "x" * 64
+
+
+def test_longer_ids_that_begin_alike_stay_apart_in_64_characters():
+    relay = "relay-eu-west-1.node-07." * 3
+    first, second = fitted(relay + "000000000001"), fitted(relay + "000000000002")
+    assert first != second
+    assert len(first) == len(second) == 64
+    assert first.startswith(relay[:39] + "~")
+    assert fitted(relay + "000000000001") == first  # read again (the receipt), the same
+    assert lookup_keys(first) == {Reading.SAME: smsc_key(first)}  # never read across bases
+
+
+@given(st.text(min_size=65, max_size=300))
+def test_every_longer_id_fits(message_id):
+    assert len(fitted(message_id)) == 64

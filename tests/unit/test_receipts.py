@@ -1,5 +1,6 @@
 import pytest
 
+from smsvia.domain.receipt_ids import fitted
 from smsvia.domain.receipts import (
     NotAReceipt,
     Outcome,
@@ -24,6 +25,13 @@ def test_tlvs_win_over_the_text():
     receipt = parse_receipt(TEXT, receipted_message_id=b"other\0", message_state=5)
     assert (receipt.message_id, receipt.state) == ("other", "UNDELIV")
     assert receipt.verdict.error_code == 30003
+
+
+def test_an_id_longer_than_smpp_allows_is_fitted_as_its_submit_answers_was():
+    long_id = "relay-eu-west-1.node-07." * 3 + "000000000001"
+    from_text = parse_receipt(f"id:{long_id} stat:DELIVRD err:000".encode())
+    from_tlv = parse_receipt(TEXT, receipted_message_id=long_id.encode() + b"\0")
+    assert from_text.message_id == from_tlv.message_id == fitted(long_id)
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from functools import partial
 import smpp34
 
 from smsvia.channels import smpp_wire as wire
+from smsvia.domain.receipt_ids import fitted
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,11 @@ class Answer:
 
     @property
     def message_id(self) -> str | None:
-        """The message_id a submit_sm_resp carries (None when the body has none)."""
+        """The message_id a submit_sm_resp carries (None when the body has none), fitted
+        to SMPP's 64 characters (domain/receipt_ids.fitted) as its receipt's will be."""
         end = self.body.find(b"\0")
         value = (self.body if end < 0 else self.body[:end]).decode("latin-1")
-        return value or None
+        return fitted(value) if value else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,8 +38,8 @@ def sim_smsc(
         typer.Option(
             "--ids",
             help="How message ids are written: hex, decimal, hex-to-decimal (hex answers, "
-            "decimal receipts), zero-padded (padded answers, bare receipts) or unnumbered "
-            "(answers without an id).",
+            "decimal receipts), zero-padded (padded answers, bare receipts), unnumbered "
+            "(answers without an id) or long (84 characters, past SMPP's 64).",
         ),
     ] = "hex",
     first_id: Annotated[

@@ -198,7 +198,7 @@ class ReceiptProcessor:
         return {
             "connector_id": self.connector_ids[heard.connector],
             "smsc_message_id": heard.receipt.message_id,
-            "state": heard.receipt.state,
+            "state": heard.receipt.state[:16],  # whatever an SMSC writes, as wide as the column
             "error": heard.receipt.error[:16],
             "recipient_index": (
                 self.store.cipher.blind_index(heard.recipient, "phone") if heard.recipient else ""

@@ -10,6 +10,7 @@ only mean one thing and leaves a receipt that could mean two waiting.
 
 from __future__ import annotations
 
+import hashlib
 import string
 from collections import Counter
 from collections.abc import Callable
@@ -34,6 +35,22 @@ class Reading(StrEnum):
     SAME = "same"  # the same characters, or the same number written with zeros or in capitals
     HEX_TO_DECIMAL = "hex-to-decimal"
     DECIMAL_TO_HEX = "decimal-to-hex"
+
+
+# SMPP 3.4 allows a message_id 64 characters long (65 octets with its NUL); so do our columns.
+MAX_ID = 64
+_DIGEST = 24  # hex digits of SHA-256 that stand for the rest of a longer id
+
+
+def fitted(message_id: str) -> str:
+    """An SMSC's (or MMSC's) id as we read it: itself, when it fits in MAX_ID characters;
+    a longer one as its beginning, "~" and a digest of the whole. The same id comes out the
+    same wherever it is read (the submit's answer, the receipt), ids that begin alike stay
+    apart, and both databases keep the same characters."""
+    if len(message_id) <= MAX_ID:
+        return message_id
+    digest = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{message_id[: MAX_ID - _DIGEST - 1]}~{digest[:_DIGEST]}"
 
 
 def smsc_key(message_id: str) -> str:

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from smsvia.domain.receipt_ids import fitted
+
 ESM_CLASS_TYPE_MASK = 0x3C
 ESM_CLASS_SMSC_RECEIPT = 0x04
 ESM_CLASS_INTERMEDIATE = 0x20
@@ -129,7 +131,7 @@ def parse_receipt(
         raise NotAReceipt(f"receipt names no message id: {text[:80]!r}")
     if not state:
         raise NotAReceipt(f"receipt gives no state: {text[:80]!r}")
-    return Receipt(message_id, state, fields.get("err", ""), fields.get("text", ""))
+    return Receipt(fitted(message_id), state, fields.get("err", ""), fields.get("text", ""))
 
 
 def error_description(code: int | None) -> str:

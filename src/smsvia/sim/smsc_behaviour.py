@@ -56,7 +56,14 @@ ID_STYLES = {
     # ESME_ROK with an empty message_id, as a few SMSCs answer; the receipt has an id all
     # the same, one we were never given.
     "unnumbered": lambda n: ("", f"{n:08x}"),
+    # Longer than SMPP's 64 characters, as a few relays write theirs (a route, a node and a
+    # counter), all alike for their first 70.
+    "long": lambda n: (_long_id(n), _long_id(n)),
 }
+
+
+def _long_id(n: int) -> str:
+    return f"{'relay-eu-west-1.node-07.' * 3}{n:012d}"
 
 
 @dataclass(slots=True)

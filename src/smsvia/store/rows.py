@@ -24,6 +24,7 @@ from sqlalchemy import (
     Result,
     Row,
     Select,
+    String,
     Table,
     Text,
     Update,
@@ -178,11 +179,15 @@ def _unnested(
 ) -> tuple[Select[Any], list[tuple[str, Callable[[Any], Any]]]]:
     """The rows of `names` out of their arrays, in order, and the JSON columns'
     serializers: their values go as text (an array of JSON values would be read as nested
-    arrays), cast."""
+    arrays), cast. A string array is cast without its column's length: an explicit cast to
+    varchar(n) cuts a longer value without a word, where storing it into the column refuses
+    it, as a plain INSERT or COPY does."""
     arrays = []
     as_json = []
     for name in names:
         kind = table.c[name].type
+        if isinstance(kind, String) and kind.length is not None:
+            kind = String()
         if isinstance(kind.dialect_impl(dialect), JSON):
             as_json.append((name, kind.dialect_impl(dialect).bind_processor(dialect)))
             given: Any = ARRAY(Text())

@@ -20,6 +20,7 @@ from smsvia.domain.mm7.types import (
     Mm7Status,
     Submit,
 )
+from smsvia.domain.receipt_ids import fitted
 
 _POLICY = policy.default.clone(linesep="\r\n", max_line_length=998)
 
@@ -38,7 +39,8 @@ def parse_answer(body: bytes, content_type: str, kind: str = "SubmitRsp") -> Ans
     elif _local(element.tag) != kind:
         raise Malformed(f"expected {kind}, got {_local(element.tag)}")
     status, text = _status(element)
-    return Answer(status, text, _child_text(element, "MessageID"))
+    message_id = _child_text(element, "MessageID")
+    return Answer(status, text, fitted(message_id) if message_id else message_id)
 
 
 def parse_relay_request(body: bytes, content_type: str) -> DeliveryReport | Deliver:
@@ -54,7 +56,7 @@ def parse_relay_request(body: bytes, content_type: str) -> DeliveryReport | Deli
             raise Malformed("DeliveryReportReq needs a MessageID and an MMStatus")
         return DeliveryReport(
             transaction_id,
-            message_id,
+            fitted(message_id),
             _address_of(element, "Recipient"),
             _address_of(element, "Sender"),
             status,
