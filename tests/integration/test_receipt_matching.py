@@ -146,9 +146,10 @@ def test_an_intermediate_receipt_leaves_its_message_sent_for_the_final_one(backe
             delivered = await run.send("+14155550100")
             undelivered = await run.send("+14155559999")
             view = await run.wait_for(delivered.sid, "delivered")
-            assert f"part 1: {intermediate}" in [entry.detail for entry in view.timeline]
+            assert f"part 1: {intermediate} err:000" in [entry.detail for entry in view.timeline]
             view = await run.wait_for(undelivered.sid, "undelivered")
             assert view.error_code == 30003
+            assert "part 1: UNDELIV err:001" in [entry.detail for entry in view.timeline]
 
     backend.run(scenario())
 
@@ -215,7 +216,7 @@ def test_sweep_sets_aside_only_old_receipts_that_match_nothing(backend):
 )
 def test_a_failed_receipt_gives_the_message_twilios_words_for_its_code(backend, state, code, words):
     """The code's own description, never another state's (an UNKNOWN receipt was said to be
-    "deleted at the SMSC")."""
+    "deleted at the SMSC"); the state and error the SMSC wrote stay in the timeline."""
 
     async def scenario():
         async with Scenario(backend) as run:
@@ -226,6 +227,9 @@ def test_a_failed_receipt_gives_the_message_twilios_words_for_its_code(backend, 
             assert await run.dispatch.receipts.sweep() == 1
             view = await run.wait_for(sid, "undelivered")
             assert (view.error_code, view.error_message) == (code, words)
-            assert view.timeline[-1].detail == f"DLR: {words}"
+            assert [entry.detail for entry in view.timeline[-2:]] == [
+                f"part 1: {state} err:000",  # what the SMSC said, as it said it
+                f"DLR: {words}",
+            ]
 
     backend.run(scenario())

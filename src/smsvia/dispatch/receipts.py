@@ -250,8 +250,9 @@ class ReceiptProcessor:
                 )
             verdict = verdict_of(row.state)
             metrics.RECEIPTS.labels(verdict.outcome.value).inc()
+            if verdict.outcome != Outcome.DELIVERED:  # the SMSC's own words, in the timeline
+                changes.note(message, now, "receipt", _as_written(part.sequence, row))
             if verdict.outcome == Outcome.PENDING:
-                changes.note(message, now, "receipt", f"part {part.sequence}: {row.state}")
                 continue
             part.status = verdict.outcome.value
             part.error_code = verdict.error_code
@@ -369,7 +370,7 @@ class ReceiptProcessor:
         if failed is None:
             self.tracker.stage(changes, message, Status.DELIVERED, now, "DLR DELIVRD")
             return
-        # Twilio's words for the code: the part keeps its code, not the state it came from.
+        # Twilio's words for the code (the state the SMSC wrote is the part's receipt note).
         description = error_description(failed.error_code)
         self.tracker.stage(
             changes,
@@ -388,3 +389,9 @@ class ReceiptProcessor:
                 await self.sweep()
             except Exception:
                 log.exception("receipt sweep failed")
+
+
+def _as_written(sequence: int, receipt: Receipt) -> str:
+    """A receipt as the SMSC wrote it, for the timeline: "part 1: EXPIRED err:027"."""
+    said = f"part {sequence}: {receipt.state}"
+    return f"{said} err:{receipt.error}" if receipt.error else said
