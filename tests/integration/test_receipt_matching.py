@@ -154,6 +154,25 @@ def test_an_intermediate_receipt_leaves_its_message_sent_for_the_final_one(backe
     backend.run(scenario())
 
 
+@pytest.mark.parametrize("esm_class", [0x08, 0x24, 0x44])
+def test_receipts_with_other_receipt_bits_settle_and_are_never_a_customers_text(backend, esm_class):
+    """As SME acknowledgements (0x08), with two type bits (0x24) or with UDHI (0x44): read
+    as receipts, as Kannel reads them, never received as texts from the customer."""
+
+    async def scenario():
+        behaviour = SmscBehaviour(receipt_esm_class=esm_class, dlr_delay=0.01)
+        async with Scenario(backend, behaviour) as run:
+            delivered = await run.send("+14155550100")
+            undelivered = await run.send("+14155559999")
+            await run.wait_for(delivered.sid, "delivered")
+            await run.wait_for(undelivered.sid, "undelivered")
+            async with backend.store.db.sessions() as session:
+                inbound = select(func.count()).where(Message.direction == "inbound")
+                assert await session.scalar(inbound) == 0
+
+    backend.run(scenario())
+
+
 # The simulator sends no receipt to this number: the tests below store one themselves.
 NO_RECEIPT = "+14155559997"
 

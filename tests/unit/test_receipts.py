@@ -68,6 +68,12 @@ def test_smpp_5_skipped_state_is_read_from_the_tlv():
     assert (receipt.state, receipt.verdict.outcome) == ("SKIPPED", Outcome.UNDELIVERED)
 
 
+def test_a_receipt_written_in_ucs2_is_read():
+    receipt = parse_receipt(TEXT.decode().encode("utf-16-be"))
+    assert (receipt.message_id, receipt.state, receipt.error) == ("0123abc", "DELIVRD", "000")
+    assert receipt.text == "Your order has"
+
+
 def test_lower_case_and_extra_spaces_are_tolerated():
     assert parse_receipt(b"ID: 42 Stat: delivrd").state == "DELIVRD"
 
@@ -81,5 +87,9 @@ def test_receipts_without_id_or_state_are_refused(garbage):
 def test_esm_class_tells_receipts_from_messages():
     assert is_receipt(0x04)
     assert is_receipt(0x20)
+    assert is_receipt(0x08)  # SME delivery acknowledgement
+    assert is_receipt(0x24)  # two type bits at once
+    assert is_receipt(0x44)  # with UDHI
     assert not is_receipt(0x00)
-    assert not is_receipt(0x40)
+    assert not is_receipt(0x40)  # a part of a customer's long text
+    assert not is_receipt(0x10)  # SME manual/user acknowledgement: the customer's reply

@@ -13,9 +13,11 @@ from enum import StrEnum
 
 from smsvia.domain.receipt_ids import fitted
 
-ESM_CLASS_TYPE_MASK = 0x3C
+# SMPP 3.4 §5.2.12: esm_class bits 2-5 give a deliver_sm's message type.
 ESM_CLASS_SMSC_RECEIPT = 0x04
+ESM_CLASS_SME_ACK = 0x08  # SME delivery acknowledgement
 ESM_CLASS_INTERMEDIATE = 0x20
+_RECEIPT_BITS = ESM_CLASS_SMSC_RECEIPT | ESM_CLASS_SME_ACK | ESM_CLASS_INTERMEDIATE
 
 # SMPP 3.4 §5.2.28 message_state values (and SMPP 5.0's 9).
 _STATE_NAMES = {
@@ -105,8 +107,10 @@ class NotAReceipt(ValueError):
 
 
 def is_receipt(esm_class: int) -> bool:
-    kind = esm_class & ESM_CLASS_TYPE_MASK
-    return kind in (ESM_CLASS_SMSC_RECEIPT, ESM_CLASS_INTERMEDIATE)
+    """A receipt, not a customer's text: any of the receipt bits set, alone or together, as
+    Kannel reads them (some SMSCs send their receipts as SME acknowledgements, or with two
+    type bits at once; a customer's text has none of them)."""
+    return bool(esm_class & _RECEIPT_BITS)
 
 
 def parse_receipt(
@@ -115,7 +119,7 @@ def parse_receipt(
     message_state: int | None = None,
 ) -> Receipt:
     """Read a receipt; the TLVs, when given, win over the text."""
-    text = short_message.decode("latin-1")
+    text = _text_of(short_message)
     fields: dict[str, str] = {}
     for match in _FIELD.finditer(text):
         key = match.group("key").lower()
@@ -132,6 +136,15 @@ def parse_receipt(
     if not state:
         raise NotAReceipt(f"receipt gives no state: {text[:80]!r}")
     return Receipt(fitted(message_id), state, fields.get("err", ""), fields.get("text", ""))
+
+
+def _text_of(short_message: bytes) -> str:
+    """A receipt's text: ASCII as a rule, whatever its data_coding says (many SMSCs copy the
+    submit's UCS-2 into it); a few do write it in UCS-2, whose first octet is then a NUL,
+    which no ASCII text begins with."""
+    if short_message[:1] == b"\0":
+        return short_message.decode("utf-16-be", "replace")
+    return short_message.decode("latin-1")
 
 
 def error_description(code: int | None) -> str:

@@ -40,6 +40,9 @@ class SmscBehaviour:
     # Before each final receipt, an intermediate one with this `stat:` (None: none), as an
     # SMSC relaying to the next one writes BUFFRED (Kannel) or ENROUTE.
     intermediate: str | None = None
+    # The esm_class receipts come with: 0x04, an SMSC delivery receipt; some SMSCs write 0x08
+    # (SME delivery acknowledgement), or set two type bits at once (0x24).
+    receipt_esm_class: int = 0x04
 
 
 # deliver_sm with the text in short_message, as most SMSCs send; deliver_sm with it in the
@@ -138,7 +141,10 @@ def delivery_receipts(
             smpp34.Tlv(smpp34.TLV_RECEIPTED_MESSAGE_ID, message_id.encode() + b"\0"),
             smpp34.Tlv(smpp34.TLV_MESSAGE_STATE, bytes([state])),
         ]
-        receipts.append(delivery(behaviour, destination, source, text.encode("ascii"), 0x04, tlvs))
+        content = text.encode("ascii")
+        receipts.append(
+            delivery(behaviour, destination, source, content, behaviour.receipt_esm_class, tlvs)
+        )
     return receipts
 
 
