@@ -66,6 +66,24 @@ def test_stop_blocks_the_next_send_with_21610_and_is_confirmed_once(backend, cal
     assert forwarded["From"] == HANDSET
 
 
+@pytest.mark.parametrize(
+    ("written", "ton"), [("4155550123", 2), ("14155550123", 0), ("0014155550123", 0)]
+)
+def test_stop_from_a_number_written_nationally_opts_the_customer_out(backend, written, ton):
+    """An SMSC that writes the handset as a national number (TON 2) or with the exit code:
+    the STOP is the customer's, +14155550123, and holds for their number."""
+
+    async def run():
+        async with Scenario(backend) as sc:
+            await sc.sim.deliver_mo(written, sc.shop.sender, "STOP", source_ton=ton)
+            await wait_until(lambda: len(replies(sc)) == 1)
+            with pytest.raises(RecipientUnsubscribed) as refused:
+                await sc.send(HANDSET, body="20% off today")
+            return refused.value.code
+
+    assert backend.run(run()) == 21610
+
+
 def test_start_after_stop_lets_messages_through_again(backend):
     async def run():
         async with Scenario(backend) as sc:

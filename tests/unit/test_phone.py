@@ -1,7 +1,7 @@
 import pytest
 
 from smsvia.domain.errors import InvalidPhoneNumber
-from smsvia.domain.phone import NumberType, parse_phone
+from smsvia.domain.phone import NumberType, from_smpp, parse_phone
 
 
 def test_national_format_uses_the_default_region():
@@ -44,3 +44,29 @@ def test_unusable_numbers_raise_21211(raw):
 def test_error_says_what_is_wrong():
     with pytest.raises(InvalidPhoneNumber, match="unknown country calling code"):
         parse_phone("+999 123456")
+
+
+UK_NUMBER = "+447700900000"  # ours, which the handset texted
+
+
+@pytest.mark.parametrize(
+    ("address", "ton", "e164"),
+    [
+        ("447700900123", 1, "+447700900123"),  # international
+        ("447700900123", 0, "+447700900123"),  # unknown, as most SMSCs write it
+        ("+447700900123", 2, "+447700900123"),  # written with its +, whatever the TON says
+        ("07700900123", 2, "+447700900123"),  # national, with the trunk prefix
+        ("7700900123", 2, "+447700900123"),  # national, without it
+        ("07700900123", 0, "+447700900123"),  # unknown, but the trunk prefix says national
+        ("00447700900123", 0, "+447700900123"),  # the exit code
+        ("Shop", 5, "Shop"),  # alphanumeric
+        ("12", 2, "+12"),  # no national number: taken as it comes
+    ],
+)
+def test_a_handsets_smpp_address_in_e164(address, ton, e164):
+    assert from_smpp(address, ton, home=UK_NUMBER) == e164
+
+
+def test_a_national_number_is_read_in_our_numbers_country():
+    assert from_smpp("4155550123", 2, home="+15005550006") == "+14155550123"
+    assert from_smpp("4155550123", 2) == "+4155550123"  # no country to read it in

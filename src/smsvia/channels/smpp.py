@@ -39,17 +39,18 @@ from smsvia.channels.smpp_session import (
 from smsvia.channels.throttle import Throttle, TokenBucket
 from smsvia.domain.encoding import check_text_coding, parse_part, sar_part
 from smsvia.domain.errors import DomainError
+from smsvia.domain.phone import from_smpp
 from smsvia.domain.receipts import NotAReceipt, is_receipt, parse_receipt
 
 log = logging.getLogger(__name__)
 
-# Statuses worth trying again later; anything else unexpected is a refusal.
 # SMPP 3.4 §5.3.2.22–24: a long message's reference, parts and place, as TLVs.
 _SAR_TAGS = (
     smpp34.TLV_SAR_MSG_REF_NUM,
     smpp34.TLV_SAR_TOTAL_SEGMENTS,
     smpp34.TLV_SAR_SEGMENT_SEQNUM,
 )
+# Statuses worth trying again later; anything else unexpected is a refusal.
 _RETRY = {
     wire.ESME_RSYSERR,
     wire.ESME_RMSGQFUL,
@@ -337,6 +338,9 @@ class SmppChannel:
         # (a data_sm has only the latter).
         payload = tlvs.get(smpp34.TLV_MESSAGE_PAYLOAD)
         content = delivered.short_message or (payload.value if payload else b"")
+        # The handset sent it (a text) or was sent to (a receipt); the destination is ours.
+        destination = from_smpp(delivered.destination_addr, delivered.dest_addr_ton)
+        source = from_smpp(delivered.source_addr, delivered.source_addr_ton, home=destination)
         if is_receipt(delivered.esm_class):
             receipted = tlvs.get(smpp34.TLV_RECEIPTED_MESSAGE_ID)
             state = tlvs.get(smpp34.TLV_MESSAGE_STATE)
@@ -345,8 +349,7 @@ class SmppChannel:
                 receipted.value if receipted else None,
                 state.as_int() if state else None,
             )
-            return ReceiptHeard(self.name, receipt, _e164(delivered.source_addr))
-        source, destination = _e164(delivered.source_addr), _e164(delivered.destination_addr)
+            return ReceiptHeard(self.name, receipt, source)
         part = parse_part(content, delivered.data_coding, delivered.esm_class)
         sar = [tlvs.get(tag) for tag in _SAR_TAGS]
         if part.total == 1 and all(sar):  # its place in the TLVs rather than in a header
@@ -378,7 +381,3 @@ def _ton(address: str) -> int:
 def _address(value: str) -> str:
     """SMPP carries international numbers as digits, the TON saying they are international."""
     return value[1:] if value.startswith("+") and value[1:].isdigit() else value
-
-
-def _e164(value: str) -> str:
-    return f"+{value}" if value.isdigit() else value

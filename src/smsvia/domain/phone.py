@@ -11,6 +11,9 @@ from phonenumbers import PhoneNumberType, timezone
 
 from smsvia.domain.errors import InvalidPhoneNumber
 
+# SMPP 3.4 §5.2.5: an address's type of number.
+TON_UNKNOWN, TON_INTERNATIONAL, TON_NATIONAL, TON_ALPHANUMERIC = 0, 1, 2, 5
+
 
 class NumberType(StrEnum):
     MOBILE = "mobile"
@@ -76,6 +79,29 @@ def parse_phone(raw: str, default_region: str = "US", *, strict: bool = True) ->
             field="To",
         )
     return reading.number
+
+
+def from_smpp(address: str, ton: int, home: str | None = None) -> str:
+    """A handset's number as an SMSC writes it (the digits and their type of number), in
+    E.164. A national number (TON 2, or any beginning with the trunk prefix 0) is read in
+    the country of `home`, our number it texted or whose message it answers, as Kannel's
+    `unified-prefix` would have it; "00" is the exit code. What is no number (an
+    alphanumeric sender) stays as written; a national number without a `home`, or that
+    does not read in its country, is taken as international, as every other number is."""
+    digits = address.removeprefix("+")
+    if not digits.isdigit():
+        return address
+    if address.startswith("+") or ton == TON_INTERNATIONAL:
+        return f"+{digits}"
+    if digits.startswith("00"):
+        return f"+{digits[2:]}"
+    if home is not None and (ton == TON_NATIONAL or digits.startswith("0")):
+        try:
+            region = parse_phone(home, strict=False).region
+            return parse_phone(digits, region, strict=False).e164
+        except InvalidPhoneNumber:
+            pass
+    return f"+{digits}"
 
 
 class _Reading:

@@ -90,9 +90,10 @@ def delivery(
     esm_class: int = 0,
     tlvs: list[smpp34.Tlv] | None = None,
     data_coding: int = 0,
+    source_ton: int = 1,
 ) -> bytes:
     """A receipt or a customer's text as `behaviour.delivers_with` says (its sequence number
-    a placeholder)."""
+    a placeholder); `source_ton`: the type of number the handset's is written as."""
     tlvs = list(tlvs or [])
     if behaviour.delivers_with != "deliver_sm":  # the text goes in message_payload
         tlvs.append(smpp34.Tlv(smpp34.TLV_MESSAGE_PAYLOAD, content))
@@ -102,6 +103,7 @@ def delivery(
             source,
             destination,
             content,
+            source_addr_ton=source_ton,
             esm_class=esm_class,
             data_coding=data_coding,
             tlvs=tlvs,
@@ -111,7 +113,7 @@ def delivery(
     body = b"".join(
         [
             wire.c_string(""),  # service_type
-            bytes([1, 1]) + wire.c_string(source),
+            bytes([source_ton, 1]) + wire.c_string(source),
             bytes([1, 1]) + wire.c_string(destination),
             bytes([esm_class, 0, data_coding]),  # esm_class, registered_delivery, data_coding
             *(wire.tlv(tlv.tag, tlv.value) for tlv in tlvs),
@@ -157,6 +159,7 @@ def customer_text(
     reference: int = 1,
     order: Sequence[int] | None = None,
     sar: bool = False,
+    source_ton: int = 1,
 ) -> list[bytes]:
     """What a customer's text becomes: one delivery, or one a part when it is long (the
     part's place in a concatenation header, or with `sar` in sar_* TLVs). `order` lists the
@@ -173,6 +176,7 @@ def customer_text(
                 part.short_message,
                 part.esm_class,
                 data_coding=part.data_coding,
+                source_ton=source_ton,
             )
             for part in chosen
         ]
@@ -188,6 +192,7 @@ def customer_text(
                 smpp34.Tlv(smpp34.TLV_SAR_SEGMENT_SEQNUM, bytes([part.sequence])),
             ],
             data_coding=part.data_coding,
+            source_ton=source_ton,
         )
         for part in chosen
     ]
