@@ -39,7 +39,7 @@ from smsvia.channels.smpp_session import (
 from smsvia.channels.throttle import Throttle, TokenBucket
 from smsvia.domain.encoding import check_text_coding, parse_part, sar_part
 from smsvia.domain.errors import DomainError
-from smsvia.domain.phone import from_smpp
+from smsvia.domain.phone import TON_ALPHANUMERIC, TON_INTERNATIONAL, from_smpp
 from smsvia.domain.receipts import NotAReceipt, is_receipt, parse_receipt
 
 log = logging.getLogger(__name__)
@@ -175,8 +175,8 @@ class SmppChannel:
                     _address(submission.destination),
                     part.short_message,
                     source_addr_ton=source_ton,
-                    source_addr_npi=1 if source_ton != 5 else 0,
-                    dest_addr_ton=1,
+                    source_addr_npi=1 if source_ton != TON_ALPHANUMERIC else 0,
+                    dest_addr_ton=TON_INTERNATIONAL,
                     dest_addr_npi=1,
                     esm_class=part.esm_class,
                     data_coding=part.data_coding,
@@ -372,10 +372,10 @@ class SmppChannel:
 
 
 def _ton(address: str) -> int:
-    """International (1) for +E.164, alphanumeric (5) for sender IDs."""
+    """International for +E.164, alphanumeric for sender IDs."""
     if address.startswith("+") or address.isdigit():
-        return 1
-    return 5
+        return TON_INTERNATIONAL
+    return TON_ALPHANUMERIC
 
 
 def _address(value: str) -> str:

@@ -12,7 +12,7 @@ from phonenumbers import PhoneNumberType, timezone
 from smsvia.domain.errors import InvalidPhoneNumber
 
 # SMPP 3.4 §5.2.5: an address's type of number.
-TON_UNKNOWN, TON_INTERNATIONAL, TON_NATIONAL, TON_ALPHANUMERIC = 0, 1, 2, 5
+TON_INTERNATIONAL, TON_NATIONAL, TON_ALPHANUMERIC = 1, 2, 5
 
 
 class NumberType(StrEnum):
