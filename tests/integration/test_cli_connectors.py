@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 
-from tests.integration.test_smpp_session import certificate
+from tests.integration.test_smpp_tls import certificate
 from tests.processes import SMSVIA
 
 
