@@ -87,6 +87,7 @@ class Tenant:
     token: str
     sender: str
     account_id: int
+    connector: str = ""  # the sender's SMPP connector, where the test made one
 
     @property
     def principal(self) -> accounts.Principal:
@@ -140,7 +141,9 @@ class Backend:
         await senders.add_number(self.store, created.sid, sender, connector=name, sms_url=sms_url)
         async with self.store.db.sessions() as session:
             account = await account_queries.account_by_sid(session, created.sid)
-        return Tenant(created.sid, created.secret, senders.normalize_sender(sender), account.id)
+        return Tenant(
+            created.sid, created.secret, senders.normalize_sender(sender), account.id, name
+        )
 
     def close(self) -> None:
         self.run(self.store.db.close())

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from smsvia.domain.consent import ConsentKind
+from smsvia.services import senders
 from smsvia.services.consent import RecipientUnsubscribed, append, verify
 from smsvia.services.messages import SendRequest, send_message, send_messages
 from smsvia.store.marketing_models import ConsentEvent
@@ -82,6 +83,42 @@ def test_stop_from_a_number_written_nationally_opts_the_customer_out(backend, wr
             return refused.value.code
 
     assert backend.run(run()) == 21610
+
+
+@pytest.mark.parametrize("ours", ["5005550006", "15005550006"])
+def test_stop_to_our_number_written_nationally_opts_the_customer_out(backend, ours):
+    """An SMSC that writes both numbers nationally (TON 2), ours with or without its trunk
+    prefix: the text is to +15005550006, and the handset's number is read in its country."""
+
+    async def run():
+        async with Scenario(backend) as sc:
+            await sc.sim.deliver_mo("4155550123", ours, "STOP", source_ton=2, destination_ton=2)
+            await wait_until(lambda: len(replies(sc)) == 1)
+            with pytest.raises(RecipientUnsubscribed) as refused:
+                await sc.send(HANDSET, body="20% off today")
+            return refused.value.code
+
+    assert backend.run(run()) == 21610
+
+
+def test_a_national_number_that_is_two_of_ours_is_not_guessed(backend, caplog):
+    """+15005550006 and +445005550006 on one connector are both 5005550006 at home: a text
+    to that is nobody's for sure, and is dropped with a warning rather than given to one."""
+
+    async def run():
+        async with Scenario(backend) as sc:
+            await senders.add_number(
+                backend.store, sc.shop.sid, "+445005550006", connector=sc.shop.connector
+            )
+            await sc.sim.deliver_mo("4155550123", "5005550006", "STOP", destination_ton=2)
+            await wait_until(lambda: sc.sim.unacknowledged() == 0)
+            answered = replies(sc)
+            message = await sc.send(HANDSET, body="Your order shipped")
+            return answered, message.status
+
+    sent, status = backend.run(run())
+    assert status == "queued" and sent == []
+    assert "+15005550006 and +445005550006 written nationally; dropped" in caplog.text
 
 
 def test_start_after_stop_lets_messages_through_again(backend):

@@ -20,7 +20,12 @@ from smsvia.channels.base import (
 )
 from smsvia.channels.smpp import SmppChannel, SmppConfig
 from smsvia.domain.encoding import segment, to_parts
+from smsvia.domain.phone import WrittenNumber
 from smsvia.sim.smsc import SmscBehaviour, SmscSimulator
+
+# A customer's text as the simulator writes its addresses: international numbers, no "+".
+HANDSET = WrittenNumber("14155550100", 1)
+OURS = WrittenNumber("15005550006", 1)
 
 
 class Handler:
@@ -195,7 +200,7 @@ def test_a_customers_text_is_acknowledged_once_stored():
         async with smsc() as sim, bound(sim, handler):
             await sim.deliver_mo("14155550100", "15005550006", "STOP")
             heard, stored = await handler.next(1)
-            assert heard == MessageHeard("smsc", "+14155550100", "+15005550006", "STOP")
+            assert heard == MessageHeard("smsc", HANDSET, OURS, "STOP")
             await settle()
             assert sim.unacknowledged() == 1
             stored.set_result(None)
@@ -212,7 +217,7 @@ def test_a_customers_text_in_message_payload_or_a_data_sm_is_read_and_answered(d
         async with smsc(delivers_with=delivers_with) as sim, bound(sim, handler):
             await sim.deliver_mo("14155550100", "15005550006", "STOP")
             heard, stored = await handler.next(1)
-            assert heard == MessageHeard("smsc", "+14155550100", "+15005550006", "STOP")
+            assert heard == MessageHeard("smsc", HANDSET, OURS, "STOP")
             stored.set_result(None)
             await until(lambda: sim.unacknowledged() == 0, "the acknowledgement")
             assert sim.wrong_answers == 0  # a data_sm gets a data_sm_resp

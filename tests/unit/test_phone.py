@@ -1,7 +1,7 @@
 import pytest
 
 from smsvia.domain.errors import InvalidPhoneNumber
-from smsvia.domain.phone import NumberType, from_smpp, parse_phone
+from smsvia.domain.phone import NumberType, WrittenNumber, from_smpp, parse_phone, read_handset
 
 
 def test_national_format_uses_the_default_region():
@@ -70,3 +70,37 @@ def test_a_handsets_smpp_address_in_e164(address, ton, e164):
 def test_a_national_number_is_read_in_our_numbers_country():
     assert from_smpp("4155550123", 2, home="+15005550006") == "+14155550123"
     assert from_smpp("4155550123", 2) == "+4155550123"  # no country to read it in
+
+
+@pytest.mark.parametrize(
+    ("address", "ton", "national"),
+    [
+        ("7700900123", 2, True),
+        ("07700900123", 0, True),  # the trunk prefix says so
+        ("447700900123", 0, False),
+        ("07700900123", 1, False),  # international says otherwise, whatever the digits
+        ("00447700900123", 2, False),  # the exit code
+        ("+447700900123", 2, False),
+        ("Shop", 5, False),
+    ],
+)
+def test_a_number_written_nationally_is_known_by_its_ton_or_trunk_prefix(address, ton, national):
+    assert WrittenNumber(address, ton).national is national
+
+
+def test_a_national_number_names_each_of_our_numbers_it_reads_as_in_its_own_country():
+    written = WrittenNumber("5005550006", 2)
+    assert written.names("+15005550006")
+    assert written.names("+445005550006")  # the same digits in another country
+    assert not written.names("+15005550007")
+    assert WrittenNumber("07700900000", 0).names(UK_NUMBER)
+    assert not WrittenNumber("15005550006", 1).names("+445005550006")  # international
+
+
+def test_a_receipts_handset_is_read_in_our_numbers_country_or_not_at_all():
+    handset = WrittenNumber("7700900123", 2)
+    assert read_handset(handset, WrittenNumber("447700900000", 1)) == "+447700900123"
+    assert read_handset(handset, WrittenNumber("7700900000", 2)) is None  # no country known
+    assert read_handset(WrittenNumber("447700900123", 0), WrittenNumber("7700900000", 2)) == (
+        "+447700900123"
+    )

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from smsvia.domain.encoding import Part
+from smsvia.domain.phone import WrittenNumber
 from smsvia.domain.receipts import Receipt
 
 
@@ -57,7 +58,7 @@ class ReceiptHeard:
 
     connector: str
     receipt: Receipt
-    recipient: str  # the handset the receipt is about
+    recipient: str  # the handset the receipt is about; "" when it cannot be told
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +66,8 @@ class MessageHeard:
     """An inbound (mobile-originated) message that arrived on a connector."""
 
     connector: str
-    source: str
-    destination: str
+    source: WrittenNumber  # the handset
+    destination: WrittenNumber  # ours, in the country whose number it reads as
     text: str
 
 
@@ -76,8 +77,8 @@ class PartHeard:
     every part is in, wherever and in whatever order they come."""
 
     connector: str
-    source: str
-    destination: str
+    source: WrittenNumber
+    destination: WrittenNumber
     part: Part  # its place (reference, sequence, total), coding and payload
 
 

@@ -39,7 +39,12 @@ from smsvia.channels.smpp_session import (
 from smsvia.channels.throttle import Throttle, TokenBucket
 from smsvia.domain.encoding import check_text_coding, parse_part, sar_part
 from smsvia.domain.errors import DomainError
-from smsvia.domain.phone import TON_ALPHANUMERIC, TON_INTERNATIONAL, from_smpp
+from smsvia.domain.phone import (
+    TON_ALPHANUMERIC,
+    TON_INTERNATIONAL,
+    WrittenNumber,
+    read_handset,
+)
 from smsvia.domain.receipts import NotAReceipt, is_receipt, parse_receipt
 
 log = logging.getLogger(__name__)
@@ -339,8 +344,8 @@ class SmppChannel:
         payload = tlvs.get(smpp34.TLV_MESSAGE_PAYLOAD)
         content = delivered.short_message or (payload.value if payload else b"")
         # The handset sent it (a text) or was sent to (a receipt); the destination is ours.
-        destination = from_smpp(delivered.destination_addr, delivered.dest_addr_ton)
-        source = from_smpp(delivered.source_addr, delivered.source_addr_ton, home=destination)
+        destination = WrittenNumber(delivered.destination_addr, delivered.dest_addr_ton)
+        source = WrittenNumber(delivered.source_addr, delivered.source_addr_ton)
         if is_receipt(delivered.esm_class):
             receipted = tlvs.get(smpp34.TLV_RECEIPTED_MESSAGE_ID)
             state = tlvs.get(smpp34.TLV_MESSAGE_STATE)
@@ -349,7 +354,7 @@ class SmppChannel:
                 receipted.value if receipted else None,
                 state.as_int() if state else None,
             )
-            return ReceiptHeard(self.name, receipt, source)
+            return ReceiptHeard(self.name, receipt, read_handset(source, destination) or "")
         part = parse_part(content, delivered.data_coding, delivered.esm_class)
         sar = [tlvs.get(tag) for tag in _SAR_TAGS]
         if part.total == 1 and all(sar):  # its place in the TLVs rather than in a header

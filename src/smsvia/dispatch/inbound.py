@@ -12,6 +12,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from smsvia.channels.base import MessageHeard, PartHeard
 from smsvia.domain.pricing import PriceBook
 from smsvia.services import inbound, inbound_parts
@@ -19,6 +21,7 @@ from smsvia.services.clock import Clock, utcnow
 from smsvia.services.delivery import Tracker
 from smsvia.store import senders as sender_queries
 from smsvia.store.context import Store
+from smsvia.store.models import Number
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +69,10 @@ class InboundSms:
 
     async def _store(self, heard: MessageHeard | PartHeard) -> None:
         async with self.store.db.transaction() as session:
-            number = await sender_queries.number_by_phone(session, heard.destination)
+            number = await _our_number(session, heard)
             if number is None:
-                log.warning(
-                    "inbound SMS on %s to %s, which is nobody's number; dropped",
-                    heard.connector,
-                    heard.destination,
-                )
                 return
+            handset = heard.source.read(home=number.phone_number)
             if isinstance(heard, PartHeard):
                 await inbound_parts.receive_part(
                     session,
@@ -81,7 +80,7 @@ class InboundSms:
                     self.tracker,
                     self.price_book,
                     number=number,
-                    handset=heard.source,
+                    handset=handset,
                     part=heard.part,
                     connector=heard.connector,
                     now=self.clock(),
@@ -93,8 +92,34 @@ class InboundSms:
                 self.tracker,
                 self.price_book,
                 number=number,
-                handset=heard.source,
+                handset=handset,
                 text=heard.text,
                 channel="sms",
                 now=self.clock(),
             )
+
+
+async def _our_number(session: AsyncSession, heard: MessageHeard | PartHeard) -> Number | None:
+    """The number the text was sent to. One written nationally names no country: it is the
+    connector's number that it reads as in that number's own country, if only one does."""
+    written = heard.destination
+    number = await sender_queries.number_by_phone(session, written.read())
+    if number is None and written.national:
+        numbers = await sender_queries.numbers_on_connector(session, heard.connector)
+        named = [number for number in numbers if written.names(number.phone_number)]
+        if len(named) > 1:
+            log.warning(
+                "inbound SMS on %s to %s, which is %s written nationally; dropped",
+                heard.connector,
+                written.address,
+                " and ".join(number.phone_number for number in named),
+            )
+            return None
+        number = named[0] if named else None
+    if number is None:
+        log.warning(
+            "inbound SMS on %s to %s, which is nobody's number; dropped",
+            heard.connector,
+            written.address,
+        )
+    return number

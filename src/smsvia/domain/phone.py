@@ -95,13 +95,52 @@ def from_smpp(address: str, ton: int, home: str | None = None) -> str:
         return f"+{digits}"
     if digits.startswith("00"):
         return f"+{digits[2:]}"
-    if home is not None and (ton == TON_NATIONAL or digits.startswith("0")):
+    if home is not None and _national(address, ton):
         try:
             region = parse_phone(home, strict=False).region
             return parse_phone(digits, region, strict=False).e164
         except InvalidPhoneNumber:
             pass
     return f"+{digits}"
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenNumber:
+    """A number as an SMSC writes it: its digits and their SMPP type of number."""
+
+    address: str
+    ton: int
+
+    @property
+    def national(self) -> bool:
+        """Written in its own country's way: only that country can read it."""
+        return _national(self.address, self.ton)
+
+    def read(self, home: str | None = None) -> str:
+        """In E.164, a national number read in the country of `home` (see `from_smpp`)."""
+        return from_smpp(self.address, self.ton, home)
+
+    def names(self, number: str) -> bool:
+        """Whether this is `number` (E.164) as it is written in its own country."""
+        return self.read(home=number) == number
+
+
+def read_handset(handset: WrittenNumber, ours: WrittenNumber) -> str | None:
+    """The handset's number in E.164, a national one read in the country of `ours`; None
+    when both are written nationally: no country is known, and a guess could name another
+    handset."""
+    if handset.national and ours.national:
+        return None
+    return handset.read(home=ours.read())
+
+
+def _national(address: str, ton: int) -> bool:
+    return (
+        address.isdigit()
+        and ton != TON_INTERNATIONAL
+        and not address.startswith("00")
+        and (ton == TON_NATIONAL or address.startswith("0"))
+    )
 
 
 class _Reading:

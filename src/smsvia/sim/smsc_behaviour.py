@@ -91,9 +91,11 @@ def delivery(
     tlvs: list[smpp34.Tlv] | None = None,
     data_coding: int = 0,
     source_ton: int = 1,
+    destination_ton: int = 1,
 ) -> bytes:
     """A receipt or a customer's text as `behaviour.delivers_with` says (its sequence number
-    a placeholder); `source_ton`: the type of number the handset's is written as."""
+    a placeholder); `source_ton`, `destination_ton`: the types of number the addresses are
+    written as."""
     tlvs = list(tlvs or [])
     if behaviour.delivers_with != "deliver_sm":  # the text goes in message_payload
         tlvs.append(smpp34.Tlv(smpp34.TLV_MESSAGE_PAYLOAD, content))
@@ -104,6 +106,7 @@ def delivery(
             destination,
             content,
             source_addr_ton=source_ton,
+            dest_addr_ton=destination_ton,
             esm_class=esm_class,
             data_coding=data_coding,
             tlvs=tlvs,
@@ -114,7 +117,7 @@ def delivery(
         [
             wire.c_string(""),  # service_type
             bytes([source_ton, 1]) + wire.c_string(source),
-            bytes([1, 1]) + wire.c_string(destination),
+            bytes([destination_ton, 1]) + wire.c_string(destination),
             bytes([esm_class, 0, data_coding]),  # esm_class, registered_delivery, data_coding
             *(wire.tlv(tlv.tag, tlv.value) for tlv in tlvs),
         ]
@@ -160,6 +163,7 @@ def customer_text(
     order: Sequence[int] | None = None,
     sar: bool = False,
     source_ton: int = 1,
+    destination_ton: int = 1,
 ) -> list[bytes]:
     """What a customer's text becomes: one delivery, or one a part when it is long (the
     part's place in a concatenation header, or with `sar` in sar_* TLVs). `order` lists the
@@ -177,6 +181,7 @@ def customer_text(
                 part.esm_class,
                 data_coding=part.data_coding,
                 source_ton=source_ton,
+                destination_ton=destination_ton,
             )
             for part in chosen
         ]
@@ -193,6 +198,7 @@ def customer_text(
             ],
             data_coding=part.data_coding,
             source_ton=source_ton,
+            destination_ton=destination_ton,
         )
         for part in chosen
     ]

@@ -22,6 +22,18 @@ async def number_by_phone(session: AsyncSession, phone_number: str) -> Number | 
     return await session.scalar(select(Number).where(Number.phone_number == phone_number))
 
 
+async def numbers_on_connector(session: AsyncSession, connector: str) -> Sequence[Number]:
+    """The numbers whose texts go out (and come in) on the SMS connector `connector`."""
+    return (
+        await session.scalars(
+            select(Number)
+            .join(Connector, Number.connector_id == Connector.id)
+            .where(Connector.name == connector)
+            .order_by(Number.phone_number)
+        )
+    ).all()
+
+
 async def sender_of_account(
     session: AsyncSession, account_id: int, phone_number: str
 ) -> Number | None:
