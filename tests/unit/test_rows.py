@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from smsvia.store.outbox import PartRow
+from datetime import UTC, datetime
+
+from smsvia.store.outbox import PartRow, receipt_row
 
 
 def a_part(**values) -> PartRow:
@@ -27,3 +29,14 @@ def test_columns_not_given_are_none_and_a_saved_row_starts_afresh():
     part.error_code = 30003
     part._saved()
     assert part.changes() == {}
+
+
+def test_a_receipts_state_and_error_are_cut_to_their_columns_and_its_id_is_not():
+    now = datetime(2026, 12, 3, tzinfo=UTC)
+    long_id = "7" * 64  # fitted to 64 characters already when read (domain/receipt_ids)
+    row = receipt_row(
+        1, long_id, "ENROUTE_TO_THE_NEXT_SMSC", "err-0x45-from-hlr-lookup", "", received_at=now
+    )
+    assert (row["state"], row["error"]) == ("ENROUTE_TO_THE_N", "err-0x45-from-hl")
+    assert row["smsc_message_id"] == long_id
+    assert (row["applied_at"], row["attempts"], row["received_at"]) == (None, 0, now)

@@ -195,18 +195,15 @@ class ReceiptProcessor:
                 log.exception("could not match %d stored receipts; the sweep will", len(rows))
 
     def _row(self, heard: ReceiptHeard, now: datetime) -> dict[str, Any]:
-        return {
-            "connector_id": self.connector_ids[heard.connector],
-            "smsc_message_id": heard.receipt.message_id,
-            "state": heard.receipt.state[:16],  # whatever an SMSC writes, as wide as the column
-            "error": heard.receipt.error[:16],
-            "recipient_index": (
-                self.store.cipher.blind_index(heard.recipient, "phone") if heard.recipient else ""
-            ),
-            "received_at": now,
-            "applied_at": None,
-            "attempts": 0,
-        }
+        recipient = heard.recipient
+        return outbox.receipt_row(
+            self.connector_ids[heard.connector],
+            heard.receipt.message_id,
+            heard.receipt.state,
+            heard.receipt.error,
+            self.store.cipher.blind_index(recipient, "phone") if recipient else "",
+            received_at=now,
+        )
 
     async def _apply(
         self, session: AsyncSession, rows: Sequence[Receipt], now: datetime

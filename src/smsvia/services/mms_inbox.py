@@ -82,22 +82,21 @@ async def _keep_report(
         await outbox.store_receipts(
             session,
             [
-                {
-                    "connector_id": connector.id,
-                    "smsc_message_id": report.message_id,
-                    "state": report.state,
-                    "error": report.mm_status[:16],
-                    "recipient_index": (
+                outbox.receipt_row(
+                    connector.id,
+                    report.message_id,
+                    report.state,
+                    report.mm_status,
+                    (
                         store.cipher.blind_index(report.recipient, "phone")
                         if report.recipient
                         else ""
                     ),
-                    "received_at": now,
-                    "applied_at": None,
+                    received_at=now,
                     # Stored by the web process, which has no matching loop: tried once as
                     # far as the receipt sweep is concerned, so its next pass takes it.
-                    "attempts": 1,
-                }
+                    attempts=1,
+                )
             ],
         )
 

@@ -55,6 +55,7 @@ __all__ = ["MessageRow", "PartRow", "save"]
 _messages = Message.__table__
 _parts = MessagePart.__table__
 _receipts = ReceiptInbox.__table__
+_STATE_WIDTH, _ERROR_WIDTH = _receipts.c.state.type.length, _receipts.c.error.type.length
 _AMBIGUOUS = literal("ambiguous", literal_execute=True)
 # An expired lease: any claim may take the row.
 _LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
@@ -224,6 +225,30 @@ async def ambiguous_parts_for(
         query = query.where(among(session, _messages.c.recipient_index, recipient_indexes))
     rows = await session.execute(query)
     return [(PartRow(tuple(row)[:-2]), Handset(*tuple(row)[-2:])) for row in rows]
+
+
+def receipt_row(
+    connector_id: int,
+    smsc_message_id: str,
+    state: str,
+    error: str,
+    recipient_index: str,
+    *,
+    received_at: datetime,
+    attempts: int = 0,
+) -> dict[str, Any]:
+    """A receipt for `store_receipts`. Its state and error are whatever the SMSC or MMSC
+    wrote: cut to their columns' widths, as PostgreSQL would refuse them longer."""
+    return {
+        "connector_id": connector_id,
+        "smsc_message_id": smsc_message_id,
+        "state": state[:_STATE_WIDTH],
+        "error": error[:_ERROR_WIDTH],
+        "recipient_index": recipient_index,
+        "received_at": received_at,
+        "applied_at": None,
+        "attempts": attempts,
+    }
 
 
 async def store_receipts(
