@@ -200,7 +200,7 @@ def test_a_customers_text_is_acknowledged_once_stored():
         async with smsc() as sim, bound(sim, handler):
             await sim.deliver_mo("14155550100", "15005550006", "STOP")
             heard, stored = await handler.next(1)
-            assert heard == MessageHeard("smsc", HANDSET, OURS, "STOP")
+            assert heard == MessageHeard("smsc", HANDSET, OURS, "STOP", link=heard.link)
             await settle()
             assert sim.unacknowledged() == 1
             stored.set_result(None)
@@ -217,7 +217,7 @@ def test_a_customers_text_in_message_payload_or_a_data_sm_is_read_and_answered(d
         async with smsc(delivers_with=delivers_with) as sim, bound(sim, handler):
             await sim.deliver_mo("14155550100", "15005550006", "STOP")
             heard, stored = await handler.next(1)
-            assert heard == MessageHeard("smsc", HANDSET, OURS, "STOP")
+            assert heard == MessageHeard("smsc", HANDSET, OURS, "STOP", link=heard.link)
             stored.set_result(None)
             await until(lambda: sim.unacknowledged() == 0, "the acknowledgement")
             assert sim.wrong_answers == 0  # a data_sm gets a data_sm_resp
@@ -278,5 +278,49 @@ def test_an_undecodable_data_sm_is_refused_for_good_and_the_session_goes_on(capl
             await sent_and_acknowledged(channel, sim, handler)
             assert channel.binds == 1
             assert sim.generic_nacks_received == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_texts_answer_is_confirmed_once_a_request_written_after_it_is_answered():
+    async def scenario():
+        handler, confirmed = Handler(), []
+        async with smsc() as sim, bound(sim, handler):
+            await sim.deliver_mo("14155550100", "15005550006", "HELP")
+            heard, stored = await handler.next(1)
+            stored.set_result(lambda: confirmed.append(heard.text))
+            await until(lambda: confirmed, "the confirmation")
+            assert sim.enquire_links == 1 and sim.unacknowledged() == 0
+
+    asyncio.run(scenario())
+
+
+def test_an_answer_the_smsc_never_shows_it_read_is_never_confirmed():
+    async def scenario():
+        handler, confirmed = Handler(), []
+        async with smsc(answer_enquire_link=False) as sim, bound(sim, handler):
+            await sim.deliver_mo("14155550100", "15005550006", "HELP")
+            _, stored = await handler.next(1)
+            stored.set_result(lambda: confirmed.append(1))
+            await until(lambda: sim.enquire_links == 1, "the enquire_link after the answer")
+            await settle()
+            assert confirmed == []
+
+    asyncio.run(scenario())
+
+
+def test_a_text_whose_answer_the_link_lost_comes_again_on_another_link():
+    async def scenario():
+        handler, confirmed = Handler(), []
+        async with smsc(lose_text_answers=1) as sim, bound(sim, handler):
+            await sim.deliver_mo("14155550100", "15005550006", "HELP")
+            first, stored = await handler.next(1)
+            stored.set_result(lambda: confirmed.append("first"))
+            again, stored = await handler.next(2)
+            stored.set_result(lambda: confirmed.append("again"))
+            await until(lambda: confirmed, "the confirmation")
+            assert (again.text, again.source) == (first.text, first.source)
+            assert again.link != first.link
+            assert confirmed == ["again"] and sim.binds == 2
 
     asyncio.run(scenario())

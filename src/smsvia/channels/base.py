@@ -69,6 +69,9 @@ class MessageHeard:
     source: WrittenNumber  # the handset
     destination: WrittenNumber  # ours, in the country whose number it reads as
     text: str
+    # The bind it came on, unique across processes and restarts: an SMSC offers a text
+    # again only on a later one ("": a channel whose texts are never offered again).
+    link: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +98,10 @@ class AnsweredLate:
 Inbound = ReceiptHeard | MessageHeard | PartHeard | AnsweredLate
 # Takes what a channel heard and returns an awaitable that ends once it is durable (a raise:
 # not stored). The channel answers the SMSC only then, so a crash before never loses it: the
-# SMSC offers it again.
-InboundHandler = Callable[[Inbound], Awaitable[None]]
+# SMSC offers it again. The awaitable may give what to call once the SMSC surely has that
+# answer (channels/smpp_session.py tells when).
+Confirm = Callable[[], None]
+InboundHandler = Callable[[Inbound], Awaitable[Confirm | None]]
 
 
 class SmsChannel(Protocol):

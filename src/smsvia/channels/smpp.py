@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import ssl
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ import smpp34
 from smsvia.channels import smpp_wire as wire
 from smsvia.channels.base import (
     AnsweredLate,
+    Confirm,
     InboundHandler,
     MessageHeard,
     PartHeard,
@@ -49,6 +51,8 @@ from smsvia.domain.receipts import NotAReceipt, is_receipt, parse_receipt
 
 log = logging.getLogger(__name__)
 
+# This process among all that ever bound, for naming links (MessageHeard.link).
+_PROCESS = secrets.token_hex(6)
 # SMPP 3.4 §5.3.2.22–24: a long message's reference, parts and place, as TLVs.
 _SAR_TAGS = (
     smpp34.TLV_SAR_MSG_REF_NUM,
@@ -101,6 +105,7 @@ class SmppChannel:
         self._task: asyncio.Task[None] | None = None
         self._on_inbound: InboundHandler | None = None
         self.binds = 0
+        self._links = 0  # binds tried: each link's name (MessageHeard.link) is its number
         self.last_error: str | None = None
         self._warned_unnumbered = False
         self._recording_late: set[asyncio.Future[None]] = set()
@@ -297,11 +302,13 @@ class SmppChannel:
             tls=config.tls,
             tls_ca=config.tls_ca,
         )
+        self._links += 1  # a deliver_sm can come before the bind is done with
+        link = f"{_PROCESS}/{self.name}/{self._links}"
         try:
             session = await SmppSession.open(
                 self.name,
                 endpoint,
-                self._delivered,
+                partial(self._delivered, link=link),
                 connect_timeout=config.connect_timeout,
                 response_timeout=config.response_timeout,
                 enquire_link_interval=config.enquire_link_interval,
@@ -325,11 +332,13 @@ class SmppChannel:
         log.info("connector %s bound to %s:%s", self.name, config.host, config.port)
         return session
 
-    def _delivered(self, delivered: smpp34.DeliverSm) -> Awaitable[None] | None:
-        """A deliver_sm: what it says, handed on; the SMSC has its answer once that is
-        stored (`InboundHandler`)."""
+    def _delivered(
+        self, delivered: smpp34.DeliverSm, *, link: str
+    ) -> Awaitable[Confirm | None] | None:
+        """A deliver_sm on `link`: what it says, handed on; the SMSC has its answer once
+        that is stored (`InboundHandler`)."""
         try:
-            heard = self._heard(delivered)
+            heard = self._heard(delivered, link)
         except (NotAReceipt, DomainError, ValueError) as exc:
             # Acknowledged: offering it again would not make it readable.
             log.warning("connector %s: unreadable deliver_sm dropped: %s", self.name, exc)
@@ -337,7 +346,9 @@ class SmppChannel:
         assert self._on_inbound is not None, "started before binding"
         return self._on_inbound(heard)
 
-    def _heard(self, delivered: smpp34.DeliverSm) -> ReceiptHeard | MessageHeard | PartHeard:
+    def _heard(
+        self, delivered: smpp34.DeliverSm, link: str
+    ) -> ReceiptHeard | MessageHeard | PartHeard:
         tlvs = {tlv.tag: tlv for tlv in delivered.tlvs}
         # SMPP 3.4 §5.3.2.32: the text is in short_message or in message_payload, never both
         # (a data_sm has only the latter).
@@ -363,7 +374,7 @@ class SmppChannel:
                 part.short_message, part.data_coding, part.esm_class, reference, total, sequence
             )
         if part.total == 1:
-            return MessageHeard(self.name, source, destination, part.text())
+            return MessageHeard(self.name, source, destination, part.text(), link)
         check_text_coding(part.data_coding)
         return PartHeard(self.name, source, destination, part)
 

@@ -25,14 +25,19 @@ from functools import partial
 import smpp34
 
 from smsvia.channels import smpp_wire as wire
+from smsvia.channels.base import Confirm
 from smsvia.domain.receipt_ids import fitted
 
 log = logging.getLogger(__name__)
 
 # What to make of a deliver_sm (or a data_sm, read as one): None to answer ESME_ROK at once;
 # an awaitable to answer ESME_ROK once it ends (what it was handed is durable),
-# ESME_RX_T_APPN if it raises.
+# ESME_RX_T_APPN if it raises. What the awaitable returns, if a Confirm, is called once the
+# SMSC has surely read that ESME_ROK.
 DeliverHandler = Callable[[smpp34.DeliverSm], Awaitable[object] | None]
+# When to call a Confirm: once the SMSC answered a request we wrote after that answer, on
+# the same link (it reads the stream in order). A written answer proves nothing: the link
+# can drop under it.
 
 _CREDENTIALS = {wire.ESME_RBINDFAIL, wire.ESME_RINVPASWD, wire.ESME_RINVSYSID}
 # Submits given up on whose answer may still come, at most (the oldest are forgotten first).
@@ -104,6 +109,10 @@ class SmppSession:
         self._sequence = 0
         self._last_heard = time.monotonic()
         self._keepalive: asyncio.Task[None] | None = None
+        self._writes = 0  # PDUs written on the link so far
+        # Answers not yet known to be read: (their place among the writes, what to call).
+        self._unconfirmed: list[tuple[int, Confirm]] = []
+        self._probe: asyncio.Task[None] | None = None
         self.closed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     @classmethod
@@ -203,6 +212,7 @@ class SmppSession:
         answered = asyncio.get_running_loop().create_future()
         self._pending[sequence] = answered
         transport.write(encoded)
+        self._writes += 1
         try:
             return await answered
         finally:
@@ -300,8 +310,27 @@ class SmppSession:
                 failure or "cancelled",
             )
             answer(wire.ESME_RX_T_APPN)
-        else:
-            answer(wire.ESME_ROK)
+            return
+        answer(wire.ESME_ROK)
+        confirm = stored.result()
+        if callable(confirm):
+            self._unconfirmed.append((self._writes, confirm))
+            if self._probe is None and self.open_for_requests:
+                self._probe = asyncio.create_task(self._confirm())
+
+    async def _confirm(self) -> None:
+        """Call the Confirms of the answers written so far once an enquire_link written
+        after them is answered, and again while more come; none if the link ends first."""
+        with contextlib.suppress(SessionClosed, TimeoutError):
+            while self._unconfirmed and self.open_for_requests:
+                written = self._writes
+                async with asyncio.timeout(self._response_timeout):
+                    await self.request(wire.ENQUIRE_LINK)
+                read = [confirm for place, confirm in self._unconfirmed if place <= written]
+                self._unconfirmed = [item for item in self._unconfirmed if item[0] > written]
+                for confirm in read:
+                    confirm()
+        self._probe = None
 
     def _answer(self, command_id: int, sequence: int, status: int) -> None:
         # the message_id of a deliver_sm_resp or data_sm_resp: unused, one NUL
@@ -311,6 +340,7 @@ class SmppSession:
         transport = self._transport
         if transport is not None and not transport.is_closing():
             transport.write(data)
+            self._writes += 1
 
     async def _keep_alive(self) -> None:
         """An enquire_link whenever the SMSC has been silent for an interval; no answer

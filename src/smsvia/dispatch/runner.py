@@ -8,7 +8,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
-from smsvia.channels.base import AnsweredLate, Inbound, MessageHeard, PartHeard, SmsChannel
+from smsvia.channels.base import (
+    AnsweredLate,
+    Confirm,
+    Inbound,
+    MessageHeard,
+    PartHeard,
+    SmsChannel,
+)
 from smsvia.channels.mm7 import Mm7Channel, Mm7Config
 from smsvia.channels.rcs import RbmChannel, RcsConfig
 from smsvia.channels.smpp import SmppChannel, SmppConfig
@@ -164,8 +171,8 @@ class Dispatch:
             asyncio.create_task(
                 self._every(
                     self.long_text_interval,
-                    self.inbound.receive_overdue,
-                    "could not receive overdue long texts",
+                    self.inbound.sweep,
+                    "could not receive overdue long texts or forget old notes",
                 ),
                 name="long-texts",
             ),
@@ -270,7 +277,7 @@ class Dispatch:
             return SharedBucket(self.store.db, connector_id, tps)
         return None
 
-    def _heard(self, heard: Inbound) -> Awaitable[None]:
+    def _heard(self, heard: Inbound) -> Awaitable[Confirm | None]:
         """What an SMSC sent us, a receipt or a message from a handset; the awaitable ends
         once it is stored (a plain function: no task a receipt)."""
         assert self.receipts is not None and self.inbound is not None

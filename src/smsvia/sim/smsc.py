@@ -29,6 +29,7 @@ from smsvia.sim.smsc_behaviour import (
     SmscBehaviour,
     customer_text,
     delivery_receipts,
+    texts_received,
 )
 
 __all__ = ["DELIVERS_WITH", "ID_STYLES", "AcceptedSubmit", "SmscBehaviour", "SmscSimulator"]
@@ -91,6 +92,7 @@ class SmscSimulator:
         self.receipts_acknowledged = 0
         self.wrong_answers = 0  # a deliver_sm or data_sm answered with the other's response
         self.deliveries_refused = 0  # deliver_sm answered with an error, offered again later
+        self.text_answers_lost = 0  # as `lose_text_answers` says
         self.refused = 0  # submits refused as `refuse_with` says
         # (SMSC message id, connection serial) of every receipt the ESME acknowledged.
         self.receipt_acks: list[tuple[str, int]] = []
@@ -130,22 +132,7 @@ class SmscSimulator:
         return [submit.destination for submit in self.accepted]
 
     def texts_to(self, destination: str) -> list[str]:
-        """What a handset received, oldest first, the parts of a long message joined (an
-        incomplete one shows what has arrived)."""
-        from smsvia.domain.encoding.parts import parse_part
-
-        wanted = destination.lstrip("+")
-        messages: dict[object, list] = {}
-        for submit in self.accepted:
-            if submit.destination.lstrip("+") != wanted:
-                continue
-            part = parse_part(submit.short_message, submit.data_coding, submit.esm_class)
-            key = (part.reference, part.total) if part.total > 1 else submit.message_id
-            messages.setdefault(key, []).append(part)
-        return [
-            "".join(part.text() for part in sorted(parts, key=lambda p: p.sequence))
-            for parts in messages.values()
-        ]
+        return texts_received(self.accepted, destination)
 
     def unacknowledged(self) -> int:
         """deliver_sm sent and not answered yet, receipts and customers' texts alike."""
@@ -209,6 +196,12 @@ class SmscSimulator:
             pending = session.unacknowledged.get(sequence)
             if pending is None:
                 return True
+            if (
+                pending.receipt_for is None
+                and self.text_answers_lost < self.behaviour.lose_text_answers
+            ):
+                self.text_answers_lost += 1
+                return False  # unread: the text is still unacknowledged, offered again
             if command_id != wire.HEADER.unpack_from(pending.encoded)[1] | wire.RESPONSE:
                 self.wrong_answers += 1  # a deliver_sm_resp to a data_sm: not an answer
                 return True

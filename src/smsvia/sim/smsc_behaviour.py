@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import smpp34
 
 from smsvia.channels import smpp_wire as wire
-from smsvia.domain.encoding import segment, to_parts
+from smsvia.domain.encoding import Part, parse_part, segment, to_parts
 
 
 @dataclass
@@ -43,6 +43,9 @@ class SmscBehaviour:
     # The esm_class receipts come with: 0x04, an SMSC delivery receipt; some SMSCs write 0x08
     # (SME delivery acknowledgement), or set two type bits at once (0x24).
     receipt_esm_class: int = 0x04
+    # The link drops as each of the first N answers to a customer's text comes in, unread
+    # (a crash or a cut cable): the text is offered again on the next bind.
+    lose_text_answers: int = 0
 
 
 # deliver_sm with the text in short_message, as most SMSCs send; deliver_sm with it in the
@@ -201,4 +204,21 @@ def customer_text(
             destination_ton=destination_ton,
         )
         for part in chosen
+    ]
+
+
+def texts_received(accepted: Sequence[AcceptedSubmit], destination: str) -> list[str]:
+    """What a handset received, oldest first, the parts of a long message joined (an
+    incomplete one shows what has arrived)."""
+    wanted = destination.lstrip("+")
+    messages: dict[object, list[Part]] = {}
+    for submit in accepted:
+        if submit.destination.lstrip("+") != wanted:
+            continue
+        part = parse_part(submit.short_message, submit.data_coding, submit.esm_class)
+        key = (part.reference, part.total) if part.total > 1 else submit.message_id
+        messages.setdefault(key, []).append(part)
+    return [
+        "".join(part.text() for part in sorted(parts, key=lambda p: p.sequence))
+        for parts in messages.values()
     ]

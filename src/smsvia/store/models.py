@@ -366,3 +366,25 @@ class InboundPart(Base):
     connector: Mapped[str] = mapped_column(String(64))  # the connector it came on
     received_at: Mapped[datetime]
     received_as: Mapped[str | None] = mapped_column(String(34))  # the message it became
+
+
+class UnconfirmedText(Base):
+    """A customer's one-part text, received, whose deliver_sm_resp the SMSC may never have
+    read: no answer to a later request on the same link has come yet (channels/smpp_session
+    `Confirm`). SMPP gives such a text no id; if its link ends first, the SMSC offers it
+    again on the next, and finding it here is what tells the offer from a new text.
+    """
+
+    __tablename__ = "unconfirmed_texts"
+    __table_args__ = (
+        Index("ix_unconfirmed_texts_text", "number_id", "source_index", "body_index"),
+        Index("ix_unconfirmed_texts_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number_id: Mapped[int] = mapped_column(ForeignKey("numbers.id"))  # ours, texted
+    source_index: Mapped[str] = mapped_column(String(40))  # the customer's blind index
+    body_index: Mapped[str] = mapped_column(String(40))  # the text's blind index
+    link: Mapped[str] = mapped_column(String(96))  # the bind it came on (SmppChannel.link)
+    message_sid: Mapped[str] = mapped_column(String(34))  # what it was received as
+    received_at: Mapped[datetime]
