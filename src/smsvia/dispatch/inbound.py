@@ -164,6 +164,11 @@ class InboundSms:
             now=self.clock(),
         )
 
+    async def close(self) -> None:
+        """Once the channels are closed: the notes of texts just confirmed, forgotten."""
+        if self._forgetting:
+            await asyncio.wait(self._forgetting, timeout=5)
+
     def _confirmed(self, noted: int) -> None:
         task = asyncio.ensure_future(self._forget(noted))
         self._forgetting.add(task)

@@ -201,6 +201,8 @@ class Dispatch:
                 await asyncio.wait_for(task, 10)
         for channel in self.channels.values():
             await channel.close()
+        if self.inbound is not None:
+            await self.inbound.close()
         for rcs in self.rcs_channels.values():
             await rcs.close()
         for mms in self.mms_channels.values():
